@@ -1,0 +1,51 @@
+# Two commands: `make run` serves the API, `make test` checks everything.
+# Only Python >= 3.11 and make are needed: uv (pinned) is installed into .tools/ and builds
+# .venv/ from uv.lock.
+
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+export UV_PYTHON_DOWNLOADS := never
+
+.PHONY: install run demo test lint typecheck pytest bench clean
+
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+$(VENV)/.synced: $(UV) uv.lock pyproject.toml
+	$(UV) sync --frozen --python $(PYTHON)
+	@touch $@
+
+install: $(VENV)/.synced
+
+run: install  ## serve on http://127.0.0.1:8000 (embedded PostgreSQL unless DATABASE_URL is set)
+	$(BIN)/relance serve --host $(HOST) --port $(PORT)
+
+demo: install  ## add synthetic actions and commitments to the local database
+	$(BIN)/relance demo
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: install
+	$(BIN)/mypy
+
+pytest: install  ## includes alembic check and the migration round trip (tests/test_migrations.py)
+	$(BIN)/pytest
+
+test: lint typecheck pytest
+
+bench: install  ## benchmarks; they print their figures
+	$(BIN)/python -m bench.crud
+
+clean:
+	rm -rf $(VENV) $(TOOLS) .pytest_cache .mypy_cache .ruff_cache
+
+-include mk/*.mk

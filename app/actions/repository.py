@@ -1,0 +1,8 @@
+"""Action rows."""
+
+from app.common.repository import Repository
+from app.models import Action
+
+
+class ActionRepository(Repository[Action]):
+    model = Action

@@ -1,0 +1,109 @@
+"""Action inputs and outputs."""
+
+import uuid
+from dataclasses import dataclass
+from datetime import date
+from typing import Annotated, Self
+
+from fastapi import Query
+from pydantic import ConfigDict, Field, model_validator
+
+from app.common.money import Code, LongText, Text
+from app.common.schemas import Input, ResourceRead
+from app.models.enums import ActionStatus
+
+Insee = Annotated[str, Field(pattern=r"^([0-9]{5}|2[AB][0-9]{3})$", examples=["13055"])]
+Progress = Annotated[int, Field(ge=0, le=100, description="Physical progress, in percent.")]
+Weight = Annotated[
+    int, Field(ge=0, le=1_000_000, description="Weight of the action in its chantier's progress.")
+]
+
+_EXAMPLE = {
+    "code": "T-TRAM-NORD",
+    "chantier_id": "5f0c3f7e-3c1b-4a7e-9b8a-2d6f1e0c9a11",
+    "title": "Extension nord du tramway de Marseille",
+    "status": "in_progress",
+    "progress": 35,
+    "weight": 10,
+    "start_date": "2022-03-01",
+    "end_date": "2025-12-31",
+    "communes": ["13055"],
+}
+
+
+def _dates_ordered(start: date | None, end: date | None) -> None:
+    if start is not None and end is not None and end < start:
+        raise ValueError("end_date must not be before start_date")
+
+
+class ActionCreate(Input):
+    model_config = ConfigDict(json_schema_extra={"examples": [_EXAMPLE]})
+
+    code: Code
+    chantier_id: uuid.UUID
+    title: Text
+    description: LongText = ""
+    status: ActionStatus = ActionStatus.planned
+    progress: Progress = 0
+    weight: Weight = 1
+    start_date: date | None = None
+    end_date: date | None = None
+    communes: list[Insee] = Field(default_factory=list, max_length=200)
+    lead_partner_id: uuid.UUID | None = None
+    external_id: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+
+    @model_validator(mode="after")
+    def _check_dates(self) -> Self:
+        _dates_ordered(self.start_date, self.end_date)
+        return self
+
+
+class ActionUpdate(Input):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"progress": 60}]})
+
+    code: Code = Field(default=None)
+    chantier_id: uuid.UUID = Field(default=None)
+    title: Text = Field(default=None)
+    description: LongText = Field(default=None)
+    status: ActionStatus = Field(default=None)
+    progress: Progress = Field(default=None)
+    weight: Weight = Field(default=None)
+    start_date: date | None = None
+    end_date: date | None = None
+    communes: list[Insee] = Field(default=None, max_length=200)
+    lead_partner_id: uuid.UUID | None = None
+    external_id: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+
+    @model_validator(mode="after")
+    def _check_dates(self) -> Self:
+        _dates_ordered(self.start_date, self.end_date)
+        return self
+
+
+class ActionRead(ResourceRead):
+    code: str
+    chantier_id: uuid.UUID
+    title: str
+    description: str
+    status: ActionStatus
+    progress: int
+    weight: int
+    start_date: date | None
+    end_date: date | None
+    communes: list[str]
+    lead_partner_id: uuid.UUID | None
+    external_id: str | None
+    synthetic: bool = Field(description="True for demo data made by `relance demo`.")
+
+
+@dataclass
+class ActionFilters:
+    chantier_id: list[uuid.UUID] | None = Query(None, description="Only in these chantiers.")
+    lead_partner_id: list[uuid.UUID] | None = Query(None, description="Only led by these.")
+    status: list[ActionStatus] | None = Query(None, description="Only with these statuses.")
+    commune: list[Annotated[str, Field(pattern=r"^([0-9]{5}|2[AB][0-9]{3})$")]] | None = Query(
+        None, description="Only actions in one of these communes (INSEE codes)."
+    )
+    code: list[str] | None = Query(None, description="Only these codes.")
+    external_id: list[str] | None = Query(None, description="Only these external ids.")
+    synthetic: bool | None = Query(None, description="Only demo (true) or real (false) data.")

@@ -1,0 +1,28 @@
+"""Action rules: dates ordered and progress in range (also database checks)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import ColumnElement, String, cast, literal
+from sqlalchemy.dialects.postgresql import ARRAY
+
+from app.actions.repository import ActionRepository
+from app.common.service import ResourceService
+from app.models import Action
+
+
+class ActionService(ResourceService[Action]):
+    repository = ActionRepository
+    noun = "action"
+
+    def where(self, filters: Mapping[str, Any]) -> list[ColumnElement[bool]]:
+        simple = {k: v for k, v in filters.items() if k not in ("commune", "synthetic")}
+        where = super().where(simple)
+        if filters.get("commune"):
+            wanted = cast(literal(filters["commune"]), ARRAY(String(5)))
+            where.append(Action.communes.overlap(wanted))
+        if filters.get("synthetic") is not None:
+            where.append(Action.synthetic.is_(filters["synthetic"]))
+        return where

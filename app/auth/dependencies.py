@@ -1,0 +1,61 @@
+"""FastAPI dependencies that turn the Authorization header into a Principal, or refuse."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from app.auth.repository import ApiKeyRepository
+from app.auth.service import Principal, authenticate
+from app.db import Session
+from app.errors import Forbidden, Unauthorized
+from app.models.enums import Role
+
+bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer rk_…`")
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+
+
+async def optional_principal(
+    request: Request, session: Session, credentials: Credentials
+) -> Principal | None:
+    if credentials is None:
+        return None
+    principal = await authenticate(ApiKeyRepository(session), credentials.credentials)
+    if principal is None:
+        raise Unauthorized("The API key is unknown or revoked.")
+    request.state.principal = principal
+    return principal
+
+
+async def require_reader(request: Request, session: Session, credentials: Credentials) -> None:
+    """Reads are public unless AUTH__READ_REQUIRES_KEY is set."""
+    principal = await optional_principal(request, session, credentials)
+    if principal is None and request.app.state.settings.auth.read_requires_key:
+        raise Unauthorized("This service requires an API key for reads too.")
+
+
+def require_roles(*roles: Role) -> Callable[..., Awaitable[Principal]]:
+    """A dependency admitting only keys with one of these roles."""
+
+    async def dependency(request: Request, session: Session, credentials: Credentials) -> Principal:
+        principal = await optional_principal(request, session, credentials)
+        if principal is None:
+            raise Unauthorized("Writes need an API key: `Authorization: Bearer <key>`.")
+        if principal.role not in roles:
+            raise Forbidden(f"A {principal.role.value} key may not do this.")
+        return principal
+
+    return dependency
+
+
+editor_key = require_roles(Role.admin, Role.editor)
+"""Admins and editors: every write on the programme's reference data."""
+
+commitment_writer_key = require_roles(Role.admin, Role.editor, Role.partner)
+"""Admins, editors and partner keys (the latter only for their own partner's commitments)."""
+
+admin_key = require_roles(Role.admin)
+"""Admins only: API keys."""

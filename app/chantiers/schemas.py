@@ -1,0 +1,79 @@
+"""Chantier inputs and outputs, with the priorities served and the yearly targets."""
+
+import uuid
+from dataclasses import dataclass
+
+from fastapi import Query
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.common.money import Code, LongText, Money, PositiveMoney, Text, Year
+from app.common.schemas import Input, ResourceRead
+
+
+class TargetIn(Input):
+    year: Year
+    amount: PositiveMoney
+
+
+class TargetRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    year: int
+    amount: Money
+
+
+_EXAMPLE = {
+    "number": 5,
+    "code": "TRANSPORTS",
+    "name": "Investir 350 M€ chaque année dans les transports alternatifs à la voiture individuelle",
+    "description": "",
+    "priority_ids": ["0b6b6c2e-8f0e-4a43-9d0c-3f5b1c1e2a10"],
+    "targets": [{"year": 2024, "amount": "350000000.00"}],
+}
+
+PriorityIds = list[uuid.UUID]
+Targets = list[TargetIn]
+
+
+class ChantierCreate(Input):
+    model_config = ConfigDict(json_schema_extra={"examples": [_EXAMPLE]})
+
+    number: int = Field(ge=1, le=1000)
+    code: Code
+    name: Text
+    description: LongText = ""
+    priority_ids: PriorityIds = Field(default_factory=list, max_length=100)
+    targets: Targets = Field(default_factory=list, max_length=200)
+
+
+class ChantierUpdate(Input):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"targets": [{"year": 2025, "amount": "350000000.00"}]}]}
+    )
+
+    number: int = Field(default=None, ge=1, le=1000)
+    code: Code = Field(default=None)
+    name: Text = Field(default=None)
+    description: LongText = Field(default=None)
+    priority_ids: PriorityIds = Field(
+        default=None, max_length=100, description="Replaces the whole set."
+    )
+    targets: Targets = Field(default=None, max_length=200, description="Replaces every target.")
+
+
+class ChantierRead(ResourceRead):
+    number: int
+    code: str
+    name: str
+    description: str
+    priority_ids: list[uuid.UUID]
+    targets: list[TargetRead]
+
+
+@dataclass
+class ChantierFilters:
+    code: list[str] | None = Query(None, description="Only these codes (repeatable).")
+    number: list[int] | None = Query(None, description="Only these numbers (repeatable).")
+    priority_id: list[uuid.UUID] | None = Query(
+        None, description="Only chantiers serving one of these priorities (repeatable)."
+    )

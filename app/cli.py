@@ -1,0 +1,161 @@
+"""The `relance` command: serve, migrate, seed, keys and demo."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app import embedded, migrations
+from app.auth.repository import ApiKeyRepository
+from app.auth.service import create_key
+from app.config import Settings, get_settings
+from app.db import create_engine, create_sessionmaker
+from app.models.enums import Role
+from app.partners.repository import PartnerRepository
+from app.programme.demo import demo
+from app.programme.service import seed, sync_years
+
+T = TypeVar("T")
+
+
+def _settings() -> tuple[Settings, bool]:
+    """The settings, with DATABASE_URL pointing at the embedded server when none was given."""
+    settings = get_settings()
+    if settings.database_url is not None:
+        return settings, False
+    url = embedded.start(settings.embedded.data_dir)
+    os.environ["DATABASE_URL"] = url  # inherited by uvicorn's worker processes
+    get_settings.cache_clear()
+    return get_settings(), True
+
+
+def _in_session(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    async def run() -> T:
+        engine = create_engine(settings)
+        try:
+            async with create_sessionmaker(engine)() as session, session.begin():
+                return await work(session)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
+def _migrate(settings: Settings) -> None:
+    migrations.upgrade(settings.sqlalchemy_url())
+    _in_session(settings, lambda session: sync_years(session, settings))
+
+
+def cmd_migrate(_: argparse.Namespace) -> None:
+    settings, _embedded = _settings()
+    _migrate(settings)
+    print(f"database at revision {migrations.head_revision()}")
+
+
+def cmd_seed(args: argparse.Namespace) -> None:
+    settings, _embedded = _settings()
+    report = _in_session(settings, lambda session: seed(session, settings, args.file))
+    print(report)
+
+
+def cmd_demo(args: argparse.Namespace) -> None:
+    settings, _embedded = _settings()
+    report = _in_session(settings, lambda session: demo(session, settings, reset=args.reset))
+    print(report)
+
+
+async def _new_key(session: AsyncSession, name: str, role: Role, partner_code: str | None) -> str:
+    partner_id = None
+    if partner_code is not None:
+        partner = await PartnerRepository(session).by_code(partner_code)
+        if partner is None:
+            raise SystemExit(f"no partner has code {partner_code!r}")
+        partner_id = partner.id
+    _, token = await create_key(ApiKeyRepository(session), name=name, role=role, partner_id=partner_id)
+    return token
+
+
+def cmd_keys_create(args: argparse.Namespace) -> None:
+    role = Role(args.role)
+    if (role is Role.partner) != (args.partner is not None):
+        raise SystemExit("--partner CODE is required with --role partner, and only with it")
+    settings, _embedded = _settings()
+    token = _in_session(settings, lambda s: _new_key(s, args.name, role, args.partner))
+    print(f"created {role.value} key {args.name!r}; it is shown once, store it now:")
+    print(token)
+
+
+def cmd_serve(args: argparse.Namespace) -> None:
+    import uvicorn
+
+    settings, is_embedded = _settings()
+    if is_embedded:
+        _migrate(settings)
+        print(_in_session(settings, lambda session: seed(session, settings)))
+
+        async def first_admin(session: AsyncSession) -> str | None:
+            if await ApiKeyRepository(session).has_active_admin():
+                return None
+            return await _new_key(session, "first admin", Role.admin, None)
+
+        token = _in_session(settings, first_admin)
+        print(f"Relance API on http://{args.host}:{args.port} (docs at /docs)")
+        if token:
+            print(f"First admin key (shown once, store it now): {token}")
+        else:
+            print("An admin key exists already; make another with `relance keys create`.")
+        sys.stdout.flush()
+    uvicorn.run(
+        "app.main:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        proxy_headers=True,
+        timeout_graceful_shutdown=settings.shutdown_grace_seconds,
+        access_log=False,
+        log_level=settings.log_level.lower(),
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="relance", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="serve the API (embedded PostgreSQL without DATABASE_URL)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.set_defaults(func=cmd_serve)
+
+    migrate = commands.add_parser("migrate", help="upgrade the schema to the head revision")
+    migrate.set_defaults(func=cmd_migrate)
+
+    seed_cmd = commands.add_parser("seed", help="load the programme's reference data (idempotent)")
+    seed_cmd.add_argument("--file", type=Path, default=None, help="another reference file (JSON)")
+    seed_cmd.set_defaults(func=cmd_seed)
+
+    demo_cmd = commands.add_parser("demo", help="add synthetic actions and commitments")
+    demo_cmd.add_argument("--reset", action="store_true", help="replace earlier demo data")
+    demo_cmd.set_defaults(func=cmd_demo)
+
+    keys = commands.add_parser("keys", help="manage API keys")
+    key_commands = keys.add_subparsers(dest="keys_command", required=True)
+    create = key_commands.add_parser("create", help="create a key; prints it alone on the last line")
+    create.add_argument("--role", required=True, choices=[r.value for r in Role])
+    create.add_argument("--partner", help="partner code, for --role partner")
+    create.add_argument("--name", required=True)
+    create.set_defaults(func=cmd_keys_create)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    args.func(args)

@@ -1,0 +1,109 @@
+"""Commitment inputs and outputs: money as decimal strings, year inside the programme period."""
+
+import uuid
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Annotated
+
+from fastapi import Query
+from pydantic import ConfigDict, Field, ValidationInfo, field_validator
+
+from app.common.money import LongText, Money, PositiveMoney, Year
+from app.common.schemas import Input, ResourceRead
+from app.models.enums import CommitmentStatus, Instrument
+
+ExternalRef = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=200,
+        description="The partner's own identifier; unique per partner.",
+        examples=["BDT-PRET-2024-0042"],
+    ),
+]
+
+_EXAMPLE = {
+    "action_id": "9a1d2c3e-4b5f-4a6b-8c7d-0e1f2a3b4c5d",
+    "partner_id": "1b2c3d4e-5f60-4718-293a-4b5c6d7e8f90",
+    "external_ref": "BDT-PRET-2024-0042",
+    "year": 2024,
+    "amount": "1250000.00",
+    "disbursed_amount": "250000.00",
+    "instrument": "loan",
+    "status": "committed",
+    "signed_on": "2024-03-15",
+    "label": "Prêt GPI-AmbRE, tranche 2024",
+}
+
+
+class CommitmentCreate(Input):
+    model_config = ConfigDict(json_schema_extra={"examples": [_EXAMPLE]})
+
+    action_id: uuid.UUID
+    partner_id: uuid.UUID
+    external_ref: ExternalRef | None = None
+    year: Year
+    amount: PositiveMoney
+    disbursed_amount: Money = Field(
+        default=Decimal("0.00"), description="Paid to date; never above amount."
+    )
+    instrument: Instrument
+    status: CommitmentStatus = CommitmentStatus.planned
+    signed_on: date | None = None
+    label: LongText = ""
+
+    @field_validator("disbursed_amount")
+    @classmethod
+    def _within_amount(cls, value: Decimal, info: ValidationInfo) -> Decimal:
+        amount = info.data.get("amount")
+        if amount is not None and value > amount:
+            raise ValueError("must not be above amount")
+        return value
+
+
+class CommitmentUpdate(Input):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"disbursed_amount": "500000.00", "status": "committed"}]}
+    )
+
+    action_id: uuid.UUID = Field(default=None)
+    partner_id: uuid.UUID = Field(default=None)
+    external_ref: ExternalRef | None = None
+    year: Year = Field(default=None)
+    amount: PositiveMoney = Field(default=None)
+    disbursed_amount: Money = Field(default=None)
+    instrument: Instrument = Field(default=None)
+    status: CommitmentStatus = Field(default=None)
+    signed_on: date | None = None
+    label: LongText = Field(default=None)
+
+
+class CommitmentRead(ResourceRead):
+    action_id: uuid.UUID
+    partner_id: uuid.UUID
+    external_ref: str | None
+    year: int
+    amount: Money
+    disbursed_amount: Money
+    instrument: Instrument
+    status: CommitmentStatus
+    signed_on: date | None
+    label: str
+    synthetic: bool = Field(description="True for demo data made by `relance demo`.")
+
+
+@dataclass
+class CommitmentFilters:
+    action_id: list[uuid.UUID] | None = Query(None, description="Only for these actions.")
+    partner_id: list[uuid.UUID] | None = Query(None, description="Only from these partners.")
+    chantier_id: list[uuid.UUID] | None = Query(
+        None, description="Only for actions of these chantiers."
+    )
+    year: list[Annotated[int, Field(ge=1900, le=2200)]] | None = Query(
+        None, description="Only these budget years."
+    )
+    status: list[CommitmentStatus] | None = Query(None, description="Only these statuses.")
+    instrument: list[Instrument] | None = Query(None, description="Only these instruments.")
+    external_ref: list[str] | None = Query(None, description="Only these partner references.")
+    synthetic: bool | None = Query(None, description="Only demo (true) or real (false) data.")

@@ -1,0 +1,121 @@
+"""HTTP plumbing shared by every router: strict query strings, ETags, documented problems."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Coroutine, Iterable
+from typing import Annotated, Any, Protocol
+
+from fastapi import Header, Request, Response
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
+
+from app.errors import PROBLEM_JSON, ErrorItem, InvalidParameter, PreconditionFailed, Problem
+
+
+def _query_names(dependant: Dependant) -> set[str]:
+    names = {param.alias for param in dependant.query_params}
+    for sub in dependant.dependencies:
+        names |= _query_names(sub)
+    return names
+
+
+class StrictRoute(APIRoute):
+    """An APIRoute that answers 400 to a query parameter it does not declare."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+        known = _query_names(self.dependant)
+
+        async def strict_handler(request: Request) -> Response:
+            unknown = sorted(set(request.query_params.keys()) - known)
+            if unknown:
+                raise InvalidParameter(
+                    f"Unknown query parameter: {', '.join(unknown)}.",
+                    errors=[ErrorItem(parameter=n, detail="is not a known parameter") for n in unknown],
+                )
+            return await handler(request)
+
+        return strict_handler
+
+
+_TITLES = {
+    400: "Invalid query parameter, unknown parameter or bad cursor.",
+    401: "Missing or invalid API key.",
+    403: "The key's role may not do this.",
+    404: "No such resource.",
+    409: "Conflict with stored data (duplicate value, or still referenced).",
+    412: "If-Match does not match the current ETag.",
+    422: "Invalid body; `errors[].pointer` names each bad field.",
+    503: "The database is unreachable; retry after `Retry-After` seconds.",
+}
+
+
+def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` entries for these error statuses, all with the problem schema."""
+    return {
+        status: {
+            "model": Problem,
+            "description": _TITLES[status],
+            "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        }
+        for status in statuses
+    }
+
+
+READ_ERRORS = (400, 401, 503)
+WRITE_ERRORS = (400, 401, 403, 409, 422, 503)
+ITEM_WRITE_ERRORS = (*WRITE_ERRORS, 404, 412)
+DELETE_ERRORS = (400, 401, 403, 404, 409, 412, 503)
+
+
+def _tags(header: str | None) -> Iterable[str]:
+    return (t.strip() for t in (header or "").split(",") if t.strip())
+
+
+def check_if_match(if_match: str | None, etag: str) -> None:
+    """Honour If-Match (strong comparison, `*` matches any current version)."""
+    if if_match is None:
+        return
+    tags = set(_tags(if_match))
+    if "*" in tags or etag in tags:
+        return
+    raise PreconditionFailed(
+        "The resource changed since you read it: fetch it again and retry with its new ETag.",
+        headers={"ETag": etag},
+    )
+
+
+def not_modified(if_none_match: str | None, etag: str) -> bool:
+    tags = set(_tags(if_none_match))
+    return "*" in tags or etag in tags or f"W/{etag}" in tags
+
+
+IfMatch = Annotated[
+    str | None,
+    Header(
+        alias="If-Match",
+        description="The ETag you last read; the write is refused with 412 if it is stale.",
+    ),
+]
+IfNoneMatch = Annotated[
+    str | None,
+    Header(alias="If-None-Match", description="An ETag you hold; 304 if it is still current."),
+]
+
+
+class HasEtag(Protocol):
+    id: uuid.UUID
+
+    @property
+    def etag(self) -> str: ...
+
+
+def with_etag(response: Response, obj: HasEtag) -> None:
+    response.headers["ETag"] = obj.etag
+
+
+def created(response: Response, request: Request, obj: HasEtag) -> None:
+    """201 headers: where the new resource lives, and its ETag."""
+    response.headers["Location"] = f"{request.url.path.rstrip('/')}/{obj.id}"
+    with_etag(response, obj)

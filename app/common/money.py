@@ -1,0 +1,63 @@
+"""Money and other strict scalar types of the API: euros travel as decimal strings, never floats."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BeforeValidator, Field, PlainSerializer, WithJsonSchema
+
+MONEY_PATTERN = r"^[0-9]{1,13}(\.[0-9]{1,2})?$"
+_MONEY_RE = re.compile(MONEY_PATTERN)
+
+
+def _parse_money(value: Any) -> Decimal:
+    if isinstance(value, Decimal):  # from the database or Python callers, never from JSON
+        return value
+    if not isinstance(value, str):
+        raise ValueError('must be a string such as "1250.00", not a JSON number')
+    if not _MONEY_RE.fullmatch(value):
+        raise ValueError(
+            "must be a decimal string with at most 13 digits before the point and at most "
+            'two decimals, such as "1250.00" (no sign, exponent, NaN or Infinity)'
+        )
+    return Decimal(value)
+
+
+def format_money(value: Decimal) -> str:
+    return f"{value:.2f}"
+
+
+_MONEY_SCHEMA = {
+    "type": "string",
+    "pattern": MONEY_PATTERN,
+    "format": "decimal",
+    "description": "An amount in euros, as a decimal string with at most two decimals.",
+    "examples": ["350000000.00"],
+}
+
+Money = Annotated[
+    Decimal,
+    BeforeValidator(_parse_money),
+    PlainSerializer(format_money, return_type=str, when_used="json"),
+    WithJsonSchema(_MONEY_SCHEMA),
+]
+"""Input: "1250", "1250.5" or "1250.50"; output: always two decimals."""
+
+
+def _positive(value: Decimal) -> Decimal:
+    if value <= 0:
+        raise ValueError("must be greater than 0")
+    return value
+
+
+PositiveMoney = Annotated[Money, AfterValidator(_positive)]
+
+
+Year = Annotated[int, Field(ge=1900, le=2200, strict=True, examples=[2024])]
+"""A budget year; the programme period itself is checked by the database (programme_years)."""
+
+Text = Annotated[str, Field(min_length=1, max_length=2000)]
+LongText = Annotated[str, Field(max_length=20000)]
+Code = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")]

@@ -1,0 +1,23 @@
+"""Base input and output models: inputs refuse unknown fields, outputs carry id, times and etag."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Input(BaseModel):
+    """A request body: unknown and read-only fields are refused, not ignored."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class ResourceRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID = Field(description="Opaque identifier (a UUID).")
+    created_at: datetime
+    updated_at: datetime
+    etag: str = Field(description="The strong ETag of this version; send it back in If-Match.")

@@ -1,0 +1,116 @@
+"""The application factory: settings, engine in the lifespan, routers and the error handlers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import Depends, FastAPI
+from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute
+
+from app.actions.router import router as actions_router
+from app.auth.dependencies import require_reader
+from app.chantiers.router import router as chantiers_router
+from app.commitments.router import router as commitments_router
+from app.config import Settings, get_settings
+from app.db import create_engine, create_sessionmaker
+from app.errors import PROBLEM_JSON, install_error_handlers
+from app.health.router import router as health_router
+from app.partners.router import router as partners_router
+from app.priorities.router import router as priorities_router
+
+DESCRIPTION = """
+Follow a public recovery and investment programme: priorities, chantiers, actions and the
+budget commitments behind them, euro by euro, year by year.
+
+* **Money** is a decimal string with at most two decimals in (`"1250"`, `"1250.5"`,
+  `"1250.50"`) and exactly two out (`"1250.50"`); a JSON number, an exponent, `NaN` or a third
+  decimal is refused, never rounded. Currency: EUR.
+* **Errors** are `application/problem+json` with a stable `reason`; validation errors list
+  `errors[]` with a JSON `pointer` into the body (or the `parameter` at fault).
+* **Lists** are cursor-paginated: `limit` (1–500, default 50), `cursor` (the previous page's
+  `next_cursor`), `sort` (e.g. `-amount,year`). Unknown parameters are refused (400).
+* **Concurrency**: every resource has a strong `ETag`; send it in `If-Match` on `PATCH` and
+  `DELETE` to get 412 instead of overwriting someone else's change.
+* **Access**: reads are public by default; writes need `Authorization: Bearer <key>`.
+"""
+
+TAGS = [
+    {"name": "priorities", "description": "The programme's cross-cutting impératifs."},
+    {"name": "chantiers", "description": "Priority workstreams, with yearly targets."},
+    {"name": "actions", "description": "Concrete projects inside a chantier."},
+    {"name": "partners", "description": "Organisations that finance or carry actions."},
+    {"name": "commitments", "description": "Money a partner commits to an action for a year."},
+    {"name": "operations", "description": "Probes for orchestrators."},
+]
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    owns_engine = getattr(app.state, "engine", None) is None
+    if owns_engine:
+        app.state.engine = create_engine(app.state.settings)
+        app.state.sessionmaker = create_sessionmaker(app.state.engine)
+    try:
+        yield
+    finally:
+        if owns_engine:
+            await app.state.engine.dispose()
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    app = FastAPI(
+        title="Relance API",
+        version="1.0.0",
+        description=DESCRIPTION,
+        openapi_tags=TAGS,
+        lifespan=lifespan,
+        generate_unique_id_function=lambda route: route.name,
+        separate_input_output_schemas=True,
+    )
+    app.state.settings = settings
+    app.state.engine = None
+    install_error_handlers(app)
+    app.include_router(health_router)
+    reader = [Depends(require_reader)]
+    for router in (
+        priorities_router,
+        chantiers_router,
+        actions_router,
+        partners_router,
+        commitments_router,
+    ):
+        app.include_router(router, dependencies=reader)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """The generated document, with error responses served only as problem+json."""
+    if app.openapi_schema is not None:
+        return app.openapi_schema
+    schema = get_openapi(
+        title=app.title,
+        version=app.version,
+        description=app.description,
+        routes=app.routes,
+        tags=app.openapi_tags,
+    )
+    for path in schema["paths"].values():
+        for operation in path.values():
+            responses = operation.get("responses", {})
+            for code, response in list(responses.items()):
+                content = response.get("content", {})
+                if code.startswith(("4", "5")) and PROBLEM_JSON in content:
+                    content.pop("application/json", None)
+                elif code == "422":  # FastAPI's default; our parameter errors are 400 or 404
+                    del responses[code]
+    for unused in ("HTTPValidationError", "ValidationError"):
+        schema.get("components", {}).get("schemas", {}).pop(unused, None)
+    app.openapi_schema = schema
+    return schema
+
+

@@ -1,0 +1,24 @@
+"""All ORM models, imported here so that Alembic sees the whole metadata."""
+
+from app.models.action import Action
+from app.models.api_key import ApiKey
+from app.models.base import Base, Resource
+from app.models.chantier import Chantier, ChantierPriority, ChantierTarget
+from app.models.commitment import Commitment
+from app.models.partner import Partner
+from app.models.priority import Priority
+from app.models.programme_year import ProgrammeYear
+
+__all__ = [
+    "Action",
+    "ApiKey",
+    "Base",
+    "Chantier",
+    "ChantierPriority",
+    "ChantierTarget",
+    "Commitment",
+    "Partner",
+    "Priority",
+    "ProgrammeYear",
+    "Resource",
+]

@@ -1,0 +1,44 @@
+"""Commitments: money a financer commits to an action for a budget year."""
+
+import uuid
+from datetime import date
+from decimal import Decimal
+
+from sqlalchemy import CheckConstraint, ForeignKey, Numeric, Text, UniqueConstraint, false
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.models.base import Resource
+from app.models.enums import CommitmentStatus, Instrument, sql_in
+
+
+class Commitment(Resource):
+    __tablename__ = "commitments"
+    __table_args__ = (
+        UniqueConstraint("partner_id", "external_ref"),
+        CheckConstraint("amount > 0", name="amount_positive"),
+        CheckConstraint(
+            "disbursed_amount >= 0 AND disbursed_amount <= amount", name="disbursed_within_amount"
+        ),
+        CheckConstraint(sql_in("instrument", Instrument), name="instrument_known"),
+        CheckConstraint(sql_in("status", CommitmentStatus), name="status_known"),
+    )
+
+    action_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("actions.id", ondelete="RESTRICT"), index=True
+    )
+    partner_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("partners.id", ondelete="RESTRICT"), index=True
+    )
+    external_ref: Mapped[str | None] = mapped_column(Text)
+    year: Mapped[int] = mapped_column(
+        ForeignKey("programme_years.year", ondelete="RESTRICT"), index=True
+    )
+    amount: Mapped[Decimal] = mapped_column(Numeric(15, 2))
+    disbursed_amount: Mapped[Decimal] = mapped_column(Numeric(15, 2), server_default="0")
+    instrument: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(Text, server_default=CommitmentStatus.planned.value)
+    signed_on: Mapped[date | None]
+    label: Mapped[str] = mapped_column(Text, server_default="")
+    synthetic: Mapped[bool] = mapped_column(server_default=false())
+
+    sortable = Resource.sortable | {"year", "amount", "disbursed_amount", "status", "instrument"}

@@ -1,0 +1,48 @@
+"""The closed vocabularies of the domain, shared by models (CHECK constraints) and schemas."""
+
+from enum import StrEnum
+
+
+class ActionStatus(StrEnum):
+    planned = "planned"
+    in_progress = "in_progress"
+    completed = "completed"
+    cancelled = "cancelled"
+
+
+class PartnerKind(StrEnum):
+    metropole = "metropole"
+    commune = "commune"
+    department = "department"
+    region = "region"
+    state = "state"
+    public_bank = "public_bank"
+    eu = "eu"
+    private = "private"
+    other = "other"
+
+
+class Instrument(StrEnum):
+    grant = "grant"
+    loan = "loan"
+    equity = "equity"
+    guarantee = "guarantee"
+    own_funds = "own_funds"
+    engineering = "engineering"
+
+
+class CommitmentStatus(StrEnum):
+    planned = "planned"
+    committed = "committed"
+    cancelled = "cancelled"
+
+
+class Role(StrEnum):
+    admin = "admin"
+    editor = "editor"
+    partner = "partner"
+
+
+def sql_in(column: str, values: type[StrEnum]) -> str:
+    """A CHECK expression that keeps `column` inside an enum."""
+    return f"{column} IN ({', '.join(repr(v.value) for v in values)})"

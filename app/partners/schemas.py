@@ -1,0 +1,48 @@
+"""Partner inputs and outputs."""
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Query
+
+from pydantic import ConfigDict, Field
+
+from app.common.money import Text
+from app.common.schemas import Input, ResourceRead
+from app.models.enums import PartnerKind
+
+PartnerCode = Annotated[str, Field(pattern=r"^[A-Z0-9_]{2,32}$", examples=["BDT"])]
+Siren = Annotated[str, Field(pattern=r"^[0-9]{9}$", examples=["180020026"])]
+
+_EXAMPLE = {"code": "BDT", "name": "Banque des Territoires", "kind": "public_bank", "siren": None}
+
+
+class PartnerCreate(Input):
+    model_config = ConfigDict(json_schema_extra={"examples": [_EXAMPLE]})
+
+    code: PartnerCode
+    name: Text
+    kind: PartnerKind
+    siren: Siren | None = None
+
+
+class PartnerUpdate(Input):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"name": "Banque des Territoires"}]})
+
+    code: PartnerCode = Field(default=None)
+    name: Text = Field(default=None)
+    kind: PartnerKind = Field(default=None)
+    siren: Siren | None = None
+
+
+class PartnerRead(ResourceRead):
+    code: str
+    name: str
+    kind: PartnerKind
+    siren: str | None
+
+
+@dataclass
+class PartnerFilters:
+    code: list[str] | None = Query(None, description="Only these codes (repeatable).")
+    kind: list[PartnerKind] | None = Query(None, description="Only these kinds (repeatable).")

@@ -1,0 +1,155 @@
+"""`relance demo`: realistic synthetic actions and commitments, flagged `synthetic`."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.chantiers.service import ChantierService
+from app.config import Settings
+from app.models import Action, Chantier, Commitment, Partner
+from app.models.enums import ActionStatus, CommitmentStatus, Instrument, PartnerKind
+from app.partners.schemas import PartnerCreate
+from app.partners.service import PartnerService
+from app.programme.repository import ProgrammeRepository
+
+# INSEE codes of communes of the Métropole (and Pertuis, Vaucluse).
+COMMUNES = ["13055", "13001", "13056", "13005", "13028", "13047", "13103", "13117", "13054",
+            "13041", "13063", "84089", "13071", "13002"]  # fmt: skip
+
+PROJECTS = {
+    1: ["Fonds de soutien au commerce de proximité", "Aide aux entreprises du BTP",
+        "Relance du tourisme métropolitain", "Soutien aux clubs sportifs amateurs",
+        "Plan de relance culture et spectacle vivant"],
+    2: ["Pôle santé Marseille-Est", "Plateforme hydrogène vert de Fos",
+        "Incubateur medtech d'Aix", "Réseau de chaleur bas carbone"],
+    3: ["Pacte de relocalisation industrielle", "Zone d'activités de Rousset réhabilitée",
+        "Fonds de prêts d'honneur pour la relocalisation"],
+    4: ["Inclusion numérique dans les quartiers prioritaires", "Écoles connectées",
+        "Parcours d'insertion par l'activité économique", "Tiers-lieux de formation"],
+    5: ["Extension nord du tramway de Marseille", "Bus à haut niveau de service Aix-Marseille",
+        "Pôle d'échanges multimodal de Vitrolles", "Réseau vélo métropolitain",
+        "Renouvellement du parc de bus électriques", "Navettes maritimes de la rade"],
+    6: ["Rénovation énergétique des écoles", "Requalification du centre-ville de Marseille",
+        "Éco-quartier de la Ciotat", "Rénovation de copropriétés dégradées"],
+    7: ["Ceinture verte métropolitaine", "Protection des terres agricoles de la Crau",
+        "Parc naturel urbain des Aygalades"],
+    8: ["Projet alimentaire territorial", "Marchés de producteurs locaux",
+        "Légumerie collective pour la restauration scolaire"],
+}  # fmt: skip
+
+DEMO_PARTNERS = [
+    ("ETAT", "État (plan France Relance)", PartnerKind.state),
+    ("REGION_SUD", "Région Provence-Alpes-Côte d'Azur", PartnerKind.region),
+]
+
+
+@dataclass
+class DemoReport:
+    actions: int
+    commitments: int
+    skipped: bool = False
+
+    def __str__(self) -> str:
+        if self.skipped:
+            return "demo data already present (use --reset to make it again)"
+        return f"created {self.actions} synthetic actions and {self.commitments} commitments"
+
+
+def _amount(rng: random.Random, low: int, high: int) -> Decimal:
+    return Decimal(rng.randint(low * 100, high * 100)) / 100
+
+
+async def demo(
+    session: AsyncSession, settings: Settings, *, reset: bool = False, seed_value: int = 2020
+) -> DemoReport:
+    repo = ProgrammeRepository(session)
+    if reset:
+        await repo.delete_synthetic()
+    elif await repo.count_synthetic_actions():
+        return DemoReport(0, 0, skipped=True)
+    rng = random.Random(seed_value)
+    partners = PartnerService(session, settings)
+    funders: list[Partner] = []
+    for code in ("AMP", "BDT"):
+        partner = await partners.repo.find_by(code=code)
+        if partner is None:
+            raise RuntimeError("run `relance seed` before `relance demo`")
+        funders.append(partner)
+    for code, name, kind in DEMO_PARTNERS:
+        partner = await partners.repo.find_by(code=code)
+        if partner is None:
+            partner = await partners.create(PartnerCreate(code=code, name=name, kind=kind))
+        funders.append(partner)
+
+    chantiers = ChantierService(session, settings)
+    years = list(settings.programme.years)
+    actions = commitments = 0
+    for number, titles in PROJECTS.items():
+        chantier: Chantier | None = await chantiers.repo.find_by(number=number)
+        if chantier is None:
+            continue
+        big = number == 5  # transport carries 350 M€ a year
+        for i, title in enumerate(titles, start=1):
+            first = rng.choice(years[:4])
+            last = min(years[-1], first + rng.randint(1, 5))
+            progress = rng.randint(0, 100)
+            status = (
+                ActionStatus.completed
+                if progress == 100
+                else rng.choice([ActionStatus.in_progress] * 5 + [ActionStatus.planned])
+            )
+            action = Action(
+                code=f"DEMO-C{number}-{i:02d}",
+                chantier_id=chantier.id,
+                title=title,
+                description="Donnée synthétique de démonstration.",
+                status=status.value,
+                progress=progress,
+                weight=rng.randint(1, 10),
+                start_date=date(first, rng.randint(1, 12), 1),
+                end_date=date(last, 12, 31),
+                communes=rng.sample(COMMUNES, rng.randint(1, 3)),
+                lead_partner_id=funders[0].id,
+                synthetic=True,
+            )
+            session.add(action)
+            await session.flush()
+            actions += 1
+            for year in range(first, last + 1):
+                for partner in rng.sample(funders, rng.randint(1, 3)):
+                    amount = _amount(rng, 2_000_000, 40_000_000) if big else _amount(rng, 50_000, 3_000_000)
+                    state = (
+                        CommitmentStatus.committed
+                        if year < 2025
+                        else rng.choice([CommitmentStatus.planned, CommitmentStatus.committed])
+                    )
+                    if rng.random() < 0.05:
+                        state = CommitmentStatus.cancelled
+                    paid = (
+                        (amount * Decimal(rng.randint(0, 100)) / 100).quantize(Decimal("0.01"))
+                        if state is CommitmentStatus.committed
+                        else Decimal("0.00")
+                    )
+                    session.add(
+                        Commitment(
+                            action_id=action.id,
+                            partner_id=partner.id,
+                            external_ref=f"{action.code}-{year}-{partner.code}",
+                            year=year,
+                            amount=amount,
+                            disbursed_amount=paid,
+                            instrument=rng.choice(list(Instrument)).value,
+                            status=state.value,
+                            signed_on=date(year, rng.randint(1, 12), rng.randint(1, 28)),
+                            label=f"{title} — {partner.code} {year}",
+                            synthetic=True,
+                        )
+                    )
+                    commitments += 1
+    await session.flush()
+    return DemoReport(actions, commitments)

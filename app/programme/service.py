@@ -1,0 +1,122 @@
+"""Reference data and demo data, loaded through the same services as the API's writes."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from decimal import Decimal
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.chantiers.schemas import ChantierCreate, ChantierUpdate
+from app.chantiers.service import ChantierService
+from app.common.service import ResourceService
+from app.config import Settings
+from app.partners.schemas import PartnerCreate, PartnerUpdate
+from app.partners.service import PartnerService
+from app.priorities.schemas import PriorityCreate, PriorityUpdate
+from app.priorities.service import PriorityService
+from app.programme.repository import ProgrammeRepository
+
+logger = logging.getLogger("relance.programme")
+
+
+def default_reference_file() -> Path:
+    return Path(str(resources.files("app.programme") / "relance-et-renouveau.json"))
+
+
+async def sync_years(session: AsyncSession, settings: Settings) -> None:
+    """Make `programme_years` match the configured period (the database checks years with it)."""
+    period = settings.programme
+    repo = ProgrammeRepository(session)
+    await repo.add_years(period.years)
+    kept = await repo.remove_unused_years_outside(period.start_year, period.end_year)
+    if kept:
+        logger.warning("years %s are outside the programme period but still in use", kept)
+
+
+@dataclass
+class SeedReport:
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        if not self.created and not self.updated:
+            return "reference data already up to date: nothing changed"
+        return f"created {len(self.created)}, updated {len(self.updated)}: " + ", ".join(
+            self.created + self.updated
+        )
+
+
+async def _upsert(
+    service: ResourceService[Any],
+    key: dict[str, Any],
+    wanted: dict[str, Any],
+    create: type[Any],
+    update: type[Any],
+    report: SeedReport,
+) -> Any:
+    existing = await service.repo.find_by(**key)
+    label = f"{service.noun} {next(iter(key.values()))}"
+    if existing is None:
+        report.created.append(label)
+        return await service.create(create(**key, **wanted))
+    changes = {k: v for k, v in wanted.items() if _current(existing, k) != _comparable(v)}
+    if changes:
+        report.updated.append(label)
+        await service.update(existing.id, update(**changes), None)
+    return existing
+
+
+def _current(obj: Any, name: str) -> Any:
+    if name == "targets":
+        return sorted((t.year, t.amount) for t in obj.targets)
+    if name == "priority_ids":
+        return sorted(obj.priority_ids)
+    return getattr(obj, name)
+
+
+def _comparable(value: Any) -> Any:
+    if isinstance(value, list) and value and isinstance(value[0], dict):
+        return sorted((v["year"], Decimal(v["amount"])) for v in value)
+    if isinstance(value, list):
+        return sorted(value)
+    return value
+
+
+async def seed(session: AsyncSession, settings: Settings, path: Path | None = None) -> SeedReport:
+    """Load the programme's reference data; running it twice changes nothing."""
+    data = json.loads((path or default_reference_file()).read_text(encoding="utf-8"))
+    await sync_years(session, settings)
+    report = SeedReport()
+    priorities = PriorityService(session, settings)
+    ids = {}
+    for p in data["priorities"]:
+        wanted = {k: p.get(k, "") for k in ("name", "description")} | {"position": p["position"]}
+        priority = await _upsert(
+            priorities, {"code": p["code"]}, wanted, PriorityCreate, PriorityUpdate, report
+        )
+        ids[p["code"]] = priority.id
+    chantiers = ChantierService(session, settings)
+    for c in data["chantiers"]:
+        every_year = c.get("targets", {}).get("every_year")
+        targets = [{"year": y, "amount": every_year} for y in settings.programme.years]
+        wanted = {
+            "number": c["number"],
+            "name": c["name"],
+            "description": c.get("description", ""),
+            "priority_ids": [ids[code] for code in c["priorities"]],
+            "targets": targets if every_year else [],
+        }
+        await _upsert(
+            chantiers, {"code": c["code"]}, wanted, ChantierCreate, ChantierUpdate, report
+        )
+    partners = PartnerService(session, settings)
+    for p in data["partners"]:
+        wanted = {"name": p["name"], "kind": p["kind"], "siren": p.get("siren")}
+        await _upsert(partners, {"code": p["code"]}, wanted, PartnerCreate, PartnerUpdate, report)
+    return report
