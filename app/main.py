@@ -8,7 +8,6 @@ from typing import Any
 
 from fastapi import Depends, FastAPI
 from fastapi.openapi.utils import get_openapi
-from fastapi.routing import APIRoute
 
 from app.actions.router import router as actions_router
 from app.auth.dependencies import require_reader
@@ -112,5 +111,3 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
         schema.get("components", {}).get("schemas", {}).pop(unused, None)
     app.openapi_schema = schema
     return schema
-
-

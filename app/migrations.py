@@ -20,7 +20,9 @@ def _project_root() -> Path:
     for candidate in (Path.cwd(), Path(app.__file__).resolve().parent.parent):
         if (candidate / "alembic.ini").exists():
             return candidate
-    raise RuntimeError("alembic.ini not found: run from the project folder or set RELANCE_ALEMBIC_INI")
+    raise RuntimeError(
+        "alembic.ini not found: run from the project folder or set RELANCE_ALEMBIC_INI"
+    )
 
 
 def alembic_config(url: str | None = None) -> Config:

@@ -7,9 +7,10 @@ from typing import Annotated, Self
 
 from fastapi import Query
 from pydantic import ConfigDict, Field, model_validator
+from pydantic.config import JsonDict
 
 from app.common.money import Code, LongText, Text
-from app.common.schemas import Input, ResourceRead
+from app.common.schemas import OMITTED, Input, ResourceRead
 from app.models.enums import ActionStatus
 
 Insee = Annotated[str, Field(pattern=r"^([0-9]{5}|2[AB][0-9]{3})$", examples=["13055"])]
@@ -18,7 +19,7 @@ Weight = Annotated[
     int, Field(ge=0, le=1_000_000, description="Weight of the action in its chantier's progress.")
 ]
 
-_EXAMPLE = {
+_EXAMPLE: JsonDict = {
     "code": "T-TRAM-NORD",
     "chantier_id": "5f0c3f7e-3c1b-4a7e-9b8a-2d6f1e0c9a11",
     "title": "Extension nord du tramway de Marseille",
@@ -61,16 +62,16 @@ class ActionCreate(Input):
 class ActionUpdate(Input):
     model_config = ConfigDict(json_schema_extra={"examples": [{"progress": 60}]})
 
-    code: Code = Field(default=None)
-    chantier_id: uuid.UUID = Field(default=None)
-    title: Text = Field(default=None)
-    description: LongText = Field(default=None)
-    status: ActionStatus = Field(default=None)
-    progress: Progress = Field(default=None)
-    weight: Weight = Field(default=None)
+    code: Code = Field(default=OMITTED)
+    chantier_id: uuid.UUID = Field(default=OMITTED)
+    title: Text = Field(default=OMITTED)
+    description: LongText = Field(default=OMITTED)
+    status: ActionStatus = Field(default=OMITTED)
+    progress: Progress = Field(default=OMITTED)
+    weight: Weight = Field(default=OMITTED)
     start_date: date | None = None
     end_date: date | None = None
-    communes: list[Insee] = Field(default=None, max_length=200)
+    communes: list[Insee] = Field(default=OMITTED, max_length=200)
     lead_partner_id: uuid.UUID | None = None
     external_id: Annotated[str, Field(min_length=1, max_length=200)] | None = None
 
@@ -98,12 +99,21 @@ class ActionRead(ResourceRead):
 
 @dataclass
 class ActionFilters:
-    chantier_id: list[uuid.UUID] | None = Query(None, description="Only in these chantiers.")
-    lead_partner_id: list[uuid.UUID] | None = Query(None, description="Only led by these.")
-    status: list[ActionStatus] | None = Query(None, description="Only with these statuses.")
-    commune: list[Annotated[str, Field(pattern=r"^([0-9]{5}|2[AB][0-9]{3})$")]] | None = Query(
-        None, description="Only actions in one of these communes (INSEE codes)."
+    chantier_id: Annotated[
+        list[uuid.UUID] | None, Query(description="Only in these chantiers.")
+    ] = None
+    lead_partner_id: Annotated[list[uuid.UUID] | None, Query(description="Only led by these.")] = (
+        None
     )
-    code: list[str] | None = Query(None, description="Only these codes.")
-    external_id: list[str] | None = Query(None, description="Only these external ids.")
-    synthetic: bool | None = Query(None, description="Only demo (true) or real (false) data.")
+    status: Annotated[list[ActionStatus] | None, Query(description="Only with these statuses.")] = (
+        None
+    )
+    commune: Annotated[
+        list[Annotated[str, Field(pattern=r"^([0-9]{5}|2[AB][0-9]{3})$")]] | None,
+        Query(description="Only actions in one of these communes (INSEE codes)."),
+    ] = None
+    code: Annotated[list[str] | None, Query(description="Only these codes.")] = None
+    external_id: Annotated[list[str] | None, Query(description="Only these external ids.")] = None
+    synthetic: Annotated[
+        bool | None, Query(description="Only demo (true) or real (false) data.")
+    ] = None

@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import ColumnElement, String, cast, literal
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import ColumnElement
 
 from app.actions.repository import ActionRepository
 from app.common.service import ResourceService
@@ -21,8 +20,7 @@ class ActionService(ResourceService[Action]):
         simple = {k: v for k, v in filters.items() if k not in ("commune", "synthetic")}
         where = super().where(simple)
         if filters.get("commune"):
-            wanted = cast(literal(filters["commune"]), ARRAY(String(5)))
-            where.append(Action.communes.overlap(wanted))
+            where.append(Action.communes.overlap(filters["commune"]))
         if filters.get("synthetic") is not None:
             where.append(Action.synthetic.is_(filters["synthetic"]))
         return where

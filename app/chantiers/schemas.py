@@ -2,12 +2,14 @@
 
 import uuid
 from dataclasses import dataclass
+from typing import Annotated
 
 from fastapi import Query
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.config import JsonDict
 
 from app.common.money import Code, LongText, Money, PositiveMoney, Text, Year
-from app.common.schemas import Input, ResourceRead
+from app.common.schemas import OMITTED, Input, ResourceRead
 
 
 class TargetIn(Input):
@@ -22,10 +24,10 @@ class TargetRead(BaseModel):
     amount: Money
 
 
-_EXAMPLE = {
+_EXAMPLE: JsonDict = {
     "number": 5,
     "code": "TRANSPORTS",
-    "name": "Investir 350 M€ chaque année dans les transports alternatifs à la voiture individuelle",
+    "name": "Investir 350 M€ chaque année dans les transports alternatifs",
     "description": "",
     "priority_ids": ["0b6b6c2e-8f0e-4a43-9d0c-3f5b1c1e2a10"],
     "targets": [{"year": 2024, "amount": "350000000.00"}],
@@ -51,14 +53,14 @@ class ChantierUpdate(Input):
         json_schema_extra={"examples": [{"targets": [{"year": 2025, "amount": "350000000.00"}]}]}
     )
 
-    number: int = Field(default=None, ge=1, le=1000)
-    code: Code = Field(default=None)
-    name: Text = Field(default=None)
-    description: LongText = Field(default=None)
+    number: int = Field(default=OMITTED, ge=1, le=1000)
+    code: Code = Field(default=OMITTED)
+    name: Text = Field(default=OMITTED)
+    description: LongText = Field(default=OMITTED)
     priority_ids: PriorityIds = Field(
-        default=None, max_length=100, description="Replaces the whole set."
+        default=OMITTED, max_length=100, description="Replaces the whole set."
     )
-    targets: Targets = Field(default=None, max_length=200, description="Replaces every target.")
+    targets: Targets = Field(default=OMITTED, max_length=200, description="Replaces every target.")
 
 
 class ChantierRead(ResourceRead):
@@ -72,8 +74,11 @@ class ChantierRead(ResourceRead):
 
 @dataclass
 class ChantierFilters:
-    code: list[str] | None = Query(None, description="Only these codes (repeatable).")
-    number: list[int] | None = Query(None, description="Only these numbers (repeatable).")
-    priority_id: list[uuid.UUID] | None = Query(
-        None, description="Only chantiers serving one of these priorities (repeatable)."
+    code: Annotated[list[str] | None, Query(description="Only these codes (repeatable).")] = None
+    number: Annotated[list[int] | None, Query(description="Only these numbers (repeatable).")] = (
+        None
     )
+    priority_id: Annotated[
+        list[uuid.UUID] | None,
+        Query(description="Only chantiers serving one of these priorities (repeatable)."),
+    ] = None

@@ -29,7 +29,9 @@ class ChantierService(ResourceService[Chantier]):
             where.append(Chantier.id.in_(served))
         return where
 
-    async def _check(self, priority_ids: Sequence[uuid.UUID] | None, targets: Sequence[Any] | None) -> None:
+    async def _check(
+        self, priority_ids: Sequence[uuid.UUID] | None, targets: Sequence[Any] | None
+    ) -> None:
         errors: list[ErrorItem] = []
         if priority_ids is not None:
             assert isinstance(self.repo, ChantierRepository)
@@ -37,7 +39,9 @@ class ChantierService(ResourceService[Chantier]):
             seen: set[uuid.UUID] = set()
             for i, pid in enumerate(priority_ids):
                 if pid not in known:
-                    errors.append(ErrorItem(pointer=f"/priority_ids/{i}", detail="no such priority"))
+                    errors.append(
+                        ErrorItem(pointer=f"/priority_ids/{i}", detail="no such priority")
+                    )
                 elif pid in seen:
                     errors.append(ErrorItem(pointer=f"/priority_ids/{i}", detail="appears twice"))
                 seen.add(pid)
@@ -52,15 +56,21 @@ class ChantierService(ResourceService[Chantier]):
                     errors.append(ErrorItem(pointer=f"/targets/{i}/year", detail="appears twice"))
                 years.add(target["year"])
         if errors:
-            raise ValidationFailed("The chantier's priorities or targets are invalid.", errors=errors)
+            raise ValidationFailed(
+                "The chantier's priorities or targets are invalid.", errors=errors
+            )
 
     async def build(self, data: dict[str, Any]) -> Chantier:
         priority_ids, targets = data.pop("priority_ids"), data.pop("targets")
         await self._check(priority_ids, targets)
         return Chantier(
             **data,
-            priority_links=[ChantierPriority(priority_id=p) for p in priority_ids],
-            target_rows=[ChantierTarget(year=t["year"], amount=t["amount"]) for t in targets],
+            # In the order the relationships load in, so that 201 and GET answer alike.
+            priority_links=[ChantierPriority(priority_id=p) for p in sorted(priority_ids)],
+            target_rows=[
+                ChantierTarget(year=t["year"], amount=t["amount"])
+                for t in sorted(targets, key=lambda t: t["year"])
+            ],
         )
 
     async def apply(self, obj: Chantier, changes: dict[str, Any]) -> None:
@@ -71,9 +81,8 @@ class ChantierService(ResourceService[Chantier]):
         if priority_ids is not None and set(priority_ids) != set(obj.priority_ids):
             keep = [link for link in obj.priority_links if link.priority_id in priority_ids]
             held = {link.priority_id for link in keep}
-            obj.priority_links = keep + [
-                ChantierPriority(priority_id=p) for p in priority_ids if p not in held
-            ]
+            added = [ChantierPriority(priority_id=p) for p in priority_ids if p not in held]
+            obj.priority_links = sorted(keep + added, key=lambda link: link.priority_id)
             obj.updated_at = func.now()  # the representation changed: bump version and ETag
         if targets is not None:
             wanted: dict[int, Decimal] = {t["year"]: t["amount"] for t in targets}

@@ -8,9 +8,10 @@ from typing import Annotated
 
 from fastapi import Query
 from pydantic import ConfigDict, Field, ValidationInfo, field_validator
+from pydantic.config import JsonDict
 
 from app.common.money import LongText, Money, PositiveMoney, Year
-from app.common.schemas import Input, ResourceRead
+from app.common.schemas import OMITTED, Input, ResourceRead
 from app.models.enums import CommitmentStatus, Instrument
 
 ExternalRef = Annotated[
@@ -23,7 +24,7 @@ ExternalRef = Annotated[
     ),
 ]
 
-_EXAMPLE = {
+_EXAMPLE: JsonDict = {
     "action_id": "9a1d2c3e-4b5f-4a6b-8c7d-0e1f2a3b4c5d",
     "partner_id": "1b2c3d4e-5f60-4718-293a-4b5c6d7e8f90",
     "external_ref": "BDT-PRET-2024-0042",
@@ -67,16 +68,16 @@ class CommitmentUpdate(Input):
         json_schema_extra={"examples": [{"disbursed_amount": "500000.00", "status": "committed"}]}
     )
 
-    action_id: uuid.UUID = Field(default=None)
-    partner_id: uuid.UUID = Field(default=None)
+    action_id: uuid.UUID = Field(default=OMITTED)
+    partner_id: uuid.UUID = Field(default=OMITTED)
     external_ref: ExternalRef | None = None
-    year: Year = Field(default=None)
-    amount: PositiveMoney = Field(default=None)
-    disbursed_amount: Money = Field(default=None)
-    instrument: Instrument = Field(default=None)
-    status: CommitmentStatus = Field(default=None)
+    year: Year = Field(default=OMITTED)
+    amount: PositiveMoney = Field(default=OMITTED)
+    disbursed_amount: Money = Field(default=OMITTED)
+    instrument: Instrument = Field(default=OMITTED)
+    status: CommitmentStatus = Field(default=OMITTED)
     signed_on: date | None = None
-    label: LongText = Field(default=None)
+    label: LongText = Field(default=OMITTED)
 
 
 class CommitmentRead(ResourceRead):
@@ -95,15 +96,28 @@ class CommitmentRead(ResourceRead):
 
 @dataclass
 class CommitmentFilters:
-    action_id: list[uuid.UUID] | None = Query(None, description="Only for these actions.")
-    partner_id: list[uuid.UUID] | None = Query(None, description="Only from these partners.")
-    chantier_id: list[uuid.UUID] | None = Query(
-        None, description="Only for actions of these chantiers."
+    action_id: Annotated[list[uuid.UUID] | None, Query(description="Only for these actions.")] = (
+        None
     )
-    year: list[Annotated[int, Field(ge=1900, le=2200)]] | None = Query(
-        None, description="Only these budget years."
+    partner_id: Annotated[
+        list[uuid.UUID] | None, Query(description="Only from these partners.")
+    ] = None
+    chantier_id: Annotated[
+        list[uuid.UUID] | None, Query(description="Only for actions of these chantiers.")
+    ] = None
+    year: Annotated[
+        list[Annotated[int, Field(ge=1900, le=2200)]] | None,
+        Query(description="Only these budget years."),
+    ] = None
+    status: Annotated[list[CommitmentStatus] | None, Query(description="Only these statuses.")] = (
+        None
     )
-    status: list[CommitmentStatus] | None = Query(None, description="Only these statuses.")
-    instrument: list[Instrument] | None = Query(None, description="Only these instruments.")
-    external_ref: list[str] | None = Query(None, description="Only these partner references.")
-    synthetic: bool | None = Query(None, description="Only demo (true) or real (false) data.")
+    instrument: Annotated[list[Instrument] | None, Query(description="Only these instruments.")] = (
+        None
+    )
+    external_ref: Annotated[
+        list[str] | None, Query(description="Only these partner references.")
+    ] = None
+    synthetic: Annotated[
+        bool | None, Query(description="Only demo (true) or real (false) data.")
+    ] = None

@@ -127,16 +127,31 @@ def crud_router(spec: ResourceSpec) -> APIRouter:
         ],
         page_model,
     )
-    _typed(get_item, [*common, session, identifier, _param("if_none_match", IfNoneMatch)], read)
+    _typed(
+        get_item, [*common, session, identifier, _param("if_none_match", IfNoneMatch, None)], read
+    )
     _typed(create_item, [*common, session, writer, _param("data", spec.create)], read)
     _typed(
         update_item,
-        [*common, session, writer, identifier, _param("data", spec.update), _param("if_match", IfMatch)],
+        [
+            *common,
+            session,
+            writer,
+            identifier,
+            _param("data", spec.update),
+            _param("if_match", IfMatch, None),
+        ],
         read,
     )
     _typed(
         delete_item,
-        [_param("request", Request), session, writer, identifier, _param("if_match", IfMatch)],
+        [
+            _param("request", Request),
+            session,
+            writer,
+            identifier,
+            _param("if_match", IfMatch, None),
+        ],
         None,
     )
 
@@ -157,7 +172,10 @@ def crud_router(spec: ResourceSpec) -> APIRouter:
         name=f"get_{spec.singular}",
         summary=f"Get a {one}",
         response_model=read,
-        responses={304: {"description": "Not modified (If-None-Match)"}, **problems(*READ_ERRORS, 404)},
+        responses={
+            304: {"description": "Not modified (If-None-Match)"},
+            **problems(*READ_ERRORS, 404),
+        },
     )
     router.add_api_route(
         "",

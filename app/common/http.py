@@ -32,7 +32,9 @@ class StrictRoute(APIRoute):
             if unknown:
                 raise InvalidParameter(
                     f"Unknown query parameter: {', '.join(unknown)}.",
-                    errors=[ErrorItem(parameter=n, detail="is not a known parameter") for n in unknown],
+                    errors=[
+                        ErrorItem(parameter=n, detail="is not a known parameter") for n in unknown
+                    ],
                 )
             return await handler(request)
 

@@ -1,6 +1,5 @@
 """Cursor pagination: keyset over the requested sort, with an opaque, self-contained cursor."""
 
-
 import base64
 import binascii
 import hashlib
@@ -25,7 +24,7 @@ MAX_LIMIT = 500
 
 
 class Page(BaseModel, Generic[T]):
-    """One page of a list; pass `next_cursor` back as `cursor` for the next one (null at the end)."""
+    """One page of a list; send `next_cursor` back as `cursor` for the next (null at the end)."""
 
     items: list[T]
     next_cursor: str | None = Field(description="Opaque; null when this is the last page.")
@@ -81,10 +80,16 @@ def _decode(value: Any, python_type: type[Any]) -> Any:
 
 def fingerprint(filters: Mapping[str, Any], sort: Sequence[SortKey]) -> str:
     canonical = json.dumps(
-        {"f": {k: _encode(v) if not isinstance(v, list) else [_encode(x) for x in v]
-               for k, v in sorted(filters.items()) if v is not None},
-         "s": [(k.field, k.descending) for k in sort]},
-        sort_keys=True, default=str,
+        {
+            "f": {
+                k: _encode(v) if not isinstance(v, list) else [_encode(x) for x in v]
+                for k, v in sorted(filters.items())
+                if v is not None
+            },
+            "s": [(k.field, k.descending) for k in sort],
+        },
+        sort_keys=True,
+        default=str,
     )
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 

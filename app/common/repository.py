@@ -58,7 +58,10 @@ class Repository(Generic[M]):
             types = [column.type.python_type for column in columns]
             after = decode_cursor(params.cursor, fp, types)
             stmt = stmt.where(keyset_condition(columns, params.sort, after))
-        order = [c.desc() if k.descending else c.asc() for c, k in zip(columns, params.sort)]
+        order = [
+            c.desc() if k.descending else c.asc()
+            for c, k in zip(columns, params.sort, strict=False)
+        ]
         stmt = stmt.order_by(*order).limit(params.limit + 1)
         rows: list[M] = list((await self.session.scalars(stmt)).all())
         if len(rows) <= params.limit:

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
+
+OMITTED: Any = None
+"""Default of PATCH fields: omitted means unchanged; an explicit null is refused wherever the
+field's type does not admit null (typed Any so that type checkers accept it as any default)."""
 
 
 class Input(BaseModel):

@@ -40,7 +40,6 @@ class ResourceService(Generic[M]):
         model: type[M] = self.repo.model
         return model
 
-
     # -- reads ---------------------------------------------------------------------------------
 
     def where(self, filters: Mapping[str, Any]) -> list[ColumnElement[bool]]:

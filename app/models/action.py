@@ -3,7 +3,8 @@
 import uuid
 from datetime import date
 
-from sqlalchemy import ARRAY, CheckConstraint, ForeignKey, String, Text, false
+from sqlalchemy import CheckConstraint, ForeignKey, String, Text, false
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Resource

@@ -4,17 +4,22 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Query
-
 from pydantic import ConfigDict, Field
+from pydantic.config import JsonDict
 
 from app.common.money import Text
-from app.common.schemas import Input, ResourceRead
+from app.common.schemas import OMITTED, Input, ResourceRead
 from app.models.enums import PartnerKind
 
 PartnerCode = Annotated[str, Field(pattern=r"^[A-Z0-9_]{2,32}$", examples=["BDT"])]
 Siren = Annotated[str, Field(pattern=r"^[0-9]{9}$", examples=["180020026"])]
 
-_EXAMPLE = {"code": "BDT", "name": "Banque des Territoires", "kind": "public_bank", "siren": None}
+_EXAMPLE: JsonDict = {
+    "code": "BDT",
+    "name": "Banque des Territoires",
+    "kind": "public_bank",
+    "siren": None,
+}
 
 
 class PartnerCreate(Input):
@@ -29,9 +34,9 @@ class PartnerCreate(Input):
 class PartnerUpdate(Input):
     model_config = ConfigDict(json_schema_extra={"examples": [{"name": "Banque des Territoires"}]})
 
-    code: PartnerCode = Field(default=None)
-    name: Text = Field(default=None)
-    kind: PartnerKind = Field(default=None)
+    code: PartnerCode = Field(default=OMITTED)
+    name: Text = Field(default=OMITTED)
+    kind: PartnerKind = Field(default=OMITTED)
     siren: Siren | None = None
 
 
@@ -44,5 +49,7 @@ class PartnerRead(ResourceRead):
 
 @dataclass
 class PartnerFilters:
-    code: list[str] | None = Query(None, description="Only these codes (repeatable).")
-    kind: list[PartnerKind] | None = Query(None, description="Only these kinds (repeatable).")
+    code: Annotated[list[str] | None, Query(description="Only these codes (repeatable).")] = None
+    kind: Annotated[
+        list[PartnerKind] | None, Query(description="Only these kinds (repeatable).")
+    ] = None

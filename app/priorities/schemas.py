@@ -1,14 +1,16 @@
 """Priority inputs and outputs."""
 
 from dataclasses import dataclass
+from typing import Annotated
 
 from fastapi import Query
 from pydantic import ConfigDict, Field
+from pydantic.config import JsonDict
 
 from app.common.money import Code, LongText, Text
-from app.common.schemas import Input, ResourceRead
+from app.common.schemas import OMITTED, Input, ResourceRead
 
-_EXAMPLE = {
+_EXAMPLE: JsonDict = {
     "code": "EMPLOI",
     "name": "Le soutien à l'emploi",
     "description": "Filières stratégiques et activité commerciale du quotidien.",
@@ -28,10 +30,10 @@ class PriorityCreate(Input):
 class PriorityUpdate(Input):
     model_config = ConfigDict(json_schema_extra={"examples": [{"name": "Soutien à l'emploi"}]})
 
-    code: Code = Field(default=None)
-    name: Text = Field(default=None)
-    description: LongText = Field(default=None)
-    position: int = Field(default=None, ge=0, le=10_000)
+    code: Code = Field(default=OMITTED)
+    name: Text = Field(default=OMITTED)
+    description: LongText = Field(default=OMITTED)
+    position: int = Field(default=OMITTED, ge=0, le=10_000)
 
 
 class PriorityRead(ResourceRead):
@@ -43,4 +45,4 @@ class PriorityRead(ResourceRead):
 
 @dataclass
 class PriorityFilters:
-    code: list[str] | None = Query(None, description="Only these codes (repeatable).")
+    code: Annotated[list[str] | None, Query(description="Only these codes (repeatable).")] = None

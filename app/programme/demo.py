@@ -72,7 +72,7 @@ async def demo(
         await repo.delete_synthetic()
     elif await repo.count_synthetic_actions():
         return DemoReport(0, 0, skipped=True)
-    rng = random.Random(seed_value)
+    rng = random.Random(seed_value)  # noqa: S311 (demo data, not secrets)
     partners = PartnerService(session, settings)
     funders: list[Partner] = []
     for code in ("AMP", "BDT"):
@@ -122,7 +122,11 @@ async def demo(
             actions += 1
             for year in range(first, last + 1):
                 for partner in rng.sample(funders, rng.randint(1, 3)):
-                    amount = _amount(rng, 2_000_000, 40_000_000) if big else _amount(rng, 50_000, 3_000_000)
+                    amount = (
+                        _amount(rng, 2_000_000, 40_000_000)
+                        if big
+                        else _amount(rng, 50_000, 3_000_000)
+                    )
                     state = (
                         CommitmentStatus.committed
                         if year < 2025

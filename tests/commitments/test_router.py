@@ -1,0 +1,201 @@
+"""Commitments over HTTP: money in and out, validation, ETags, pagination and filters."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from tests.conftest import count, pointers, problem
+from tests.factories import make_action, make_commitment, partner_id
+
+
+async def test_create_commitment_returns_201_location_etag_and_money_strings(
+    client: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    action = await make_action(client, admin)
+    bdt = await partner_id(client, "BDT")
+    body = {
+        "action_id": action["id"],
+        "partner_id": bdt,
+        "external_ref": "BDT-2024-1",
+        "year": 2024,
+        "amount": "350000000",
+        "disbursed_amount": "0.5",
+        "instrument": "loan",
+        "status": "committed",
+        "signed_on": "2024-03-15",
+    }
+    response = await client.post("/v1/commitments", json=body, headers=admin)
+    assert response.status_code == 201, response.text
+    created = response.json()
+    assert response.headers["Location"] == f"/v1/commitments/{created['id']}"
+    assert response.headers["ETag"] == created["etag"]
+    assert created["amount"] == "350000000.00"
+    assert created["disbursed_amount"] == "0.50"
+    fetched = await client.get(response.headers["Location"])
+    assert fetched.json() == created
+    assert fetched.headers["ETag"] == created["etag"]
+
+
+BAD_INPUTS = [
+    ("three decimals", {"amount": "10.123"}, "/amount"),
+    ("JSON number", {"amount": 10.5}, "/amount"),
+    ("NaN", {"amount": "NaN"}, "/amount"),
+    ("exponent", {"amount": "1e3"}, "/amount"),
+    ("negative", {"amount": "-5.00"}, "/amount"),
+    ("zero", {"amount": "0.00"}, "/amount"),
+    ("Infinity", {"amount": "Infinity"}, "/amount"),
+    (
+        "disbursed above amount",
+        {"amount": "10.00", "disbursed_amount": "10.01"},
+        "/disbursed_amount",
+    ),
+    ("year before the period", {"year": 2019}, "/year"),
+    ("year after the period", {"year": 2027}, "/year"),
+    ("year overflow", {"year": 2**40}, "/year"),
+    ("unknown field", {"currency": "EUR"}, "/currency"),
+    ("read-only field", {"id": "00000000-0000-0000-0000-000000000000"}, "/id"),
+    ("unknown action", {"action_id": "00000000-0000-0000-0000-000000000000"}, "/action_id"),
+    ("unknown instrument", {"instrument": "gift"}, "/instrument"),
+    ("impossible date", {"signed_on": "2023-02-30"}, "/signed_on"),
+]
+
+
+@pytest.mark.parametrize(
+    ("case", "override", "pointer"), BAD_INPUTS, ids=[c[0] for c in BAD_INPUTS]
+)
+async def test_bad_commitment_is_422_naming_the_field_and_stores_nothing(
+    client: httpx.AsyncClient,
+    admin: dict[str, str],
+    connection: AsyncConnection,
+    case: str,
+    override: dict[str, Any],
+    pointer: str,
+) -> None:
+    action = await make_action(client, admin)
+    body = {
+        "action_id": action["id"],
+        "partner_id": await partner_id(client, "BDT"),
+        "year": 2024,
+        "amount": "100.00",
+        "instrument": "grant",
+    } | override
+    before = await count(connection, "commitments")
+    response = await client.post("/v1/commitments", json=body, headers=admin)
+    body_ = problem(response, 422, "VALIDATION_ERROR")
+    assert pointer in pointers(body_), body_
+    assert await count(connection, "commitments") == before
+
+
+async def test_patch_changes_only_the_fields_sent(
+    client: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    created = await make_commitment(client, admin, label="avant", amount="500.00")
+    response = await client.patch(
+        f"/v1/commitments/{created['id']}", json={"disbursed_amount": "100.00"}, headers=admin
+    )
+    assert response.status_code == 200, response.text
+    updated = response.json()
+    assert updated["disbursed_amount"] == "100.00"
+    assert updated["label"] == "avant"
+    assert updated["amount"] == "500.00"
+    assert updated["etag"] != created["etag"]
+    assert response.headers["ETag"] == updated["etag"]
+
+
+async def test_patch_disbursed_above_stored_amount_is_422(
+    client: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    created = await make_commitment(client, admin, amount="500.00")
+    response = await client.patch(
+        f"/v1/commitments/{created['id']}", json={"disbursed_amount": "500.01"}, headers=admin
+    )
+    assert pointers(problem(response, 422)) == ["/disbursed_amount"]
+
+
+async def test_patch_explicit_null_on_required_field_is_422(
+    client: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    created = await make_commitment(client, admin)
+    response = await client.patch(
+        f"/v1/commitments/{created['id']}", json={"amount": None}, headers=admin
+    )
+    assert pointers(problem(response, 422)) == ["/amount"]
+
+
+async def test_patch_with_stale_etag_is_412_and_changes_nothing(
+    client: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    created = await make_commitment(client, admin)
+    url = f"/v1/commitments/{created['id']}"
+    first = await client.patch(
+        url, json={"label": "un"}, headers=admin | {"If-Match": created["etag"]}
+    )
+    assert first.status_code == 200
+    stale = await client.patch(
+        url, json={"label": "deux"}, headers=admin | {"If-Match": created["etag"]}
+    )
+    problem(stale, 412, "PRECONDITION_FAILED")
+    assert (await client.get(url)).json()["label"] == "un"
+
+
+async def test_two_clients_patching_with_the_same_etag_one_wins_one_gets_412(
+    live_client: httpx.AsyncClient, live_admin: dict[str, str]
+) -> None:
+    created = await make_commitment(live_client, live_admin)
+    url = f"/v1/commitments/{created['id']}"
+    headers = live_admin | {"If-Match": created["etag"]}
+    responses = await asyncio.gather(
+        live_client.patch(url, json={"disbursed_amount": "1.00"}, headers=headers),
+        live_client.patch(url, json={"disbursed_amount": "2.00"}, headers=headers),
+    )
+    assert sorted(r.status_code for r in responses) == [200, 412]
+    winner = next(r for r in responses if r.status_code == 200).json()
+    assert (await live_client.get(url)).json()["disbursed_amount"] == winner["disbursed_amount"]
+
+
+async def test_get_with_current_etag_in_if_none_match_is_304(
+    client: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    created = await make_commitment(client, admin)
+    response = await client.get(
+        f"/v1/commitments/{created['id']}", headers={"If-None-Match": created["etag"]}
+    )
+    assert response.status_code == 304
+
+
+async def test_delete_returns_204_then_404(
+    client: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    created = await make_commitment(client, admin)
+    url = f"/v1/commitments/{created['id']}"
+    assert (await client.delete(url, headers=admin)).status_code == 204
+    problem(await client.get(url), 404, "NOT_FOUND")
+    problem(await client.delete(url, headers=admin), 404, "NOT_FOUND")
+
+
+async def test_unknown_commitment_returns_404_problem(client: httpx.AsyncClient) -> None:
+    problem(await client.get("/v1/commitments/4b0e6f62-51c5-4bb8-9d71-0b1c1f8c8a11"), 404)
+    problem(await client.get("/v1/commitments/not-a-uuid"), 404)
+
+
+async def test_duplicate_external_ref_for_one_partner_is_409(
+    client: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    first = await make_commitment(client, admin, external_ref="REF-1")
+    body = {k: first[k] for k in ("action_id", "partner_id", "year", "amount", "instrument")}
+    response = await client.post(
+        "/v1/commitments", json=body | {"external_ref": "REF-1"}, headers=admin
+    )
+    assert pointers(problem(response, 409, "CONFLICT")) == ["/external_ref"]
+    other = await partner_id(client, "AMP")
+    again = await client.post(
+        "/v1/commitments",
+        json=body | {"external_ref": "REF-1", "partner_id": other},
+        headers=admin,
+    )
+    assert again.status_code == 201

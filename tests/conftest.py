@@ -1,0 +1,169 @@
+"""Test harness: one scratch database per run, migrated by the real migrations and seeded;
+each test runs inside a transaction rolled back at the end."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
+
+from app import migrations
+from app.auth.repository import ApiKeyRepository
+from app.auth.service import create_key
+from app.config import Settings
+from app.db import create_engine, create_sessionmaker
+from app.main import create_app
+from app.models.enums import Role
+from app.partners.repository import PartnerRepository
+from app.programme.service import seed
+from tests.database import admin_url, create_scratch_database, drop_database
+
+Session = async_sessionmaker[AsyncSession]
+
+
+@pytest.fixture(scope="session")
+async def database_url() -> AsyncIterator[str]:
+    server = await asyncio.to_thread(admin_url)
+    url = await create_scratch_database(server)
+    await asyncio.to_thread(migrations.upgrade, url)
+    yield url
+    await drop_database(url)
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str) -> Settings:
+    return Settings(database_url=database_url)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="session")
+async def engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(settings)
+    async with create_sessionmaker(engine)() as session, session.begin():
+        await seed(session, settings)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+async def connection(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A connection whose outer transaction is rolled back after the test."""
+    async with engine.connect() as conn:
+        transaction = await conn.begin()
+        yield conn
+        await transaction.rollback()
+
+
+@pytest.fixture
+def sessionmaker(connection: AsyncConnection) -> Session:
+    # Each request's commit releases a savepoint; the test's transaction still rolls it all back.
+    return async_sessionmaker(
+        bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
+    )
+
+
+@pytest.fixture
+def app(settings: Settings, engine: AsyncEngine, sessionmaker: Session) -> FastAPI:
+    application = create_app(settings)
+    application.state.engine = engine
+    application.state.sessionmaker = sessionmaker
+    return application
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        yield client
+
+
+KeyMaker = Callable[..., Awaitable[dict[str, str]]]
+
+
+@pytest.fixture
+def make_key(sessionmaker: Session) -> KeyMaker:
+    """Mint a key in the test's transaction; returns the Authorization header for it."""
+
+    async def make(role: Role = Role.admin, partner_code: str | None = None) -> dict[str, str]:
+        async with sessionmaker() as session:
+            partner_id = None
+            if partner_code is not None:
+                partner = await PartnerRepository(session).by_code(partner_code)
+                assert partner is not None
+                partner_id = partner.id
+            _, token = await create_key(
+                ApiKeyRepository(session), name=f"test {role}", role=role, partner_id=partner_id
+            )
+            await session.commit()
+        return {"Authorization": f"Bearer {token}"}
+
+    return make
+
+
+@pytest.fixture
+async def admin(make_key: KeyMaker) -> dict[str, str]:
+    return await make_key(Role.admin)
+
+
+@pytest.fixture
+async def editor(make_key: KeyMaker) -> dict[str, str]:
+    return await make_key(Role.editor)
+
+
+async def count(connection: AsyncConnection, table: str) -> int:
+    return int((await connection.execute(text(f"SELECT count(*) FROM {table}"))).scalar_one())
+
+
+# --- committed data, for tests that need several real transactions at once -----------------
+
+
+@pytest.fixture
+async def live_app(settings: Settings, engine: AsyncEngine) -> AsyncIterator[FastAPI]:
+    """An app whose requests commit for real; the rows it made are removed afterwards."""
+    application = create_app(settings)
+    application.state.engine = engine
+    application.state.sessionmaker = create_sessionmaker(engine)
+    yield application
+    async with engine.begin() as conn:
+        await conn.execute(text("DELETE FROM commitments"))
+        await conn.execute(text("DELETE FROM actions"))
+        await conn.execute(text("DELETE FROM api_keys"))
+        await conn.execute(text("DELETE FROM partners WHERE code NOT IN ('AMP', 'BDT')"))
+    async with create_sessionmaker(engine)() as session, session.begin():
+        await seed(session, settings)
+
+
+@pytest.fixture
+async def live_client(live_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=live_app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        yield client
+
+
+@pytest.fixture
+async def live_admin(live_app: FastAPI) -> dict[str, str]:
+    async with live_app.state.sessionmaker() as session, session.begin():
+        _, token = await create_key(
+            ApiKeyRepository(session), name="live admin", role=Role.admin, partner_id=None
+        )
+    return {"Authorization": f"Bearer {token}"}
+
+
+def problem(response: httpx.Response, status: int, reason: str | None = None) -> dict[str, Any]:
+    """Assert the response is a problem+json with this status (and reason); return its body."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    body: dict[str, Any] = response.json()
+    assert body["status"] == status
+    if reason is not None:
+        assert body["reason"] == reason, body
+    return body
+
+
+def pointers(body: dict[str, Any]) -> list[str]:
+    return [e.get("pointer") or e.get("parameter") for e in body.get("errors", [])]
