@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import os
 import sys
+import tempfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TypeVar
@@ -18,6 +19,7 @@ from app.auth.service import create_key
 from app.config import Settings, get_settings
 from app.db import create_engine, create_sessionmaker
 from app.models.enums import Role
+from app.ops.logs import log_config
 from app.partners.repository import PartnerRepository
 from app.programme.demo import demo
 from app.programme.service import seed, sync_years
@@ -114,6 +116,9 @@ def cmd_serve(args: argparse.Namespace) -> None:
         else:
             print("An admin key exists already; make another with `relance keys create`.")
         sys.stdout.flush()
+    if args.workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # Each worker writes its metrics to files that /metrics adds up, whichever answers.
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="relance-metrics-")
     uvicorn.run(
         "app.main:create_app",
         factory=True,
@@ -123,7 +128,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
         proxy_headers=True,
         timeout_graceful_shutdown=settings.shutdown_grace_seconds,
         access_log=False,
-        log_level=settings.log_level.lower(),
+        log_config=log_config(settings.log_level),
     )
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 def asyncpg_url(url: str) -> str:
@@ -62,8 +62,35 @@ class Settings(BaseSettings):
     embedded: EmbeddedSettings = EmbeddedSettings()
     programme: ProgrammeSettings = ProgrammeSettings()
     auth: AuthSettings = AuthSettings()
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    cors_allow_credentials: bool = False
     shutdown_grace_seconds: int = Field(default=20, ge=0)
-    log_level: str = "INFO"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    def production_problems(self) -> list[str]:
+        """Settings that are fine on a laptop and unsafe in production."""
+        problems = []
+        if self.database_url is None:
+            problems.append("DATABASE_URL is unset: the embedded PostgreSQL is for development")
+        if "*" in self.cors_origins and self.cors_allow_credentials:
+            problems.append("CORS_ORIGINS=* with CORS_ALLOW_CREDENTIALS=true lets any site act")
+        if any(o.startswith("http://") and "localhost" not in o for o in self.cors_origins):
+            problems.append("CORS_ORIGINS lists a plain-http origin")
+        if self.log_level == "DEBUG":
+            problems.append("LOG_LEVEL=DEBUG may log request details")
+        return problems
 
     def sqlalchemy_url(self) -> str:
         if self.database_url is None:

@@ -11,7 +11,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 logger = logging.getLogger("relance.errors")
@@ -203,6 +204,33 @@ def integrity_error(exc: IntegrityError) -> AppError:
 _KEY_COLUMNS = re.compile(r"^Key \(([a-z_, ]+)\)=")
 
 
+# Connection failures, server shutting down, too many connections, database closed to
+# connections (55000 is what ALLOW_CONNECTIONS false answers), statement timeout, conflicts
+# between transactions: the client may retry, the service stays up.
+_RETRYABLE_SQLSTATES = ("08", "57P", "53", "55000", "57014", "40001", "40P01")
+
+
+def unavailable(detail: str, retry_after: int = 5) -> ServiceUnavailable:
+    return ServiceUnavailable(detail, headers={"Retry-After": str(retry_after)})
+
+
+def database_error(exc: DBAPIError) -> AppError | None:
+    """A client-facing error for a database failure, or None when it is a bug (500)."""
+    if isinstance(exc, IntegrityError):
+        return integrity_error(exc)
+    cause = getattr(exc.orig, "__cause__", None) or exc.orig
+    sqlstate = str(getattr(cause, "sqlstate", "") or "")
+    if sqlstate == "57014":
+        return unavailable("The database took too long to answer; try again later.")
+    if exc.connection_invalidated or sqlstate.startswith(_RETRYABLE_SQLSTATES):
+        return unavailable("The database is unavailable; try again later.")
+    if isinstance(cause, OSError | TimeoutError):
+        return unavailable("The database is unreachable; try again later.")
+    if sqlstate.startswith("22"):  # data exception that slipped past validation
+        return ValidationFailed("A value is out of range for the programme's data.")
+    return None
+
+
 # --- handlers -------------------------------------------------------------------------------
 
 
@@ -274,9 +302,19 @@ async def _http_handler(_: Request, exc: Exception) -> JSONResponse:
     return problem_response(exc.status_code, reason, title, detail, headers=dict(exc.headers or {}))
 
 
-async def _integrity_handler(_: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, IntegrityError)
-    return render(integrity_error(exc))
+async def _database_handler(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DBAPIError)
+    error = database_error(exc)
+    if error is None:
+        return await _unexpected_handler(request, exc)
+    if isinstance(error, ServiceUnavailable):
+        logger.warning("database unavailable: %s", type(exc.orig).__name__)
+    return render(error)
+
+
+async def _unreachable_handler(_: Request, exc: Exception) -> JSONResponse:
+    logger.warning("database unreachable: %s", type(exc).__name__)
+    return render(unavailable("The database is unreachable; try again later."))
 
 
 async def _unexpected_handler(request: Request, exc: Exception) -> JSONResponse:
@@ -288,5 +326,8 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, _app_error_handler)
     app.add_exception_handler(RequestValidationError, _validation_handler)
     app.add_exception_handler(StarletteHTTPException, _http_handler)
-    app.add_exception_handler(IntegrityError, _integrity_handler)
+    app.add_exception_handler(DBAPIError, _database_handler)
+    app.add_exception_handler(PoolTimeout, _unreachable_handler)
+    app.add_exception_handler(OSError, _unreachable_handler)
+    app.add_exception_handler(TimeoutError, _unreachable_handler)
     app.add_exception_handler(Exception, _unexpected_handler)

@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import Depends, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
 
 from app.actions.router import router as actions_router
@@ -16,7 +17,8 @@ from app.commitments.router import router as commitments_router
 from app.config import Settings, get_settings
 from app.db import create_engine, create_sessionmaker
 from app.errors import PROBLEM_JSON, install_error_handlers
-from app.health.router import router as health_router
+from app.ops.middleware import RequestContextMiddleware
+from app.ops.router import router as ops_router
 from app.partners.router import router as partners_router
 from app.priorities.router import router as priorities_router
 
@@ -46,6 +48,11 @@ TAGS = [
 ]
 
 
+class UnsafeSettings(RuntimeError):
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("refusing to start in production: " + "; ".join(problems))
+
+
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     owns_engine = getattr(app.state, "engine", None) is None
@@ -61,6 +68,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    if settings.env == "production" and settings.production_problems():
+        raise UnsafeSettings(settings.production_problems())
     app = FastAPI(
         title="Relance API",
         version="1.0.0",
@@ -73,7 +82,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = None
     install_error_handlers(app)
-    app.include_router(health_router)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_credentials=settings.cors_allow_credentials,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "If-Match", "If-None-Match",
+                           "Idempotency-Key", "X-Request-ID"],
+            expose_headers=["ETag", "Location", "Retry-After", "X-Request-ID"],
+        )  # fmt: skip
+    app.add_middleware(RequestContextMiddleware)  # outermost: ids and logs cover everything
+    app.include_router(ops_router)
     reader = [Depends(require_reader)]
     for router in (
         priorities_router,

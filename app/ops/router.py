@@ -1,16 +1,18 @@
-"""Probes: /healthz (the process answers) and /readyz (database reachable, schema at head)."""
+"""Probes and metrics: /healthz (process alive), /readyz (database and schema), /metrics."""
 
 from __future__ import annotations
 
 import asyncio
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel
 
 from app.common.http import problems
+from app.db import Session
 from app.errors import ServiceUnavailable
-from app.health.repository import current_revision
 from app.migrations import head_revision
+from app.ops import metrics
+from app.ops.repository import commitment_totals, current_revision
 
 router = APIRouter(tags=["operations"])
 
@@ -41,7 +43,7 @@ async def readyz(request: Request) -> Readiness:
     try:
         async with asyncio.timeout(timeout), engine.connect() as conn:
             revision = await current_revision(conn)
-    except Exception as exc:  # any failure to reach the database means "not ready"
+    except Exception as exc:  # whatever the failure, the database is not usable: not ready
         raise ServiceUnavailable(
             f"The database is unreachable ({type(exc).__name__}).", headers={"Retry-After": "5"}
         ) from None
@@ -51,3 +53,17 @@ async def readyz(request: Request) -> Readiness:
             headers={"Retry-After": "30"},
         )
     return Readiness(status="ready", database="ok", revision=revision)
+
+
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics",
+    response_class=Response,
+    responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}, **problems(503)},
+)
+async def get_metrics(request: Request, session: Session) -> Response:
+    business = await commitment_totals(await session.connection())
+    return Response(
+        metrics.render(request.app.state.engine, business),
+        media_type="text/plain; version=0.0.4; charset=utf-8",
+    )

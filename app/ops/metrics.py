@@ -1,0 +1,84 @@
+"""Prometheus metrics: HTTP traffic by route template, the database pool, business gauges."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.registry import Collector
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+REQUESTS = Counter(
+    "relance_http_requests_total",
+    "HTTP requests answered, by method, route template and status.",
+    ["method", "route", "status"],
+)
+LATENCY = Histogram(
+    "relance_http_request_duration_seconds",
+    "Time to answer, by method and route template.",
+    ["method", "route"],
+    buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+
+
+class PoolCollector(Collector):
+    """Reads the SQLAlchemy pool at scrape time."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        pool: Any = self.engine.pool
+        size = GaugeMetricFamily("relance_db_pool_size", "Connections the pool keeps open.")
+        size.add_metric([], float(pool.size()))
+        used = GaugeMetricFamily("relance_db_pool_checked_out", "Connections in use.")
+        used.add_metric([], float(pool.checkedout()))
+        idle = GaugeMetricFamily("relance_db_pool_checked_in", "Idle connections in the pool.")
+        idle.add_metric([], float(pool.checkedin()))
+        overflow = GaugeMetricFamily("relance_db_pool_overflow", "Connections beyond the size.")
+        overflow.add_metric([], float(pool.overflow()))
+        yield from (size, used, idle, overflow)
+
+
+def business_metrics(rows: list[tuple[str, int, str, str]]) -> Iterator[GaugeMetricFamily]:
+    count = GaugeMetricFamily(
+        "relance_commitments", "Commitments stored, by status.", labels=["status"]
+    )
+    amount = GaugeMetricFamily(
+        "relance_commitments_amount_euros", "Sum of amounts, by status.", labels=["status"]
+    )
+    disbursed = GaugeMetricFamily(
+        "relance_commitments_disbursed_euros",
+        "Sum of disbursed amounts, by status.",
+        labels=["status"],
+    )
+    for status, n, total, paid in rows:
+        count.add_metric([status], float(n))
+        amount.add_metric([status], float(total))
+        disbursed.add_metric([status], float(paid))
+    yield from (count, amount, disbursed)
+
+
+class _Static(Collector):
+    def __init__(self, families: list[GaugeMetricFamily]) -> None:
+        self.families = families
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        yield from self.families
+
+
+def render(engine: AsyncEngine, business: list[tuple[str, int, str, str]]) -> bytes:
+    """The exposition text: HTTP metrics of every worker process, plus live gauges."""
+    registry = CollectorRegistry()
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    else:
+        registry.register(REQUESTS)
+        registry.register(LATENCY)
+    registry.register(PoolCollector(engine))
+    registry.register(_Static(list(business_metrics(business))))
+    return generate_latest(registry)
