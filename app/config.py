@@ -62,6 +62,7 @@ class Settings(BaseSettings):
     embedded: EmbeddedSettings = EmbeddedSettings()
     programme: ProgrammeSettings = ProgrammeSettings()
     auth: AuthSettings = AuthSettings()
+    max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     cors_allow_credentials: bool = False
     shutdown_grace_seconds: int = Field(default=20, ge=0)

@@ -108,6 +108,10 @@ class PreconditionFailed(AppError):
     status, reason, title = 412, "PRECONDITION_FAILED", "Precondition failed"
 
 
+class UnsupportedMediaType(AppError):
+    status, reason, title = 415, "UNSUPPORTED_MEDIA_TYPE", "Unsupported media type"
+
+
 class ValidationFailed(AppError):
     status, reason, title = 422, "VALIDATION_ERROR", "Validation error"
 

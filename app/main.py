@@ -17,7 +17,7 @@ from app.commitments.router import router as commitments_router
 from app.config import Settings, get_settings
 from app.db import create_engine, create_sessionmaker
 from app.errors import PROBLEM_JSON, install_error_handlers
-from app.ops.middleware import RequestContextMiddleware
+from app.ops.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from app.ops.router import router as ops_router
 from app.partners.router import router as partners_router
 from app.priorities.router import router as priorities_router
@@ -92,6 +92,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                            "Idempotency-Key", "X-Request-ID"],
             expose_headers=["ETag", "Location", "Retry-After", "X-Request-ID"],
         )  # fmt: skip
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware)  # outermost: ids and logs cover everything
     app.include_router(ops_router)
     reader = [Depends(require_reader)]

@@ -10,7 +10,21 @@ from fastapi import Header, Request, Response
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 
-from app.errors import PROBLEM_JSON, ErrorItem, InvalidParameter, PreconditionFailed, Problem
+from app.errors import (
+    PROBLEM_JSON,
+    ErrorItem,
+    InvalidParameter,
+    PreconditionFailed,
+    Problem,
+    UnsupportedMediaType,
+)
+
+
+def _is_json(content_type: str | None) -> bool:
+    media = (content_type or "").split(";", 1)[0].strip().lower()
+    return media == "application/json" or (
+        media.startswith("application/") and media.endswith("+json")
+    )
 
 
 def _query_names(dependant: Dependant) -> set[str]:
@@ -26,8 +40,11 @@ class StrictRoute(APIRoute):
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
         known = _query_names(self.dependant)
+        takes_body = self.body_field is not None
 
         async def strict_handler(request: Request) -> Response:
+            if takes_body and not _is_json(request.headers.get("content-type")):
+                raise UnsupportedMediaType("Send the body as application/json.")
             unknown = sorted(set(request.query_params.keys()) - known)
             if unknown:
                 raise InvalidParameter(
@@ -48,6 +65,8 @@ _TITLES = {
     404: "No such resource.",
     409: "Conflict with stored data (duplicate value, or still referenced).",
     412: "If-Match does not match the current ETag.",
+    413: "The body is too large.",
+    415: "The body is not application/json.",
     422: "Invalid body; `errors[].pointer` names each bad field.",
     503: "The database is unreachable; retry after `Retry-After` seconds.",
 }
@@ -66,7 +85,7 @@ def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 
 READ_ERRORS = (400, 401, 503)
-WRITE_ERRORS = (400, 401, 403, 409, 422, 503)
+WRITE_ERRORS = (400, 401, 403, 409, 413, 415, 422, 503)
 ITEM_WRITE_ERRORS = (*WRITE_ERRORS, 404, 412)
 DELETE_ERRORS = (400, 401, 403, 404, 409, 412, 503)
 
