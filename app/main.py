@@ -9,13 +9,14 @@ from typing import Any
 from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.actions.router import router as actions_router
 from app.auth.dependencies import require_reader
 from app.chantiers.router import router as chantiers_router
 from app.commitments.router import router as commitments_router
 from app.config import Settings, get_settings
-from app.db import create_engine, create_sessionmaker
+from app.db import create_engine, create_read_sessionmaker, create_sessionmaker
 from app.errors import PROBLEM_JSON, install_error_handlers
 from app.ops.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from app.ops.router import router as ops_router
@@ -53,12 +54,20 @@ class UnsafeSettings(RuntimeError):
         super().__init__("refusing to start in production: " + "; ".join(problems))
 
 
+def attach_database(
+    app: FastAPI, engine: AsyncEngine, sessionmaker: async_sessionmaker[AsyncSession] | None = None
+) -> None:
+    """Serve `app` from `engine`; tests pass one sessionmaker bound to their transaction."""
+    app.state.engine = engine
+    app.state.sessionmaker = sessionmaker or create_sessionmaker(engine)
+    app.state.read_sessionmaker = sessionmaker or create_read_sessionmaker(engine)
+
+
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     owns_engine = getattr(app.state, "engine", None) is None
     if owns_engine:
-        app.state.engine = create_engine(app.state.settings)
-        app.state.sessionmaker = create_sessionmaker(app.state.engine)
+        attach_database(app, create_engine(app.state.settings))
     try:
         yield
     finally:
@@ -96,12 +105,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestContextMiddleware)  # outermost: ids and logs cover everything
     app.include_router(ops_router)
     reader = [Depends(require_reader)]
+    # Routes match in order: the most requested resources first.
     for router in (
-        priorities_router,
-        chantiers_router,
-        actions_router,
-        partners_router,
         commitments_router,
+        actions_router,
+        chantiers_router,
+        partners_router,
+        priorities_router,
     ):
         app.include_router(router, dependencies=reader)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]

@@ -4,12 +4,12 @@
 # the API in a container on the host network, probed over HTTP and with its own HEALTHCHECK.
 # Cleans up after itself (container by id, database, role) and exits non-zero on any failure.
 #
-# Knobs: IMAGE, PORT (default 18080, the next free one is taken if busy), CONTAINER_STORAGE,
+# Knobs: IMAGE, SMOKE_PORT (default 18080, the next free one is taken if busy), CONTAINER_STORAGE,
 #        SMOKE_DB (database and role name), PGHOST/PGPORT of the host server.
 set -euo pipefail
 
 IMAGE=${IMAGE:-localhost/relance-api:latest}
-PORT=${PORT:-18080}
+PORT=${SMOKE_PORT:-18080}
 SMOKE_DB=${SMOKE_DB:-relance_smoke}
 PGHOST=${PGHOST:-127.0.0.1}
 PGPORT=${PGPORT:-5432}
@@ -55,6 +55,9 @@ command -v podman >/dev/null || fail "podman missing: make image installs it"
 user=$("${PODMAN[@]}" image inspect "$IMAGE" --format '{{.Config.User}}')
 case "$user" in ""|root|0|0:*|root:*) fail "image runs as root (User='$user')";; esac
 
+# Containers left behind by an interrupted run (same fixed names) would block the new ones.
+"${PODMAN[@]}" rm -f --ignore relance-smoke-app relance-smoke-default >/dev/null 2>&1 || true
+
 # ---------------------------------------------------------------- database
 if command -v pg_lsclusters >/dev/null && ! pg_isready -q -h "$PGHOST" -p "$PGPORT"; then
   PG_CLUSTER=$(pg_lsclusters -h | awk -v p="$PGPORT" '$3 == p {print $1, $2; exit}')
@@ -73,12 +76,11 @@ echo "created database $SMOKE_DB"
 ENV_OPTS=(-e "DATABASE_URL=postgresql://$SMOKE_DB:$PASS@$PGHOST:$PGPORT/$SMOKE_DB" -e RELANCE_ENV=production)
 
 # ---------------------------------------------------------------- one-shot migrate + seed
-for cmd in migrate seed; do
-  t=$(date +%s.%N)
-  podman_q run --rm "${RUN_OPTS[@]}" "${ENV_OPTS[@]}" "$IMAGE" relance "$cmd" \
-    || fail "relance $cmd exited non-zero"
-  echo "relance $cmd: ok ($(elapsed "$t")s)"
-done
+# One container for both, as compose.yaml does: with vfs storage each container costs ~10s.
+t=$(date +%s.%N)
+podman_q run --rm "${RUN_OPTS[@]}" "${ENV_OPTS[@]}" "$IMAGE" sh -c 'relance migrate && relance seed' \
+  || fail "relance migrate && relance seed exited non-zero"
+echo "relance migrate + seed: ok ($(elapsed "$t")s)"
 
 # ---------------------------------------------------------------- the API
 while ss -Hltn "sport = :$PORT" | grep -q .; do PORT=$((PORT + 1)); done
@@ -86,7 +88,7 @@ BASE="http://127.0.0.1:$PORT"
 t=$(date +%s.%N)
 # Host network: listen on 127.0.0.1:$PORT instead of the default 0.0.0.0:8000; PORT tells the
 # image's HEALTHCHECK where to look.
-CID=$(podman_q run -d "${RUN_OPTS[@]}" "${ENV_OPTS[@]}" -e "PORT=$PORT" "$IMAGE" \
+CID=$(podman_q run -d --name relance-smoke-app "${RUN_OPTS[@]}" "${ENV_OPTS[@]}" -e "PORT=$PORT" "$IMAGE" \
   relance serve --host 127.0.0.1 --port "$PORT") || fail "podman run failed"
 echo "app container ${CID:0:12} on $BASE"
 
@@ -125,3 +127,19 @@ echo "healthcheck: $("${PODMAN[@]}" inspect -f '{{.State.Health.Status}}' "$CID"
 uid=$("${PODMAN[@]}" exec "$CID" id -u)
 [ "$uid" != 0 ] || fail "app runs as root inside the container"
 echo "app runs as uid $uid"
+"${PODMAN[@]}" stop -t 10 "$CID" >/dev/null 2>&1 && "${PODMAN[@]}" rm "$CID" >/dev/null 2>&1 && CID=
+
+# ---------------------------------------------------------------- the image as shipped
+# Default CMD (0.0.0.0:8000) and HEALTHCHECK untouched, on a private loopback (--network none)
+# so port 8000 on the host is left alone. /healthz needs no database.
+t=$(date +%s.%N)
+CID=$(podman_q run -d --name relance-smoke-default --network none "${RUN_OPTS[@]:2}" -e RELANCE_ENV=production \
+  -e "DATABASE_URL=postgresql://nobody:none@127.0.0.1:1/none" "$IMAGE") || fail "podman run failed"
+healthy=0
+for _ in $(seq 1 120); do
+  [ "$("${PODMAN[@]}" inspect -f '{{.State.Running}}' "$CID")" = true ] || fail "default CMD exited"
+  "${PODMAN[@]}" healthcheck run "$CID" >/dev/null 2>&1 && { healthy=1; break; }
+  sleep 0.5
+done
+[ "$healthy" = 1 ] || fail "default CMD: HEALTHCHECK never passed within 60s"
+echo "default CMD: HEALTHCHECK passed after $(elapsed "$t")s"

@@ -18,7 +18,7 @@ from app.auth.repository import ApiKeyRepository
 from app.auth.service import create_key
 from app.config import Settings
 from app.db import create_engine, create_sessionmaker
-from app.main import create_app
+from app.main import attach_database, create_app
 from app.models.enums import Role
 from app.partners.repository import PartnerRepository
 from app.programme.service import seed
@@ -70,8 +70,7 @@ def sessionmaker(connection: AsyncConnection) -> Session:
 @pytest.fixture
 def app(settings: Settings, engine: AsyncEngine, sessionmaker: Session) -> FastAPI:
     application = create_app(settings)
-    application.state.engine = engine
-    application.state.sessionmaker = sessionmaker
+    attach_database(application, engine, sessionmaker)
     return application
 
 
@@ -126,8 +125,7 @@ async def count(connection: AsyncConnection, table: str) -> int:
 async def live_app(settings: Settings, engine: AsyncEngine) -> AsyncIterator[FastAPI]:
     """An app whose requests commit for real; the rows it made are removed afterwards."""
     application = create_app(settings)
-    application.state.engine = engine
-    application.state.sessionmaker = create_sessionmaker(engine)
+    attach_database(application, engine)
     yield application
     async with engine.begin() as conn:
         await conn.execute(text("DELETE FROM commitments"))

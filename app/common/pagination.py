@@ -125,7 +125,9 @@ def parse_sort(sort: str | None, default: str, sortable: frozenset[str]) -> tupl
             raise _bad("sort", f"names {name!r} twice")
         keys.append(SortKey(name, part.strip().startswith("-")))
     if not any(k.field == "id" for k in keys):
-        keys.append(SortKey("id", False))
+        # The tie-break follows the last key's direction, so that a one-direction sort stays a
+        # row comparison an index (field, id) serves, scanned forwards or backwards.
+        keys.append(SortKey("id", keys[-1].descending))
     return tuple(keys)
 
 

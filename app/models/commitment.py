@@ -4,7 +4,7 @@ import uuid
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import CheckConstraint, ForeignKey, Numeric, Text, UniqueConstraint, false
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Numeric, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Resource
@@ -21,18 +21,18 @@ class Commitment(Resource):
         ),
         CheckConstraint(sql_in("instrument", Instrument), name="instrument_known"),
         CheckConstraint(sql_in("status", CommitmentStatus), name="status_known"),
+        # Lists page by (created_at, id), filtered by these keys: each index serves both the
+        # filter and the order, and its leading column the foreign key lookups.
+        Index("ix_commitments_created_at_id", "created_at", "id"),
+        Index("ix_commitments_action_id_created_at", "action_id", "created_at", "id"),
+        Index("ix_commitments_partner_id_created_at", "partner_id", "created_at", "id"),
+        Index("ix_commitments_year_created_at", "year", "created_at", "id"),
     )
 
-    action_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("actions.id", ondelete="RESTRICT"), index=True
-    )
-    partner_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("partners.id", ondelete="RESTRICT"), index=True
-    )
+    action_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("actions.id", ondelete="RESTRICT"))
+    partner_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("partners.id", ondelete="RESTRICT"))
     external_ref: Mapped[str | None] = mapped_column(Text)
-    year: Mapped[int] = mapped_column(
-        ForeignKey("programme_years.year", ondelete="RESTRICT"), index=True
-    )
+    year: Mapped[int] = mapped_column(ForeignKey("programme_years.year", ondelete="RESTRICT"))
     amount: Mapped[Decimal] = mapped_column(Numeric(15, 2))
     disbursed_amount: Mapped[Decimal] = mapped_column(Numeric(15, 2), server_default="0")
     instrument: Mapped[str] = mapped_column(Text)

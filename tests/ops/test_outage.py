@@ -17,7 +17,7 @@ from app.auth.repository import ApiKeyRepository
 from app.auth.service import create_key
 from app.config import Settings
 from app.db import create_engine, create_sessionmaker
-from app.main import create_app
+from app.main import attach_database, create_app
 from app.models.enums import Role
 from app.programme.service import seed
 from tests.conftest import problem
@@ -57,8 +57,7 @@ async def _allow_connections(url: str, allowed: bool) -> None:
 
 async def _serving(url: str) -> tuple[FastAPI, httpx.AsyncClient]:
     app = create_app(Settings(database_url=url))  # type: ignore[arg-type]
-    app.state.engine = create_engine(app.state.settings)
-    app.state.sessionmaker = create_sessionmaker(app.state.engine)
+    attach_database(app, create_engine(app.state.settings))
     client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
     return app, client
 
