@@ -12,7 +12,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: install run demo test lint typecheck pytest bench clean
+.PHONY: install run demo test lint typecheck pytest fuzz bench clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -41,6 +41,9 @@ pytest: install  ## includes alembic check and the migration round trip (tests/t
 	$(BIN)/pytest
 
 test: lint typecheck pytest
+
+fuzz: install  ## schemathesis over every operation against a real server (zero failures)
+	$(BIN)/python -m tests.contract.fuzz --max-examples $(or $(FUZZ_EXAMPLES),25)
 
 bench: install  ## benchmarks; they print their figures
 	$(BIN)/python -m bench.crud

@@ -118,6 +118,27 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
+def _add_links(schema: dict[str, Any]) -> None:
+    """Declare create -> get / update / delete links, for clients and stateful testing."""
+    operations = {
+        op["operationId"]: op for item in schema["paths"].values() for op in item.values()
+    }
+    for operation_id, operation in operations.items():
+        if not operation_id.startswith("create_") or "201" not in operation["responses"]:
+            continue
+        noun = operation_id.removeprefix("create_")
+        links = {
+            f"{verb.capitalize()}{noun.title().replace('_', '')}": {
+                "operationId": f"{verb}_{noun}",
+                "parameters": {f"{noun}_id": "$response.body#/id"},
+                "description": f"The {noun} just created.",
+            }
+            for verb in ("get", "update", "delete")
+            if f"{verb}_{noun}" in operations
+        }
+        operation["responses"]["201"]["links"] = links
+
+
 def _openapi(app: FastAPI) -> dict[str, Any]:
     """The generated document, with error responses served only as problem+json."""
     if app.openapi_schema is not None:
@@ -138,6 +159,7 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
                     content.pop("application/json", None)
                 elif code == "422":  # FastAPI's default; our parameter errors are 400 or 404
                     del responses[code]
+    _add_links(schema)
     for unused in ("HTTPValidationError", "ValidationError"):
         schema.get("components", {}).get("schemas", {}).pop(unused, None)
     app.openapi_schema = schema

@@ -9,14 +9,22 @@ from fastapi import Query
 from pydantic import ConfigDict, Field, model_validator
 from pydantic.config import JsonDict
 
-from app.common.money import Code, LongText, Text
+from app.common.money import Code, IsoDate, LongText, Text
 from app.common.schemas import OMITTED, Input, ResourceRead
 from app.models.enums import ActionStatus
 
 Insee = Annotated[str, Field(pattern=r"^([0-9]{5}|2[AB][0-9]{3})$", examples=["13055"])]
-Progress = Annotated[int, Field(ge=0, le=100, description="Physical progress, in percent.")]
+Progress = Annotated[
+    int, Field(ge=0, le=100, strict=True, description="Physical progress, in percent.")
+]
 Weight = Annotated[
-    int, Field(ge=0, le=1_000_000, description="Weight of the action in its chantier's progress.")
+    int,
+    Field(
+        ge=0,
+        le=1_000_000,
+        strict=True,
+        description="Weight of the action in its chantier's progress.",
+    ),
 ]
 
 _EXAMPLE: JsonDict = {
@@ -47,8 +55,8 @@ class ActionCreate(Input):
     status: ActionStatus = ActionStatus.planned
     progress: Progress = 0
     weight: Weight = 1
-    start_date: date | None = None
-    end_date: date | None = None
+    start_date: IsoDate | None = None
+    end_date: IsoDate | None = None
     communes: list[Insee] = Field(default_factory=list, max_length=200)
     lead_partner_id: uuid.UUID | None = None
     external_id: Annotated[str, Field(min_length=1, max_length=200)] | None = None
@@ -69,8 +77,8 @@ class ActionUpdate(Input):
     status: ActionStatus = Field(default=OMITTED)
     progress: Progress = Field(default=OMITTED)
     weight: Weight = Field(default=OMITTED)
-    start_date: date | None = None
-    end_date: date | None = None
+    start_date: IsoDate | None = None
+    end_date: IsoDate | None = None
     communes: list[Insee] = Field(default=OMITTED, max_length=200)
     lead_partner_id: uuid.UUID | None = None
     external_id: Annotated[str, Field(min_length=1, max_length=200)] | None = None
@@ -112,7 +120,7 @@ class ActionFilters:
         list[Annotated[str, Field(pattern=r"^([0-9]{5}|2[AB][0-9]{3})$")]] | None,
         Query(description="Only actions in one of these communes (INSEE codes)."),
     ] = None
-    code: Annotated[list[str] | None, Query(description="Only these codes.")] = None
+    code: Annotated[list[Code] | None, Query(description="Only these codes.")] = None
     external_id: Annotated[list[str] | None, Query(description="Only these external ids.")] = None
     synthetic: Annotated[
         bool | None, Query(description="Only demo (true) or real (false) data.")

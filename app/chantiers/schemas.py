@@ -40,7 +40,7 @@ Targets = list[TargetIn]
 class ChantierCreate(Input):
     model_config = ConfigDict(json_schema_extra={"examples": [_EXAMPLE]})
 
-    number: int = Field(ge=1, le=1000)
+    number: int = Field(ge=1, le=1000, strict=True)
     code: Code
     name: Text
     description: LongText = ""
@@ -53,7 +53,7 @@ class ChantierUpdate(Input):
         json_schema_extra={"examples": [{"targets": [{"year": 2025, "amount": "350000000.00"}]}]}
     )
 
-    number: int = Field(default=OMITTED, ge=1, le=1000)
+    number: int = Field(default=OMITTED, ge=1, le=1000, strict=True)
     code: Code = Field(default=OMITTED)
     name: Text = Field(default=OMITTED)
     description: LongText = Field(default=OMITTED)
@@ -74,10 +74,11 @@ class ChantierRead(ResourceRead):
 
 @dataclass
 class ChantierFilters:
-    code: Annotated[list[str] | None, Query(description="Only these codes (repeatable).")] = None
-    number: Annotated[list[int] | None, Query(description="Only these numbers (repeatable).")] = (
-        None
-    )
+    code: Annotated[list[Code] | None, Query(description="Only these codes (repeatable).")] = None
+    number: Annotated[
+        list[Annotated[int, Field(ge=1, le=1000)]] | None,
+        Query(description="Only these numbers (repeatable)."),
+    ] = None
     priority_id: Annotated[
         list[uuid.UUID] | None,
         Query(description="Only chantiers serving one of these priorities (repeatable)."),

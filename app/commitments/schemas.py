@@ -10,7 +10,7 @@ from fastapi import Query
 from pydantic import ConfigDict, Field, ValidationInfo, field_validator
 from pydantic.config import JsonDict
 
-from app.common.money import LongText, Money, PositiveMoney, Year
+from app.common.money import IsoDate, LongText, Money, PositiveMoney, Year
 from app.common.schemas import OMITTED, Input, ResourceRead
 from app.models.enums import CommitmentStatus, Instrument
 
@@ -51,7 +51,7 @@ class CommitmentCreate(Input):
     )
     instrument: Instrument
     status: CommitmentStatus = CommitmentStatus.planned
-    signed_on: date | None = None
+    signed_on: IsoDate | None = None
     label: LongText = ""
 
     @field_validator("disbursed_amount")
@@ -76,7 +76,7 @@ class CommitmentUpdate(Input):
     disbursed_amount: Money = Field(default=OMITTED)
     instrument: Instrument = Field(default=OMITTED)
     status: CommitmentStatus = Field(default=OMITTED)
-    signed_on: date | None = None
+    signed_on: IsoDate | None = None
     label: LongText = Field(default=OMITTED)
 
 

@@ -45,6 +45,9 @@ class StrictRoute(APIRoute):
         async def strict_handler(request: Request) -> Response:
             if takes_body and not _is_json(request.headers.get("content-type")):
                 raise UnsupportedMediaType("Send the body as application/json.")
+            if "\x00" in request.url.query or "%00" in request.url.query:
+                # PostgreSQL text cannot hold NUL: refuse it here rather than fail in the query.
+                raise InvalidParameter("A query parameter holds a NUL character.")
             unknown = sorted(set(request.query_params.keys()) - known)
             if unknown:
                 raise InvalidParameter(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -54,6 +55,15 @@ def _positive(value: Decimal) -> Decimal:
 
 PositiveMoney = Annotated[Money, AfterValidator(_positive)]
 
+
+def _iso_date(value: Any) -> Any:
+    if isinstance(value, str | date):
+        return value
+    raise ValueError('must be a date string such as "2024-03-15"')
+
+
+IsoDate = Annotated[date, BeforeValidator(_iso_date)]
+"""A calendar date as `YYYY-MM-DD` only (no Unix timestamps); impossible dates are refused."""
 
 Year = Annotated[int, Field(ge=1900, le=2200, strict=True, examples=[2024])]
 """A budget year; the programme period itself is checked by the database (programme_years)."""

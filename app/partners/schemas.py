@@ -49,7 +49,9 @@ class PartnerRead(ResourceRead):
 
 @dataclass
 class PartnerFilters:
-    code: Annotated[list[str] | None, Query(description="Only these codes (repeatable).")] = None
+    code: Annotated[
+        list[PartnerCode] | None, Query(description="Only these codes (repeatable).")
+    ] = None
     kind: Annotated[
         list[PartnerKind] | None, Query(description="Only these kinds (repeatable).")
     ] = None

@@ -24,7 +24,7 @@ class PriorityCreate(Input):
     code: Code
     name: Text
     description: LongText = ""
-    position: int = Field(default=0, ge=0, le=10_000)
+    position: int = Field(default=0, ge=0, le=10_000, strict=True)
 
 
 class PriorityUpdate(Input):
@@ -33,7 +33,7 @@ class PriorityUpdate(Input):
     code: Code = Field(default=OMITTED)
     name: Text = Field(default=OMITTED)
     description: LongText = Field(default=OMITTED)
-    position: int = Field(default=OMITTED, ge=0, le=10_000)
+    position: int = Field(default=OMITTED, ge=0, le=10_000, strict=True)
 
 
 class PriorityRead(ResourceRead):
@@ -45,4 +45,4 @@ class PriorityRead(ResourceRead):
 
 @dataclass
 class PriorityFilters:
-    code: Annotated[list[str] | None, Query(description="Only these codes (repeatable).")] = None
+    code: Annotated[list[Code] | None, Query(description="Only these codes (repeatable).")] = None
