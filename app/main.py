@@ -19,6 +19,7 @@ from app.errors import PROBLEM_JSON, install_error_handlers
 from app.health.router import router as health_router
 from app.partners.router import router as partners_router
 from app.priorities.router import router as priorities_router
+from app.reporting.router import router as reporting_router
 
 DESCRIPTION = """
 Follow a public recovery and investment programme: priorities, chantiers, actions and the
@@ -42,6 +43,14 @@ TAGS = [
     {"name": "actions", "description": "Concrete projects inside a chantier."},
     {"name": "partners", "description": "Organisations that finance or carry actions."},
     {"name": "commitments", "description": "Money a partner commits to an action for a year."},
+    {
+        "name": "aggregates",
+        "description": (
+            "Planned, committed and disbursed sums by priority, chantier, action, partner, "
+            "year, status, instrument and commune; progress against targets. Exact to the "
+            "cent after every committed write."
+        ),
+    },
     {"name": "operations", "description": "Probes for orchestrators."},
 ]
 
@@ -81,6 +90,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         actions_router,
         partners_router,
         commitments_router,
+        reporting_router,
     ):
         app.include_router(router, dependencies=reader)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
