@@ -24,6 +24,7 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 GRAIN = "chantier_id, partner_id, year, status, instrument"
+CHANTIER_OF = "(SELECT a.chantier_id FROM actions AS a WHERE a.id = c.action_id)"
 
 
 def _apply(delta: str) -> str:
@@ -45,11 +46,13 @@ def _apply(delta: str) -> str:
 
 
 def _rows(table: str, sign: str) -> str:
+    # A scalar subquery, not a join: the planner cannot estimate a transition table and would
+    # hash the whole actions table for a one-row statement.
     return f"""
-    SELECT a.chantier_id, c.partner_id, c.year, c.status, c.instrument,
+    SELECT {CHANTIER_OF} AS chantier_id, c.partner_id, c.year, c.status, c.instrument,
            {sign}c.amount AS amount_sum, {sign}c.disbursed_amount AS disbursed_sum,
            {sign}1 AS n
-    FROM {table} AS c JOIN actions AS a ON a.id = c.action_id
+    FROM {table} AS c
     """
 
 
@@ -57,8 +60,9 @@ def _prune(table: str) -> str:
     """Remove the roll-up rows that no commitment feeds any more."""
     return f"""
     DELETE FROM commitment_rollups AS r
-    USING (SELECT DISTINCT a.chantier_id, c.partner_id, c.year, c.status, c.instrument
-           FROM {table} AS c JOIN actions AS a ON a.id = c.action_id) AS gone
+    USING (SELECT DISTINCT {CHANTIER_OF} AS chantier_id, c.partner_id, c.year, c.status,
+                  c.instrument
+           FROM {table} AS c) AS gone
     WHERE r.n = 0 AND r.chantier_id = gone.chantier_id AND r.partner_id = gone.partner_id
       AND r.year = gone.year AND r.status = gone.status AND r.instrument = gone.instrument;
     """
