@@ -12,7 +12,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: install run demo test lint typecheck pytest fuzz bench clean
+.PHONY: install run demo test lint typecheck pytest fuzz bench bench-aggregates clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -52,3 +52,6 @@ clean:
 	rm -rf $(VENV) $(TOOLS) .pytest_cache .mypy_cache .ruff_cache
 
 -include mk/*.mk
+
+bench-aggregates: install  ## aggregate endpoints vs raw GROUP BY at 100k and 1M commitments
+	$(BIN)/python -m bench.aggregates $(BENCH_ARGS)

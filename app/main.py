@@ -22,6 +22,7 @@ from app.ops.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from app.ops.router import router as ops_router
 from app.partners.router import router as partners_router
 from app.priorities.router import router as priorities_router
+from app.reporting.router import router as reporting_router
 
 DESCRIPTION = """
 Follow a public recovery and investment programme: priorities, chantiers, actions and the
@@ -45,6 +46,14 @@ TAGS = [
     {"name": "actions", "description": "Concrete projects inside a chantier."},
     {"name": "partners", "description": "Organisations that finance or carry actions."},
     {"name": "commitments", "description": "Money a partner commits to an action for a year."},
+    {
+        "name": "aggregates",
+        "description": (
+            "Planned, committed and disbursed sums by priority, chantier, action, partner, "
+            "year, status, instrument and commune; progress against targets. Exact to the "
+            "cent after every committed write."
+        ),
+    },
     {"name": "operations", "description": "Probes for orchestrators."},
 ]
 
@@ -108,6 +117,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Routes match in order: the most requested resources first.
     for router in (
         commitments_router,
+        reporting_router,
         actions_router,
         chantiers_router,
         partners_router,

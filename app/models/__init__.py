@@ -5,6 +5,7 @@ from app.models.api_key import ApiKey
 from app.models.base import Base, Resource
 from app.models.chantier import Chantier, ChantierPriority, ChantierTarget
 from app.models.commitment import Commitment
+from app.models.commitment_rollup import CommitmentRollup
 from app.models.partner import Partner
 from app.models.priority import Priority
 from app.models.programme_year import ProgrammeYear
@@ -17,6 +18,7 @@ __all__ = [
     "ChantierPriority",
     "ChantierTarget",
     "Commitment",
+    "CommitmentRollup",
     "Partner",
     "Priority",
     "ProgrammeYear",

@@ -1,0 +1,279 @@
+"""/v1/aggregates, /v1/summary and the progress of chantiers and priorities."""
+
+from __future__ import annotations
+
+import csv
+import io
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import StreamingResponse
+from pydantic import Field
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.common.http import READ_ERRORS, StrictRoute, problems
+from app.common.money import format_money
+from app.db import Session
+from app.models.enums import CommitmentStatus, Instrument, PartnerKind
+from app.reporting.repository import DIMENSIONS, ENTITIES, MEASURES, Cut, OrderKey
+from app.reporting.schemas import AggregateCell, AggregateResponse, ProgrammeSummary, Progress
+from app.reporting.service import (
+    PHYSICAL_PROGRESS_FORMULA,
+    RawCut,
+    ReportingService,
+    parse_drilldown,
+    parse_order,
+)
+
+router = APIRouter(tags=["aggregates"], route_class=StrictRoute)
+
+MAX_PAGE_SIZE = 10_000
+CSV_MEDIA_TYPE = "text/csv"
+
+AGGREGATE_DESCRIPTION = f"""
+Sums of commitments, grouped by the dimensions of `drilldown`, in the style of OpenSpending's
+babbage.
+
+**Measures** (in every cell and in `summary`): `planned` = Σ `amount` over `planned`
+commitments; `committed` = Σ `amount` over `committed` commitments; `disbursed` =
+Σ `disbursed_amount` over `committed` commitments (all decimal strings, exact to the cent;
+`cancelled` commitments count in none of them); `count` = commitments matched, whatever their
+status; `execution_rate` = disbursed / committed (null when nothing is committed).
+
+**Dimensions**: {", ".join(f"`{d}`" for d in DIMENSIONS)}. Entities ({", ".join(ENTITIES)})
+appear as `{{"id", "code", "name"}}`, the others as plain values.
+
+**Filters** are named after the dimensions (plus `year_from` and `year_to`); an entity accepts
+its id or its code; a repeated parameter means OR (`?year=2024&year=2025`).
+
+**Overlapping cells.** A chantier may serve several priorities and an action may span several
+communes: under a `priority` or `commune` drilldown such a commitment appears in each of its
+cells, so the cells add up to more than the total. `summary` is always the true total, each
+commitment counted once, and `overlapping` is `true` when the cells overlap. A commitment whose
+chantier serves no priority (or whose action has no commune) lands in a cell where that
+dimension is `null`.
+
+**Freshness**: figures come from roll-ups maintained by the database in the same transaction
+as every write: they are exact as soon as a write is committed.
+
+`format=csv` (or `Accept: text/csv`) streams every cell (or the page asked for) as CSV,
+`;`-separated, with a first line `sep=;` for spreadsheets.
+"""
+
+
+def _list(description: str) -> Any:
+    return Query(description=description)
+
+
+@dataclass
+class AggregateFilters:
+    year: Annotated[
+        list[Annotated[int, Field(ge=1900, le=2200)]] | None, _list("Budget years.")
+    ] = None
+    year_from: Annotated[
+        int | None, Query(ge=1900, le=2200, description="From this budget year.")
+    ] = None
+    year_to: Annotated[int | None, Query(ge=1900, le=2200, description="To this year.")] = None
+    priority: Annotated[list[str] | None, _list("Priority ids or codes.")] = None
+    chantier: Annotated[list[str] | None, _list("Chantier ids or codes.")] = None
+    action: Annotated[list[str] | None, _list("Action ids or codes.")] = None
+    partner: Annotated[list[str] | None, _list("Partner ids or codes.")] = None
+    partner_kind: Annotated[list[PartnerKind] | None, _list("Partner kinds.")] = None
+    status: Annotated[list[CommitmentStatus] | None, _list("Commitment statuses.")] = None
+    instrument: Annotated[list[Instrument] | None, _list("Instruments.")] = None
+    commune: Annotated[
+        list[Annotated[str, Field(pattern=r"^([0-9]{5}|2[AB][0-9]{3})$")]] | None,
+        _list("INSEE codes: actions spanning one of these communes."),
+    ] = None
+
+    def raw(self) -> RawCut:
+        def t(values: list[Any] | None) -> tuple[Any, ...]:
+            return tuple(dict.fromkeys(str(v) for v in values or ()))
+
+        return RawCut(
+            year=tuple(dict.fromkeys(self.year or ())),
+            year_from=self.year_from,
+            year_to=self.year_to,
+            priority=t(self.priority),
+            chantier=t(self.chantier),
+            action=t(self.action),
+            partner=t(self.partner),
+            partner_kind=t(self.partner_kind),
+            status=t(self.status),
+            instrument=t(self.instrument),
+            commune=t(self.commune),
+        )
+
+
+def _service(request: Request, session: AsyncSession) -> ReportingService:
+    return ReportingService(session, request.app.state.settings)
+
+
+@router.get(
+    "/v1/aggregates/commitments",
+    name="aggregate_commitments",
+    summary="Aggregate commitments by dimensions (drilldown, filters, order, paging, CSV)",
+    description=AGGREGATE_DESCRIPTION,
+    response_model=AggregateResponse,
+    response_model_exclude_unset=True,
+    responses={
+        200: {"content": {CSV_MEDIA_TYPE: {"schema": {"type": "string"}}}},
+        **problems(*READ_ERRORS),
+    },
+)
+async def aggregate_commitments(
+    request: Request,
+    session: Session,
+    filters: Annotated[AggregateFilters, Depends()],
+    drilldown: Annotated[
+        list[str] | None,
+        Query(
+            description=f"Comma-separated dimensions among {', '.join(DIMENSIONS)}.",
+            examples=["chantier,year"],
+        ),
+    ] = None,
+    order: Annotated[
+        str | None,
+        Query(
+            max_length=256,
+            description=(
+                "Comma-separated measures or drilldown dimensions, `-` for descending "
+                f"(measures: {', '.join(MEASURES)}); entities sort by code."
+            ),
+            examples=["-committed,year"],
+        ),
+    ] = None,
+    page: Annotated[int | None, Query(ge=1, le=1_000_000, description="From 1.")] = None,
+    page_size: Annotated[
+        int | None,
+        Query(ge=1, le=MAX_PAGE_SIZE, description=f"Cells per page, at most {MAX_PAGE_SIZE}."),
+    ] = None,
+    format: Annotated[
+        Literal["json", "csv"] | None,
+        Query(description="`csv` streams the cells as CSV (as does `Accept: text/csv`)."),
+    ] = None,
+) -> Any:
+    dims = parse_drilldown(drilldown)
+    keys = parse_order(order, dims)
+    service = _service(request, session)
+    cut = await service.resolve(filters.raw())
+    wants_csv = format == "csv" or (
+        format is None and CSV_MEDIA_TYPE in request.headers.get("accept", "")
+    )
+    if wants_csv:
+        return StreamingResponse(
+            _csv(request.app.state.sessionmaker, request, dims, cut, keys, page, page_size),
+            media_type=f"{CSV_MEDIA_TYPE}; charset=utf-8",
+            headers={"Content-Disposition": 'attachment; filename="commitments-aggregates.csv"'},
+        )
+    return await service.aggregate(dims, cut, keys, page or 1, page_size or 100)
+
+
+def _csv_header(dims: tuple[str, ...]) -> list[str]:
+    header: list[str] = []
+    for dim in dims:
+        header += [f"{dim}_id", f"{dim}_code", f"{dim}_name"] if dim in ENTITIES else [dim]
+    return [*header, "planned", "committed", "disbursed", "count", "execution_rate"]
+
+
+def _csv_row(cell: AggregateCell, dims: tuple[str, ...]) -> list[Any]:
+    row: list[Any] = []
+    for dim in dims:
+        value = getattr(cell, dim)
+        if dim in ENTITIES:
+            row += ["", "", ""] if value is None else [value.id, value.code, value.name]
+        else:
+            row.append("" if value is None else getattr(value, "value", value))
+    rate = "" if cell.execution_rate is None else f"{cell.execution_rate:.6f}"
+    money = (format_money(cell.planned), format_money(cell.committed), format_money(cell.disbursed))
+    return [*row, *money, cell.count, rate]
+
+
+async def _csv(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    request: Request,
+    dims: tuple[str, ...],
+    cut: Cut,
+    keys: tuple[OrderKey, ...],
+    page: int | None,
+    page_size: int | None,
+) -> AsyncIterator[str]:
+    """Rows leave as they come from a server-side cursor: memory stays flat whatever the size."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
+    writer.writerow(_csv_header(dims))
+    yield "sep=;\r\n" + _drain(buffer)
+    async with sessionmaker() as session:
+        service = ReportingService(session, request.app.state.settings)
+        batch = 0
+        async for cell in service.stream(dims, cut, keys, page, page_size):
+            writer.writerow(_csv_row(cell, dims))
+            batch += 1
+            if batch == 500:
+                yield _drain(buffer)
+                batch = 0
+        yield _drain(buffer)
+
+
+def _drain(buffer: io.StringIO) -> str:
+    text = buffer.getvalue()
+    buffer.seek(0)
+    buffer.truncate()
+    return text
+
+
+@router.get(
+    "/v1/summary",
+    name="get_summary",
+    summary="The programme at a glance: totals, and measures per priority, chantier, partner, year",
+    description=(
+        "One request for a dashboard's first screen. `by_priority` overlaps: a commitment "
+        "whose chantier serves two priorities counts in both; `totals` counts it once."
+    ),
+    response_model=ProgrammeSummary,
+    response_model_exclude_unset=True,
+    responses=problems(*READ_ERRORS),
+)
+async def get_summary(request: Request, session: Session) -> ProgrammeSummary:
+    return await _service(request, session).summary()
+
+
+_PROGRESS = f"""
+For each year of the programme: `target` (when one is set), `planned`, `committed`,
+`disbursed`, `commitment_rate` = committed / target, `execution_rate` = disbursed / committed.
+Physical progress: {PHYSICAL_PROGRESS_FORMULA}, in percent.
+"""
+
+
+@router.get(
+    "/v1/chantiers/{chantier_id}/progress",
+    name="get_chantier_progress",
+    tags=["chantiers"],
+    summary="A chantier's progress, year by year, against its targets",
+    description=_PROGRESS,
+    response_model=Progress,
+    responses=problems(*READ_ERRORS, 404),
+)
+async def get_chantier_progress(
+    request: Request, session: Session, chantier_id: uuid.UUID
+) -> Progress:
+    return await _service(request, session).progress("chantier", chantier_id)
+
+
+@router.get(
+    "/v1/priorities/{priority_id}/progress",
+    name="get_priority_progress",
+    tags=["priorities"],
+    summary="A priority's progress, year by year, over the chantiers serving it",
+    description=_PROGRESS
+    + "\nA priority's target is the sum of its chantiers' targets for the year.",
+    response_model=Progress,
+    responses=problems(*READ_ERRORS, 404),
+)
+async def get_priority_progress(
+    request: Request, session: Session, priority_id: uuid.UUID
+) -> Progress:
+    return await _service(request, session).progress("priority", priority_id)

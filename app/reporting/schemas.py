@@ -1,0 +1,132 @@
+"""Aggregate outputs: measures as decimal strings, cells keyed by their dimensions."""
+
+from __future__ import annotations
+
+import uuid
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Annotated
+
+from pydantic import BaseModel, Field, PlainSerializer, WithJsonSchema
+
+from app.common.money import Money
+from app.models.enums import CommitmentStatus, Instrument, PartnerKind
+
+RATE_PLACES = Decimal("0.000001")
+
+
+def ratio(numerator: Decimal, denominator: Decimal | None) -> Decimal | None:
+    """numerator / denominator rounded half-even to 6 decimals; None when nothing to divide by."""
+    if denominator is None or denominator == 0:
+        return None
+    return (numerator / denominator).quantize(RATE_PLACES, rounding=ROUND_HALF_EVEN)
+
+
+Rate = Annotated[
+    Decimal,
+    PlainSerializer(lambda v: f"{v:.6f}", return_type=str, when_used="json"),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "format": "decimal",
+            "pattern": r"^[0-9]+\.[0-9]{6}$",
+            "description": 'A ratio as a decimal string, 6 decimals ("0.452301" is 45.2301 %).',
+            "examples": ["0.452301"],
+        }
+    ),
+]
+
+
+class EntityRef(BaseModel):
+    id: uuid.UUID
+    code: str
+    name: str
+
+
+class Measures(BaseModel):
+    planned: Money = Field(description="Σ amount over `planned` commitments.")
+    committed: Money = Field(description="Σ amount over `committed` commitments.")
+    disbursed: Money = Field(description="Σ disbursed_amount over `committed` commitments.")
+    count: int = Field(description="Commitments matched, whatever their status.")
+    execution_rate: Rate | None = Field(
+        description="disbursed / committed; null when nothing is committed."
+    )
+
+
+class AggregateCell(Measures):
+    """One cell: the drilldown's dimensions (only those) and the measures.
+
+    An entity is null for the commitments it does not apply to (a chantier serving no
+    priority, an action without communes)."""
+
+    priority: EntityRef | None = None
+    chantier: EntityRef | None = None
+    action: EntityRef | None = Field(default=None, description="`name` is the action's title.")
+    partner: EntityRef | None = None
+    partner_kind: PartnerKind | None = None
+    year: int | None = None
+    status: CommitmentStatus | None = None
+    instrument: Instrument | None = None
+    commune: str | None = Field(default=None, description="INSEE code.")
+
+
+class AggregateResponse(BaseModel):
+    drilldown: list[str]
+    cells: list[AggregateCell]
+    summary: Measures = Field(
+        description="The true total over the filtered commitments, each counted once."
+    )
+    total_cell_count: int
+    page: int
+    page_size: int
+    overlapping: bool = Field(
+        description=(
+            "True when at least one commitment falls into several cells (its chantier serves "
+            "several priorities, or its action spans several communes): then the cells add up "
+            "to more than the summary."
+        )
+    )
+
+
+class ProgressFigures(BaseModel):
+    target: Money | None = Field(description="The target set, if any (summed over chantiers).")
+    planned: Money
+    committed: Money
+    disbursed: Money
+    commitment_rate: Rate | None = Field(description="committed / target; null without target.")
+    execution_rate: Rate | None = Field(description="disbursed / committed.")
+
+
+class YearProgress(ProgressFigures):
+    year: int
+
+
+class PhysicalProgress(BaseModel):
+    percent: (
+        Annotated[
+            Decimal,
+            PlainSerializer(lambda v: f"{v:.2f}", return_type=str, when_used="json"),
+            WithJsonSchema({"type": "string", "format": "decimal", "examples": ["42.50"]}),
+        ]
+        | None
+    ) = Field(description="Σ(progress × weight) / Σ weight, in percent; null if Σ weight = 0.")
+    actions: int = Field(description="Actions counted (cancelled actions are left out).")
+    total_weight: int
+
+
+class Progress(BaseModel):
+    id: uuid.UUID
+    code: str
+    name: str
+    years: list[YearProgress]
+    totals: ProgressFigures = Field(description="Over every year of the programme.")
+    physical_progress: PhysicalProgress
+
+
+class ProgrammeSummary(BaseModel):
+    totals: Measures
+    by_priority: list[AggregateCell] = Field(
+        description="Overlapping: a chantier serving two priorities counts in both."
+    )
+    by_chantier: list[AggregateCell]
+    by_partner: list[AggregateCell]
+    by_year: list[AggregateCell]

@@ -1,0 +1,275 @@
+"""Aggregate rules: which dimensions, filters and orders exist, and how cells become answers."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import asdict, dataclass, replace
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Any
+
+from sqlalchemy import RowMapping
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.config import Settings
+from app.errors import ErrorItem, InvalidParameter, NotFound
+from app.reporting.repository import (
+    DIMENSIONS,
+    ENTITIES,
+    MEASURES,
+    CellQuery,
+    Cut,
+    OrderKey,
+    ReportingRepository,
+    Totals,
+)
+from app.reporting.schemas import (
+    AggregateCell,
+    AggregateResponse,
+    EntityRef,
+    Measures,
+    PhysicalProgress,
+    ProgrammeSummary,
+    Progress,
+    ProgressFigures,
+    YearProgress,
+    ratio,
+)
+
+PERCENT_PLACES = Decimal("0.01")
+PHYSICAL_PROGRESS_FORMULA = (
+    "Σ(progress × weight) / Σ weight over the actions that are not cancelled"
+)
+
+
+def _bad(parameter: str, detail: str) -> InvalidParameter:
+    return InvalidParameter(
+        f"{parameter} {detail}.", errors=[ErrorItem(parameter=parameter, detail=detail)]
+    )
+
+
+def parse_drilldown(values: Sequence[str] | None) -> tuple[str, ...]:
+    dims: list[str] = []
+    for value in values or ():
+        for part in value.split(","):
+            name = part.strip()
+            if not name:
+                continue
+            if name not in DIMENSIONS:
+                raise _bad(
+                    "drilldown", f"has unknown dimension {name!r}; use {', '.join(DIMENSIONS)}"
+                )
+            if name in dims:
+                raise _bad("drilldown", f"names {name!r} twice")
+            dims.append(name)
+    return tuple(dims)
+
+
+def parse_order(value: str | None, drilldown: Sequence[str]) -> tuple[OrderKey, ...]:
+    keys: list[OrderKey] = []
+    for part in (value or "").split(","):
+        name = part.strip().removeprefix("-")
+        if not name:
+            continue
+        if name not in MEASURES and name not in DIMENSIONS:
+            raise _bad("order", f"names {name!r}, neither a measure nor a dimension")
+        if name in DIMENSIONS and name not in drilldown:
+            raise _bad("order", f"names {name!r}, which is not in the drilldown")
+        if any(k.name == name for k in keys):
+            raise _bad("order", f"names {name!r} twice")
+        keys.append(OrderKey(name, part.strip().startswith("-")))
+    return tuple(keys)
+
+
+@dataclass(frozen=True)
+class RawCut:
+    """Filters as sent: entity values are ids or codes."""
+
+    year: tuple[int, ...] = ()
+    year_from: int | None = None
+    year_to: int | None = None
+    priority: tuple[str, ...] = ()
+    chantier: tuple[str, ...] = ()
+    action: tuple[str, ...] = ()
+    partner: tuple[str, ...] = ()
+    partner_kind: tuple[str, ...] = ()
+    status: tuple[str, ...] = ()
+    instrument: tuple[str, ...] = ()
+    commune: tuple[str, ...] = ()
+
+
+def measures(row: Totals | RowMapping) -> dict[str, Any]:
+    values: Any = asdict(row) if isinstance(row, Totals) else row
+    return {
+        "planned": values["planned"],
+        "committed": values["committed"],
+        "disbursed": values["disbursed"],
+        "count": int(values["count"]),
+        "execution_rate": ratio(values["disbursed"], values["committed"]),
+    }
+
+
+def cell(mapping: RowMapping, drilldown: Sequence[str]) -> AggregateCell:
+    values: dict[str, Any] = measures(mapping)
+    for dim in drilldown:
+        if dim in ENTITIES:
+            id_ = mapping[f"{dim}_id"]
+            values[dim] = (
+                None
+                if id_ is None
+                else EntityRef(id=id_, code=mapping[f"{dim}_code"], name=mapping[f"{dim}_name"])
+            )
+        else:
+            values[dim] = mapping[dim]
+    return AggregateCell(**values)
+
+
+class ReportingService:
+    def __init__(self, session: AsyncSession, settings: Settings) -> None:
+        self.repo = ReportingRepository(session)
+        self.settings = settings
+
+    async def resolve(self, raw: RawCut) -> Cut:
+        """Entity codes or ids become ids; a value naming nothing is a 400, not an empty answer."""
+        resolved: dict[str, tuple[uuid.UUID, ...]] = {}
+        for entity in ENTITIES:
+            values: tuple[str, ...] = getattr(raw, entity)
+            if not values:
+                continue
+            found = await self.repo.resolve(entity, values)
+            missing = [v for v in values if v not in found]
+            if missing:
+                raise InvalidParameter(
+                    f"No {entity} has the id or code {', '.join(missing)}.",
+                    errors=[
+                        ErrorItem(parameter=entity, detail=f"no {entity} {v!r}") for v in missing
+                    ],
+                )
+            resolved[entity] = tuple(dict.fromkeys(found[v] for v in values))
+        return Cut(
+            year=raw.year,
+            year_from=raw.year_from,
+            year_to=raw.year_to,
+            partner_kind=raw.partner_kind,
+            status=raw.status,
+            instrument=raw.instrument,
+            commune=raw.commune,
+            **resolved,
+        )
+
+    async def aggregate(
+        self,
+        drilldown: tuple[str, ...],
+        cut: Cut,
+        order: tuple[OrderKey, ...],
+        page: int,
+        size: int,
+    ) -> AggregateResponse:
+        summary = await self.repo.totals(cut)
+        cells: list[AggregateCell] = []
+        total_cells = 0
+        in_cells = 0
+        if drilldown:
+            query = CellQuery(drilldown, cut, order, limit=size, offset=(page - 1) * size)
+            rows = await self.repo.cells(query)
+            if not rows and page > 1:  # past the end: still tell the cell count
+                rows = await self.repo.cells(replace(query, limit=1, offset=0))
+                total_cells = int(rows[0]["total_cell_count"]) if rows else 0
+                in_cells = int(rows[0]["count_in_cells"]) if rows else 0
+                rows = []
+            elif rows:
+                total_cells = int(rows[0]["total_cell_count"])
+                in_cells = int(rows[0]["count_in_cells"])
+            cells = [cell(row, drilldown) for row in rows]
+        return AggregateResponse(
+            drilldown=list(drilldown),
+            cells=cells,
+            summary=Measures(**measures(summary)),
+            total_cell_count=total_cells,
+            page=page,
+            page_size=size,
+            overlapping=in_cells > summary.count,
+        )
+
+    async def stream(
+        self,
+        drilldown: tuple[str, ...],
+        cut: Cut,
+        order: tuple[OrderKey, ...],
+        page: int | None,
+        size: int | None,
+    ) -> AsyncIterator[AggregateCell]:
+        limit = size
+        offset = ((page or 1) - 1) * size if size is not None else 0
+        query = CellQuery(drilldown, cut, order, limit=limit, offset=offset)
+        async for row in self.repo.stream_cells(query):
+            yield cell(row, drilldown)
+
+    # -- progress ------------------------------------------------------------------------------
+
+    async def progress(self, kind: str, id: uuid.UUID) -> Progress:
+        entity = await self.repo.entity(kind, id)
+        if entity is None:
+            raise NotFound(f"No {kind} has id {id}.")
+        chantier_ids = [id] if kind == "chantier" else await self.repo.chantiers_of(id)
+        by_year = {row["year"]: row for row in await self.repo.yearly(chantier_ids)}
+        targets = await self.repo.targets(chantier_ids)
+        years: list[YearProgress] = []
+        zero = Decimal("0.00")
+        sums = {"planned": zero, "committed": zero, "disbursed": zero}
+        for year in self.settings.programme.years:
+            row = by_year.get(year)
+            figures = {
+                "planned": row["planned"] if row else zero,
+                "committed": row["committed"] if row else zero,
+                "disbursed": row["disbursed"] if row else zero,
+            }
+            for name, value in figures.items():
+                sums[name] += value
+            years.append(YearProgress(year=year, **_figures(targets.get(year), figures)))
+        period = [targets[y] for y in self.settings.programme.years if y in targets]
+        target_total = sum(period, zero) if period else None
+        physical = await self.repo.physical(chantier_ids)
+        weight = physical.weight
+        percent = (
+            (Decimal(physical.weighted) / weight).quantize(PERCENT_PLACES, ROUND_HALF_EVEN)
+            if weight
+            else None
+        )
+        return Progress(
+            id=entity.id,
+            code=entity.code,
+            name=entity.name,
+            years=years,
+            totals=ProgressFigures(**_figures(target_total, sums)),
+            physical_progress=PhysicalProgress(
+                percent=percent,
+                actions=physical.actions,
+                total_weight=weight,
+            ),
+        )
+
+    async def summary(self) -> ProgrammeSummary:
+        cut = Cut()
+        totals = await self.repo.totals(cut)
+        by: dict[str, list[AggregateCell]] = {}
+        for dim in ("priority", "chantier", "partner", "year"):
+            order = () if dim == "year" else (OrderKey("committed", True),)
+            rows = await self.repo.cells(CellQuery((dim,), cut, order))
+            by[dim] = [cell(row, (dim,)) for row in rows]
+        return ProgrammeSummary(
+            totals=Measures(**measures(totals)),
+            by_priority=by["priority"],
+            by_chantier=by["chantier"],
+            by_partner=by["partner"],
+            by_year=by["year"],
+        )
+
+
+def _figures(target: Decimal | None, figures: dict[str, Decimal]) -> dict[str, Any]:
+    return {
+        "target": target,
+        **figures,
+        "commitment_rate": ratio(figures["committed"], target),
+        "execution_rate": ratio(figures["disbursed"], figures["committed"]),
+    }

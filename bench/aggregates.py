@@ -1,0 +1,264 @@
+"""Aggregates benchmark: load N commitments, then time the aggregate endpoints over HTTP next to
+the raw SQL GROUP BY over the same table, and the write cost of the roll-up triggers.
+
+    .venv/bin/python -m bench.aggregates [--n 100000 --n 1000000] [--requests 200]
+
+Uses BENCH_DATABASE_URL, else TEST_DATABASE_URL, else the embedded PostgreSQL; every N gets
+its own scratch database, dropped at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from decimal import Decimal
+from typing import Any
+
+import asyncpg
+import httpx
+
+from app import migrations
+from app.config import Settings
+from app.db import create_engine, create_sessionmaker
+from app.programme.service import seed
+from tests.database import _plain, admin_url, create_scratch_database, drop_database
+
+PARTNERS = 20  # the seed's AMP and BDT, and 18 more of every kind
+COMMITMENTS_PER_ACTION = 20
+KINDS = "'metropole','commune','department','region','state','public_bank','eu','private','other'"
+INSTRUMENTS = "'grant','loan','equity','guarantee','own_funds','engineering'"
+COMMUNES = "'13055','13001','13056','13005','13028','13047','13103','13117','13054','13041'"
+
+# Commitment rows for generate_series(:first, :last) AS i, spread over actions and partners.
+ROWS = f"""
+SELECT a.ids[1 + i % cardinality(a.ids)], p.ids[1 + (i * 7) % cardinality(p.ids)],
+       2020 + i % 7, amount,
+       CASE WHEN i % 10 >= 4 THEN round(amount * (i % 101) / 100, 2) ELSE 0 END,
+       (ARRAY[{INSTRUMENTS}])[1 + i % 6],
+       CASE WHEN i % 10 = 0 THEN 'cancelled' WHEN i % 10 < 4 THEN 'planned' ELSE 'committed' END,
+       1
+FROM generate_series($1::int, $2::int) AS i
+CROSS JOIN LATERAL (SELECT ((i::bigint * 7919) % 50000000 + 100)::numeric / 100 AS amount) m,
+     (SELECT array_agg(id ORDER BY code) AS ids FROM actions) a,
+     (SELECT array_agg(id ORDER BY code) AS ids FROM partners) p
+"""
+INSERT = (
+    "INSERT INTO commitments (action_id, partner_id, year, amount, disbursed_amount,"
+    " instrument, status, version) " + ROWS
+)
+RAW_SQL = {
+    "GROUP BY chantier, year (join actions)": """
+        SELECT a.chantier_id, c.year,
+               sum(c.amount) FILTER (WHERE c.status = 'planned'),
+               sum(c.amount) FILTER (WHERE c.status = 'committed'),
+               sum(c.disbursed_amount) FILTER (WHERE c.status = 'committed'), count(*)
+        FROM commitments c JOIN actions a ON a.id = c.action_id GROUP BY 1, 2""",
+    "GROUP BY year, status": """
+        SELECT year, status, sum(amount), sum(disbursed_amount), count(*)
+        FROM commitments GROUP BY 1, 2""",
+}
+ENDPOINTS = [
+    "/v1/aggregates/commitments",
+    "/v1/aggregates/commitments?drilldown=chantier",
+    "/v1/aggregates/commitments?drilldown=priority,year",
+    "/v1/aggregates/commitments?drilldown=partner_kind,status&year=2024",
+    "/v1/aggregates/commitments?drilldown=partner,instrument&priority=TRANSITION&year_from=2022",
+    "/v1/aggregates/commitments?drilldown=chantier,partner,year,status,instrument&page_size=10000",
+    "/v1/summary",
+    "/v1/chantiers/{chantier}/progress",
+]
+SLOW_ENDPOINTS = ["/v1/aggregates/commitments?drilldown=commune&year=2024"]  # no roll-up
+
+
+async def prepare(url: str, n: int) -> None:
+    settings = Settings(database_url=url)  # type: ignore[arg-type]
+    await asyncio.to_thread(migrations.upgrade, url)
+    engine = create_engine(settings)
+    async with create_sessionmaker(engine)() as session, session.begin():
+        await seed(session, settings)
+    await engine.dispose()
+    conn = await asyncpg.connect(_plain(url))
+    try:
+        await conn.execute(
+            f"""INSERT INTO partners (code, name, kind, version)
+            SELECT 'BENCH' || i, 'Partner ' || i, (ARRAY[{KINDS}])[1 + i % 9], 1
+            FROM generate_series(1, {PARTNERS - 2}) AS i"""
+        )
+        await conn.execute(
+            f"""INSERT INTO actions (code, chantier_id, title, communes, progress, weight, version)
+            SELECT 'BENCH-' || i, c.ids[1 + i % cardinality(c.ids)], 'Action ' || i,
+                   (ARRAY[{COMMUNES}])[1 + i % 10 : 1 + i % 10 + i % 2], i % 101, 1 + i % 10, 1
+            FROM generate_series(1, $1::int) AS i,
+                 (SELECT array_agg(id ORDER BY number) AS ids FROM chantiers) c""",
+            max(1, n // COMMITMENTS_PER_ACTION),
+        )
+        # Bulk load without the trigger, then one rebuild: what a migration's backfill does.
+        await conn.execute("ALTER TABLE commitments DISABLE TRIGGER commitments_rollup_insert")
+        await conn.execute(INSERT, 1, n)
+        await conn.execute("ALTER TABLE commitments ENABLE TRIGGER commitments_rollup_insert")
+        started = time.perf_counter()
+        await conn.execute("SELECT commitment_rollups_rebuild()")
+        print(f"  roll-up rebuilt in {time.perf_counter() - started:.1f} s", flush=True)
+        await conn.execute("VACUUM ANALYZE")
+    finally:
+        await conn.close()
+
+
+def _median_ms(samples: list[float]) -> float:
+    return statistics.median(samples) * 1000
+
+
+async def time_sql(url: str, repeat: int = 10) -> dict[str, float]:
+    conn = await asyncpg.connect(_plain(url))
+    try:
+        out = {}
+        for name, sql in RAW_SQL.items():
+            await conn.fetch(sql)  # warm
+            samples = []
+            for _ in range(repeat):
+                started = time.perf_counter()
+                await conn.fetch(sql)
+                samples.append(time.perf_counter() - started)
+            out[name] = _median_ms(samples)
+        return out
+    finally:
+        await conn.close()
+
+
+async def time_writes(url: str, batch: int = 10_000, repeat: int = 5) -> dict[str, float]:
+    """Rows per second: one multi-row INSERT of `batch` rows, and `batch // 10` single-row
+    INSERTs, each in a transaction rolled back, with and without the roll-up trigger."""
+    conn = await asyncpg.connect(_plain(url))
+    out: dict[str, float] = {}
+
+    async def rate(work: Callable[[], Awaitable[Any]], rows: int) -> float:
+        samples = []
+        for _ in range(repeat):
+            tr = conn.transaction()
+            await tr.start()
+            started = time.perf_counter()
+            await work()
+            samples.append(time.perf_counter() - started)
+            await tr.rollback()
+        return rows / statistics.median(samples)
+
+    singles = batch // 10
+    single = (
+        "INSERT INTO commitments (action_id, partner_id, year, amount, disbursed_amount,"
+        " instrument, status, version) VALUES ($1, $2, $3, $4, $5, $6, $7, 1)"
+    )
+    actions = [r[0] for r in await conn.fetch("SELECT id FROM actions ORDER BY code LIMIT 500")]
+    partners = [r[0] for r in await conn.fetch("SELECT id FROM partners ORDER BY code")]
+    args = [
+        (actions[i % len(actions)], partners[i % len(partners)], 2020 + i % 7,
+         Decimal(1000 + i) / 100, Decimal(0), "grant", "planned" if i % 2 else "committed")
+        for i in range(singles)
+    ]  # fmt: skip
+    try:
+        for label, enabled in (("with roll-up", True), ("without", False)):
+            toggle = "ENABLE" if enabled else "DISABLE"
+            await conn.execute(
+                f"ALTER TABLE commitments {toggle} TRIGGER commitments_rollup_insert"
+            )
+            out[f"batch of {batch:,} in one INSERT, {label}"] = await rate(
+                lambda: conn.execute(INSERT, 1, batch), batch
+            )
+            out[f"{singles:,} single-row INSERTs (executemany), {label}"] = await rate(
+                lambda: conn.executemany(single, args), singles
+            )
+        await conn.execute("ALTER TABLE commitments ENABLE TRIGGER commitments_rollup_insert")
+        return out
+    finally:
+        await conn.close()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def time_http(url: str, requests: int) -> dict[str, float]:
+    port = _free_port()
+    env = os.environ | {"DATABASE_URL": url, "LOG_LEVEL": "WARNING"}
+    server = subprocess.Popen(  # noqa: ASYNC220 (started once, before any timing)
+        [sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory", "--port",
+         str(port), "--workers", "1", "--no-access-log", "--log-level", "warning"],
+        env=env,
+    )  # fmt: skip
+    try:
+        base = f"http://127.0.0.1:{port}"
+        async with httpx.AsyncClient(base_url=base, timeout=60) as client:
+            for _ in range(100):
+                try:
+                    if (await client.get("/healthz")).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    await asyncio.sleep(0.1)
+            chantiers = (await client.get("/v1/chantiers?code=TRANSPORTS")).json()["items"]
+            out = {}
+            for path, count in [(p, requests) for p in ENDPOINTS] + [
+                (p, 10) for p in SLOW_ENDPOINTS
+            ]:
+                path = path.format(chantier=chantiers[0]["id"])
+                for _ in range(5):
+                    (await client.get(path)).raise_for_status()
+                samples = []
+                for _ in range(count):
+                    started = time.perf_counter()
+                    response = await client.get(path)
+                    samples.append(time.perf_counter() - started)
+                    response.raise_for_status()
+                out[path] = _median_ms(samples)
+            return out
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+async def run(n: int, requests: int) -> None:
+    server = os.environ.get("BENCH_DATABASE_URL") or str(await asyncio.to_thread(admin_url))
+    url = await create_scratch_database(server, "relance_bench")
+    try:
+        print(f"\n== {n:,} commitments ==", flush=True)
+        started = time.perf_counter()
+        await prepare(url, n)
+        conn = await asyncpg.connect(_plain(url))
+        rollup_rows = await conn.fetchval("SELECT count(*) FROM commitment_rollups")
+        actions = await conn.fetchval("SELECT count(*) FROM actions")
+        await conn.close()
+        print(
+            f"  loaded in {time.perf_counter() - started:.0f} s: {actions:,} actions, "
+            f"{PARTNERS} partners, {rollup_rows:,} roll-up rows",
+            flush=True,
+        )
+        print(f"  {'median latency':>16}  request", flush=True)
+        for name, ms in (await time_sql(url)).items():
+            print(f"  {ms:13.1f} ms  raw SQL (asyncpg): {name}", flush=True)
+        for path, ms in (await time_http(url, requests)).items():
+            print(f"  {ms:13.1f} ms  HTTP GET {path}", flush=True)
+        print(f"  {'rows/s':>16}  write", flush=True)
+        for name, per_second in (await time_writes(url)).items():
+            print(f"  {per_second:16,.0f}  {name}", flush=True)
+    finally:
+        await drop_database(url)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--n", type=int, action="append", help="commitments (repeatable)")
+    parser.add_argument("--requests", type=int, default=200, help="requests per endpoint")
+    args = parser.parse_args()
+    for n in args.n or [100_000, 1_000_000]:
+        asyncio.run(run(n, args.requests))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,59 @@
+"""The roll-up migration backfills existing commitments and downgrades cleanly."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+from sqlalchemy import text
+
+from app import migrations
+from app.config import Settings
+from app.db import create_engine, create_sessionmaker
+from app.programme.demo import demo
+from app.programme.service import seed
+from tests.database import admin_url, create_scratch_database, drop_database
+
+BEFORE = "a3f1c2d4e5b6"
+GROUPED = (
+    "SELECT a.chantier_id, c.partner_id, c.year, c.status, c.instrument,"
+    " sum(c.amount) AS amount_sum, sum(c.disbursed_amount) AS disbursed_sum, count(*) AS n"
+    " FROM commitments c JOIN actions a ON a.id = c.action_id GROUP BY 1, 2, 3, 4, 5"
+)
+ROLLUP = (
+    "SELECT chantier_id, partner_id, year, status, instrument, amount_sum, disbursed_sum, n"
+    " FROM commitment_rollups"
+)
+
+
+@pytest.fixture
+async def scratch_url() -> AsyncIterator[str]:
+    url = await create_scratch_database(await asyncio.to_thread(admin_url), "relance_rollup")
+    yield url
+    await drop_database(url)
+
+
+async def test_upgrade_backfills_the_rollup_from_existing_commitments(scratch_url: str) -> None:
+    settings = Settings(database_url=scratch_url)  # type: ignore[arg-type]
+    await asyncio.to_thread(migrations.upgrade, scratch_url, BEFORE)
+    engine = create_engine(settings)
+    try:
+        async with create_sessionmaker(engine)() as session, session.begin():
+            await seed(session, settings)
+            report = await demo(session, settings)
+        assert report.commitments > 0
+        await asyncio.to_thread(migrations.upgrade, scratch_url)
+        async with engine.connect() as conn:
+            grouped = set((await conn.execute(text(GROUPED))).all())
+            rolled = set((await conn.execute(text(ROLLUP))).all())
+            assert rolled == grouped
+            assert sum(row.n for row in rolled) == report.commitments
+        await asyncio.to_thread(migrations.downgrade, scratch_url, BEFORE)
+        async with engine.connect() as conn:
+            left = await conn.execute(text("SELECT to_regclass('commitment_rollups')"))
+            assert left.scalar_one() is None
+            count = await conn.execute(text("SELECT count(*) FROM commitments"))
+            assert count.scalar_one() == report.commitments
+    finally:
+        await engine.dispose()
