@@ -210,6 +210,14 @@ def _pointer(loc: Sequence[int | str]) -> str:
     return "/" + "/".join(str(p).replace("~", "~0").replace("/", "~1") for p in loc)
 
 
+def error_items(errors: Sequence[Any], prefix: Sequence[int | str] = ()) -> list[ErrorItem]:
+    """Pydantic errors as ErrorItems whose pointers start with `prefix` (e.g. ("items", 5017))."""
+    return [
+        ErrorItem(pointer=_pointer((*prefix, *err.get("loc", ()))), detail=_message(err))
+        for err in errors
+    ]
+
+
 def _validation_problem(exc: RequestValidationError) -> JSONResponse:
     body_errors: list[ErrorItem] = []
     param_errors: list[ErrorItem] = []

@@ -19,6 +19,8 @@ from app.errors import PROBLEM_JSON, install_error_handlers
 from app.health.router import router as health_router
 from app.partners.router import router as partners_router
 from app.priorities.router import router as priorities_router
+from app.sync.router import EXTRA_SCHEMAS
+from app.sync.router import router as sync_router
 
 DESCRIPTION = """
 Follow a public recovery and investment programme: priorities, chantiers, actions and the
@@ -42,6 +44,7 @@ TAGS = [
     {"name": "actions", "description": "Concrete projects inside a chantier."},
     {"name": "partners", "description": "Organisations that finance or carry actions."},
     {"name": "commitments", "description": "Money a partner commits to an action for a year."},
+    {"name": "sync", "description": "Partners push their commitments by their own reference."},
     {"name": "operations", "description": "Probes for orchestrators."},
 ]
 
@@ -81,6 +84,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         actions_router,
         partners_router,
         commitments_router,
+        sync_router,
     ):
         app.include_router(router, dependencies=reader)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
@@ -98,6 +102,11 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
         routes=app.routes,
         tags=app.openapi_tags,
     )
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    for model in EXTRA_SCHEMAS:
+        extra = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        components.update(extra.pop("$defs", {}))
+        components[model.__name__] = extra
     for path in schema["paths"].values():
         for operation in path.values():
             responses = operation.get("responses", {})
