@@ -103,6 +103,10 @@ class StillReferenced(Conflict):
     reason = "STILL_REFERENCED"
 
 
+class Gone(AppError):
+    status, reason, title = 410, "CURSOR_EXPIRED", "Gone"
+
+
 class PreconditionFailed(AppError):
     status, reason, title = 412, "PRECONDITION_FAILED", "Precondition failed"
 

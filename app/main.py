@@ -11,6 +11,7 @@ from fastapi.openapi.utils import get_openapi
 
 from app.actions.router import router as actions_router
 from app.auth.dependencies import require_reader
+from app.changes.router import router as changes_router
 from app.chantiers.router import router as chantiers_router
 from app.commitments.router import router as commitments_router
 from app.config import Settings, get_settings
@@ -85,6 +86,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         partners_router,
         commitments_router,
         sync_router,
+        changes_router,
     ):
         app.include_router(router, dependencies=reader)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]

@@ -137,8 +137,6 @@ async def live_app(settings: Settings, engine: AsyncEngine) -> AsyncIterator[Fas
         await conn.execute(text("DELETE FROM partners WHERE code NOT IN ('AMP', 'BDT')"))
     async with create_sessionmaker(engine)() as session, session.begin():
         await seed(session, settings)
-    async with engine.begin() as conn:
-        await conn.execute(text("DELETE FROM changes"))
 
 
 LiveCount = Callable[[str], Awaitable[int]]

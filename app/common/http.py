@@ -47,6 +47,7 @@ _TITLES = {
     403: "The key's role may not do this.",
     404: "No such resource.",
     409: "Conflict with stored data (duplicate value, or still referenced).",
+    410: "The cursor is no longer (or was never) valid here: resync from the start.",
     412: "If-Match does not match the current ETag.",
     422: "Invalid body; `errors[].pointer` names each bad field.",
     503: "The database is unreachable; retry after `Retry-After` seconds.",

@@ -43,9 +43,11 @@ $$;
 
 CREATE FUNCTION relance_diff(old_data jsonb, new_data jsonb) RETURNS jsonb
 LANGUAGE sql IMMUTABLE AS $$
-  SELECT coalesce(jsonb_object_agg(n.key, jsonb_build_array(o.value, n.value)), '{}'::jsonb)
-  FROM jsonb_each(new_data) n JOIN jsonb_each(old_data) o ON o.key = n.key
-  WHERE n.value IS DISTINCT FROM o.value AND n.key NOT IN ('updated_at', 'version')
+  SELECT coalesce(jsonb_object_agg(coalesce(n.key, o.key),
+                                   jsonb_build_array(o.value, n.value)), '{}'::jsonb)
+  FROM jsonb_each(new_data) n FULL JOIN jsonb_each(old_data) o ON o.key = n.key
+  WHERE n.value IS DISTINCT FROM o.value
+    AND coalesce(n.key, o.key) NOT IN ('updated_at', 'version')
 $$;
 
 CREATE FUNCTION relance_capture_changes() RETURNS trigger LANGUAGE plpgsql AS $$
