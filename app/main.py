@@ -11,6 +11,7 @@ from fastapi.openapi.utils import get_openapi
 
 from app.actions.router import router as actions_router
 from app.auth.dependencies import require_reader
+from app.auth.router import router as api_keys_router
 from app.changes.router import router as changes_router
 from app.chantiers.router import router as chantiers_router
 from app.commitments.router import router as commitments_router
@@ -18,6 +19,7 @@ from app.config import Settings, get_settings
 from app.db import create_engine, create_sessionmaker
 from app.errors import PROBLEM_JSON, install_error_handlers
 from app.health.router import router as health_router
+from app.idempotency.middleware import IdempotencyMiddleware
 from app.partners.router import router as partners_router
 from app.priorities.router import router as priorities_router
 from app.sync.router import EXTRA_SCHEMAS
@@ -46,6 +48,7 @@ TAGS = [
     {"name": "partners", "description": "Organisations that finance or carry actions."},
     {"name": "commitments", "description": "Money a partner commits to an action for a year."},
     {"name": "sync", "description": "Partners push their commitments by their own reference."},
+    {"name": "api-keys", "description": "Admins mint, list and revoke keys."},
     {"name": "operations", "description": "Probes for orchestrators."},
 ]
 
@@ -77,6 +80,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = None
     install_error_handlers(app)
+    app.add_middleware(IdempotencyMiddleware)
     app.include_router(health_router)
     reader = [Depends(require_reader)]
     for router in (
@@ -87,6 +91,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         commitments_router,
         sync_router,
         changes_router,
+        api_keys_router,
     ):
         app.include_router(router, dependencies=reader)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
