@@ -12,7 +12,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: install run demo test lint typecheck pytest bench clean
+.PHONY: install run demo test lint typecheck pytest bench bench-sync clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -49,3 +49,6 @@ clean:
 	rm -rf $(VENV) $(TOOLS) .pytest_cache .mypy_cache .ruff_cache
 
 -include mk/*.mk
+
+bench-sync: install  ## partner sync: 10,000-item batches vs raw asyncpg INSERT ... ON CONFLICT
+	$(BIN)/python -m bench.sync
