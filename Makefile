@@ -12,7 +12,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: install run demo test lint typecheck pytest fuzz bench bench-aggregates clean
+.PHONY: install run demo test lint typecheck pytest fuzz bench bench-aggregates bench-sync clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -55,3 +55,6 @@ clean:
 
 bench-aggregates: install  ## aggregate endpoints vs raw GROUP BY at 100k and 1M commitments
 	$(BIN)/python -m bench.aggregates $(BENCH_ARGS)
+
+bench-sync: install  ## partner sync: 10,000-item batches vs raw asyncpg INSERT ... ON CONFLICT
+	$(BIN)/python -m bench.sync

@@ -49,6 +49,13 @@ class AuthSettings(BaseModel):
     read_requires_key: bool = False
 
 
+class IdempotencySettings(BaseModel):
+    ttl_hours: int = Field(default=24, ge=24, description="How long a first response is kept.")
+    lease_seconds: int = Field(
+        default=120, ge=1, description="After this, an unfinished request's key may be retried."
+    )
+
+
 class Settings(BaseSettings):
     """Configuration from the environment; nested groups use `__` (e.g. `DB__POOL_SIZE`)."""
 
@@ -65,6 +72,7 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     cors_allow_credentials: bool = False
+    idempotency: IdempotencySettings = IdempotencySettings()
     shutdown_grace_seconds: int = Field(default=20, ge=0)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 

@@ -104,6 +104,10 @@ class StillReferenced(Conflict):
     reason = "STILL_REFERENCED"
 
 
+class Gone(AppError):
+    status, reason, title = 410, "CURSOR_EXPIRED", "Gone"
+
+
 class PreconditionFailed(AppError):
     status, reason, title = 412, "PRECONDITION_FAILED", "Precondition failed"
 
@@ -240,6 +244,14 @@ def database_error(exc: DBAPIError) -> AppError | None:
 
 def _pointer(loc: Sequence[int | str]) -> str:
     return "/" + "/".join(str(p).replace("~", "~0").replace("/", "~1") for p in loc)
+
+
+def error_items(errors: Sequence[Any], prefix: Sequence[int | str] = ()) -> list[ErrorItem]:
+    """Pydantic errors as ErrorItems whose pointers start with `prefix` (e.g. ("items", 5017))."""
+    return [
+        ErrorItem(pointer=_pointer((*prefix, *err.get("loc", ()))), detail=_message(err))
+        for err in errors
+    ]
 
 
 def _validation_problem(exc: RequestValidationError) -> JSONResponse:

@@ -13,16 +13,21 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.actions.router import router as actions_router
 from app.auth.dependencies import require_reader
+from app.auth.router import router as api_keys_router
+from app.changes.router import router as changes_router
 from app.chantiers.router import router as chantiers_router
 from app.commitments.router import router as commitments_router
 from app.config import Settings, get_settings
 from app.db import create_engine, create_read_sessionmaker, create_sessionmaker
 from app.errors import PROBLEM_JSON, install_error_handlers
+from app.idempotency.middleware import IdempotencyMiddleware
 from app.ops.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from app.ops.router import router as ops_router
 from app.partners.router import router as partners_router
 from app.priorities.router import router as priorities_router
 from app.reporting.router import router as reporting_router
+from app.sync.router import EXTRA_SCHEMAS
+from app.sync.router import router as sync_router
 
 DESCRIPTION = """
 Follow a public recovery and investment programme: priorities, chantiers, actions and the
@@ -54,6 +59,8 @@ TAGS = [
             "cent after every committed write."
         ),
     },
+    {"name": "sync", "description": "Partners push their commitments by their own reference."},
+    {"name": "api-keys", "description": "Admins mint, list and revoke keys."},
     {"name": "operations", "description": "Probes for orchestrators."},
 ]
 
@@ -100,6 +107,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = None
     install_error_handlers(app)
+    # Added innermost first: a replayed answer still gets CORS headers, request ids, logs.
+    app.add_middleware(IdempotencyMiddleware)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -122,6 +131,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         chantiers_router,
         partners_router,
         priorities_router,
+        sync_router,
+        changes_router,
+        api_keys_router,
     ):
         app.include_router(router, dependencies=reader)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
@@ -160,6 +172,11 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
         routes=app.routes,
         tags=app.openapi_tags,
     )
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    for model in EXTRA_SCHEMAS:
+        extra = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        components.update(extra.pop("$defs", {}))
+        components[model.__name__] = extra
     for path in schema["paths"].values():
         for operation in path.values():
             responses = operation.get("responses", {})

@@ -1,1 +1,2 @@
-"""Benchmarks: `make bench`. Not tests: they print figures, compared with a raw baseline."""
+"""Benchmarks: `make bench`, `make bench-aggregates`, `make bench-sync`. Not tests: each
+prints its figures next to a raw baseline measured in the same run."""

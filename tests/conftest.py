@@ -130,10 +130,26 @@ async def live_app(settings: Settings, engine: AsyncEngine) -> AsyncIterator[Fas
     async with engine.begin() as conn:
         await conn.execute(text("DELETE FROM commitments"))
         await conn.execute(text("DELETE FROM actions"))
+        await conn.execute(text("DELETE FROM idempotency_keys"))
         await conn.execute(text("DELETE FROM api_keys"))
         await conn.execute(text("DELETE FROM partners WHERE code NOT IN ('AMP', 'BDT')"))
     async with create_sessionmaker(engine)() as session, session.begin():
         await seed(session, settings)
+
+
+LiveCount = Callable[[str], Awaitable[int]]
+
+
+@pytest.fixture
+def live_count(engine: AsyncEngine) -> LiveCount:
+    """Count committed rows: `await live_count("commitments WHERE year = 2024")`."""
+
+    async def run(table_and_filter: str) -> int:
+        async with engine.connect() as conn:
+            result = await conn.execute(text(f"SELECT count(*) FROM {table_and_filter}"))
+            return int(result.scalar_one())
+
+    return run
 
 
 @pytest.fixture

@@ -61,4 +61,5 @@ async def authenticate(repo: ApiKeyRepository, token: str) -> Principal | None:
     if not hmac.compare_digest(expected, _digest(token)) or key is None:
         return None
     await repo.touch(key)
+    await repo.set_actor(key.name, key.role)
     return Principal(key.id, key.name, Role(key.role), key.partner_id)

@@ -67,6 +67,7 @@ _TITLES = {
     403: "The key's role may not do this.",
     404: "No such resource.",
     409: "Conflict with stored data (duplicate value, or still referenced).",
+    410: "The cursor is no longer (or was never) valid here: resync from the start.",
     412: "If-Match does not match the current ETag.",
     413: "The body is too large.",
     415: "The body is not application/json.",

@@ -3,9 +3,11 @@
 from app.models.action import Action
 from app.models.api_key import ApiKey
 from app.models.base import Base, Resource
+from app.models.change import Change
 from app.models.chantier import Chantier, ChantierPriority, ChantierTarget
 from app.models.commitment import Commitment
 from app.models.commitment_rollup import CommitmentRollup
+from app.models.idempotency_key import IdempotencyKey
 from app.models.partner import Partner
 from app.models.priority import Priority
 from app.models.programme_year import ProgrammeYear
@@ -14,11 +16,13 @@ __all__ = [
     "Action",
     "ApiKey",
     "Base",
+    "Change",
     "Chantier",
     "ChantierPriority",
     "ChantierTarget",
     "Commitment",
     "CommitmentRollup",
+    "IdempotencyKey",
     "Partner",
     "Priority",
     "ProgrammeYear",

@@ -1,0 +1,71 @@
+"""/v1/api-keys: admins mint, list and revoke keys."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request, Response, status
+
+from app.auth.dependencies import admin_key
+from app.auth.repository import ApiKeyRepository
+from app.auth.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyList, ApiKeyRead
+from app.auth.service import Principal, create_key
+from app.common.http import DELETE_ERRORS, READ_ERRORS, WRITE_ERRORS, StrictRoute, problems
+from app.db import Session
+from app.errors import ErrorItem, NotFound, ValidationFailed
+from app.partners.repository import PartnerRepository
+
+router = APIRouter(prefix="/v1/api-keys", tags=["api-keys"], route_class=StrictRoute)
+Admin = Annotated[Principal, Depends(admin_key)]
+
+
+@router.post(
+    "",
+    summary="Create an API key (the secret is shown once)",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ApiKeyCreated,
+    responses=problems(*WRITE_ERRORS),
+)
+async def create_api_key(
+    request: Request, response: Response, session: Session, _: Admin, data: ApiKeyCreate
+) -> ApiKeyCreated:
+    if (
+        data.partner_id is not None
+        and await PartnerRepository(session).get(data.partner_id) is None
+    ):
+        raise ValidationFailed(
+            "partner_id refers to no partner.",
+            errors=[ErrorItem(pointer="/partner_id", detail="no such partner")],
+        )
+    key, token = await create_key(
+        ApiKeyRepository(session), name=data.name, role=data.role, partner_id=data.partner_id
+    )
+    response.headers["Location"] = f"{request.url.path}/{key.id}"
+    return ApiKeyCreated(**ApiKeyRead.model_validate(key).model_dump(), key=token)
+
+
+@router.get(
+    "",
+    summary="List the active API keys (never their secrets)",
+    response_model=ApiKeyList,
+    responses=problems(*READ_ERRORS, 403),
+)
+async def list_api_keys(session: Session, _: Admin) -> ApiKeyList:
+    keys = await ApiKeyRepository(session).active()
+    return ApiKeyList(items=[ApiKeyRead.model_validate(k) for k in keys])
+
+
+@router.delete(
+    "/{api_key_id}",
+    summary="Revoke an API key",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    responses=problems(*DELETE_ERRORS),
+)
+async def delete_api_key(session: Session, _: Admin, api_key_id: uuid.UUID) -> None:
+    repo = ApiKeyRepository(session)
+    key = await repo.get(api_key_id)
+    if key is None or key.revoked_at is not None:
+        raise NotFound(f"No active API key has id {api_key_id}.")
+    await repo.revoke(key)

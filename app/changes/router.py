@@ -1,0 +1,72 @@
+"""/v1/changes (the change feed) and /v1/{resource}/{id}/history (who changed what, when)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from app.changes.schemas import ChangePage, HistoryPage, ResourceName
+from app.changes.service import ChangeService
+from app.common.http import READ_ERRORS, StrictRoute, problems
+from app.db import Session
+
+router = APIRouter(route_class=StrictRoute)
+
+Cursor = Annotated[
+    str | None,
+    Query(max_length=512, description="The `next_cursor` of the previous page; omit to start."),
+]
+
+
+@router.get(
+    "/v1/changes",
+    tags=["sync"],
+    summary="Every create, update and delete, in commit order",
+    description=(
+        "Poll with the last `next_cursor` to receive every change after it, exactly once and "
+        "in the order transactions committed, even when a long batch commits after shorter "
+        "writes. A delete is a tombstone (`data: null`). An unknown or expired cursor is a 410: "
+        "resync by reading the lists, then follow the feed from a fresh start."
+    ),
+    response_model=ChangePage,
+    responses=problems(*READ_ERRORS, 410),
+)
+async def list_changes(
+    session: Session,
+    cursor: Cursor = None,
+    limit: Annotated[int, Query(ge=1, le=1000, description="Page size, 1 to 1000.")] = 100,
+    resource: Annotated[
+        list[ResourceName] | None, Query(description="Only these resources (repeatable).")
+    ] = None,
+) -> ChangePage:
+    return await ChangeService(session).feed(cursor, limit, resource)
+
+
+def _history_route(resource: ResourceName) -> None:
+    singular = {"priorities": "priority"}.get(resource.value, resource.value.removesuffix("s"))
+
+    async def get_history(
+        session: Session,
+        resource_id: uuid.UUID,
+        cursor: Cursor = None,
+        limit: Annotated[int, Query(ge=1, le=500, description="Page size, 1 to 500.")] = 100,
+    ) -> HistoryPage:
+        return await ChangeService(session).history(resource, resource_id, cursor, limit)
+
+    router.add_api_route(
+        f"/v1/{resource.value}/{{resource_id}}/history",
+        get_history,
+        methods=["GET"],
+        name=f"get_{singular}_history",
+        summary=f"Every version of a {singular.replace('_', ' ')}: who, when, what changed",
+        description="Append-only; still answers after the resource was deleted.",
+        tags=[resource.value],
+        response_model=HistoryPage,
+        responses=problems(*READ_ERRORS, 404),
+    )
+
+
+for _resource in ResourceName:
+    _history_route(_resource)

@@ -1,0 +1,138 @@
+"""Upserts of commitments by (partner_id, external_ref): one statement for a whole batch."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.models import Commitment, Partner
+
+
+@dataclass(frozen=True)
+class Row:
+    """One commitment as the partner sends it, ready for the database."""
+
+    external_ref: str
+    action_id: uuid.UUID
+    year: int
+    amount: Decimal
+    disbursed_amount: Decimal
+    instrument: str
+    status: str
+    signed_on: date | None
+    label: str
+
+
+_COLUMNS = (
+    "action_id",
+    "year",
+    "amount",
+    "disbursed_amount",
+    "instrument",
+    "status",
+    "signed_on",
+    "label",
+)
+_SET = ", ".join(f"{c} = EXCLUDED.{c}" for c in _COLUMNS)
+_OURS = ", ".join(f"c.{c}" for c in _COLUMNS)
+_THEIRS = ", ".join(f"EXCLUDED.{c}" for c in _COLUMNS)
+
+# unnest() turns ten arrays into rows, so 10,000 commitments are one statement and one round
+# trip. The WHERE makes an identical row a no-op: no new version, no change-feed entry.
+# `xmax = 0` holds for a freshly inserted row, not for one updated by DO UPDATE.
+# The interpolated names are the constants above, never input.
+UPSERT = text(
+    f"""
+INSERT INTO commitments AS c
+    (partner_id, external_ref, {", ".join(_COLUMNS)}, version)
+SELECT CAST(:partner_id AS uuid), r.*, 1
+FROM unnest(
+    CAST(:external_ref AS text[]), CAST(:action_id AS uuid[]), CAST(:year AS int[]),
+    CAST(:amount AS numeric[]), CAST(:disbursed_amount AS numeric[]),
+    CAST(:instrument AS text[]), CAST(:status AS text[]), CAST(:signed_on AS date[]),
+    CAST(:label AS text[])
+) AS r(external_ref, {", ".join(_COLUMNS)})
+ORDER BY r.external_ref  -- one lock order for every batch: concurrent batches cannot deadlock
+ON CONFLICT (partner_id, external_ref) DO UPDATE
+SET {_SET}, version = c.version + 1, updated_at = now()
+WHERE ({_OURS}) IS DISTINCT FROM ({_THEIRS})
+RETURNING c.id, (c.xmax = 0) AS inserted
+"""  # noqa: S608
+)
+
+EXISTING_ACTIONS = text("SELECT id FROM actions WHERE id = ANY(CAST(:ids AS uuid[]))")
+
+PRUNE = text(
+    """
+DELETE FROM commitments c
+WHERE c.partner_id = CAST(:partner_id AS uuid)
+  AND (CAST(:year AS int) IS NULL OR c.year = CAST(:year AS int))
+  AND (CAST(:action_id AS uuid) IS NULL OR c.action_id = CAST(:action_id AS uuid))
+  AND NOT EXISTS (
+      SELECT 1 FROM unnest(CAST(:refs AS text[])) AS kept(ref) WHERE kept.ref = c.external_ref
+  )
+"""
+)
+
+
+class SyncRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def partner_exists(self, partner_id: uuid.UUID) -> bool:
+        found = await self.session.scalar(select(Partner.id).where(Partner.id == partner_id))
+        return found is not None
+
+    async def existing_actions(self, ids: Collection[uuid.UUID]) -> set[uuid.UUID]:
+        if not ids:
+            return set()
+        rows = await self.session.scalars(EXISTING_ACTIONS, {"ids": list(ids)})
+        return set(rows.all())
+
+    async def by_ref(
+        self, partner_id: uuid.UUID, external_ref: str, *, for_update: bool = False
+    ) -> Commitment | None:
+        stmt = (
+            select(Commitment)
+            .where(Commitment.partner_id == partner_id, Commitment.external_ref == external_ref)
+            .execution_options(populate_existing=True)
+        )
+        if for_update:
+            stmt = stmt.with_for_update()
+        return (await self.session.scalars(stmt)).one_or_none()
+
+    async def upsert(self, partner_id: uuid.UUID, rows: Sequence[Row]) -> tuple[int, int]:
+        """Insert or update `rows`; returns how many were created and how many updated."""
+        if not rows:
+            return 0, 0
+        params: dict[str, object] = {"partner_id": partner_id}
+        for field in ("external_ref", *_COLUMNS):
+            params[field] = [getattr(row, field) for row in rows]
+        result = await self.session.execute(UPSERT, params)
+        created = updated = 0
+        for _id, inserted in result:
+            if inserted:
+                created += 1
+            else:
+                updated += 1
+        return created, updated
+
+    async def prune(
+        self,
+        partner_id: uuid.UUID,
+        keep: Sequence[str],
+        *,
+        year: int | None,
+        action_id: uuid.UUID | None,
+    ) -> int:
+        result = await self.session.execute(
+            PRUNE,
+            {"partner_id": partner_id, "refs": list(keep), "year": year, "action_id": action_id},
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]

@@ -1,0 +1,87 @@
+"""/v1/partners/{partner_id}/commitments: partners push their commitments by their own reference."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Request, Response, status
+
+from app.auth.dependencies import commitment_writer_key
+from app.auth.service import Principal
+from app.commitments.schemas import CommitmentRead, ExternalRef
+from app.common.http import ITEM_WRITE_ERRORS, WRITE_ERRORS, IfMatch, StrictRoute, problems
+from app.db import Session
+from app.sync.schemas import BatchResult, CommitmentBatch, CommitmentPut
+from app.sync.service import SyncService
+
+router = APIRouter(
+    prefix="/v1/partners/{partner_id}/commitments", tags=["sync"], route_class=StrictRoute
+)
+Writer = Annotated[Principal, Depends(commitment_writer_key)]
+PartnerId = Annotated[uuid.UUID, Path(description="The partner whose commitments these are.")]
+
+
+@router.put(
+    "/{external_ref}",
+    summary="Create or replace one commitment by the partner's reference",
+    description=(
+        "201 when the commitment is created, 200 when it is replaced, 200 without a new version "
+        "when the body is identical to what is stored. Safe to retry. A partner key may only "
+        "write its own partner (403 otherwise, whether the partner exists or not)."
+    ),
+    response_model=CommitmentRead,
+    responses={
+        201: {"description": "Created", "model": CommitmentRead},
+        **problems(*ITEM_WRITE_ERRORS),
+    },
+)
+async def put_commitment(
+    request: Request,
+    response: Response,
+    session: Session,
+    principal: Writer,
+    partner_id: PartnerId,
+    external_ref: Annotated[ExternalRef, Path()],
+    data: CommitmentPut,
+    if_match: IfMatch = None,
+) -> CommitmentRead:
+    service = SyncService(session, request.app.state.settings, principal)
+    stored, created = await service.put_one(partner_id, external_ref, data, if_match)
+    if created:
+        response.status_code = status.HTTP_201_CREATED
+        response.headers["Location"] = f"/v1/commitments/{stored.id}"
+    response.headers["ETag"] = stored.etag
+    return CommitmentRead.model_validate(stored)
+
+
+@router.put(
+    "",
+    summary="Upsert a batch of up to 10,000 commitments, all or nothing",
+    description=(
+        "Each item carries its `external_ref`. One transaction: if any item is bad, nothing is "
+        "written and the 422 lists every bad item (`/items/5017/amount`). With `prune`, the "
+        "partner's stored commitments inside that scope and missing from the batch are deleted, "
+        "so that a nightly full export converges."
+    ),
+    response_model=BatchResult,
+    responses=problems(*WRITE_ERRORS, 404),
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/CommitmentBatch"}}
+            },
+        }
+    },
+)
+async def put_commitments(
+    request: Request, session: Session, principal: Writer, partner_id: PartnerId
+) -> BatchResult:
+    # The body is validated by the service, so that one 422 reports every bad item at once.
+    service = SyncService(session, request.app.state.settings, principal)
+    return await service.put_batch(partner_id, await request.body())
+
+
+EXTRA_SCHEMAS = (CommitmentBatch,)
+"""Models documented in the OpenAPI components though no signature names them."""

@@ -1,0 +1,98 @@
+"""Partner sync inputs and outputs: one commitment by the partner's reference, or a batch."""
+
+import uuid
+from datetime import date
+from decimal import Decimal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic.config import JsonDict
+
+from app.commitments.schemas import ExternalRef
+from app.common.money import LongText, Money, PositiveMoney, Year
+from app.common.schemas import Input
+from app.models.enums import CommitmentStatus, Instrument
+
+MAX_BATCH = 10_000
+
+_PUT_EXAMPLE: JsonDict = {
+    "action_id": "9a1d2c3e-4b5f-4a6b-8c7d-0e1f2a3b4c5d",
+    "year": 2024,
+    "amount": "1250000.00",
+    "disbursed_amount": "250000.00",
+    "instrument": "loan",
+    "status": "committed",
+    "signed_on": "2024-03-15",
+    "label": "Prêt GPI-AmbRE, tranche 2024",
+}
+
+
+class CommitmentPut(Input):
+    """The whole commitment as the partner holds it; omitted optional fields take defaults."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [_PUT_EXAMPLE]})
+
+    action_id: uuid.UUID
+    year: Year
+    amount: PositiveMoney
+    disbursed_amount: Money = Field(
+        default=Decimal("0.00"), description="Paid to date; never above amount."
+    )
+    instrument: Instrument
+    status: CommitmentStatus = CommitmentStatus.planned
+    signed_on: date | None = None
+    label: LongText = ""
+
+    @field_validator("disbursed_amount")
+    @classmethod
+    def _within_amount(cls, value: Decimal, info: ValidationInfo) -> Decimal:
+        amount = info.data.get("amount")
+        if amount is not None and value > amount:
+            raise ValueError("must not be above amount")
+        return value
+
+
+class BatchItem(CommitmentPut):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"external_ref": "BDT-PRET-2024-0042", **_PUT_EXAMPLE}]}
+    )
+
+    external_ref: ExternalRef
+
+
+class PruneScope(Input):
+    """Which of the partner's stored commitments the batch is the complete list of.
+
+    `{}` means all of them; `{"year": 2024}` only those of 2024. Stored commitments inside the
+    scope whose `external_ref` is not in the batch (or that have none) are deleted.
+    """
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"year": 2024}]})
+
+    year: Year | None = None
+    action_id: uuid.UUID | None = None
+
+
+class CommitmentBatch(Input):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "items": [{"external_ref": "BDT-PRET-2024-0042", **_PUT_EXAMPLE}],
+                    "prune": {"year": 2024},
+                }
+            ]
+        }
+    )
+
+    items: list[BatchItem] = Field(max_length=MAX_BATCH, description="Up to 10,000 items.")
+    prune: PruneScope | None = Field(
+        default=None,
+        description="Delete the partner's commitments inside this scope missing from the batch.",
+    )
+
+
+class BatchResult(BaseModel):
+    created: int = Field(description="Commitments that did not exist.")
+    updated: int = Field(description="Commitments that existed and changed (new version).")
+    unchanged: int = Field(description="Commitments already identical: no new version.")
+    deleted: int = Field(description="Commitments deleted by `prune`.")

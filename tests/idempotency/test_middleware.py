@@ -1,0 +1,121 @@
+"""Idempotency-Key on POST: replay, reuse with another body, in progress, per owner, purge."""
+
+from __future__ import annotations
+
+import httpx
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from tests.conftest import count, problem
+
+PARTNER = {"code": "ETAT", "name": "État", "kind": "state"}
+
+
+async def _key_id(connection: AsyncConnection, headers: dict[str, str]) -> str:
+    prefix = headers["Authorization"].removeprefix("Bearer rk_")[:12]
+    result = await connection.execute(
+        text("SELECT id::text FROM api_keys WHERE prefix = :p"), {"p": prefix}
+    )
+    return str(result.scalar_one())
+
+
+async def test_replay_returns_the_first_status_and_body_and_writes_once(
+    client: httpx.AsyncClient, admin: dict[str, str], connection: AsyncConnection
+) -> None:
+    headers = admin | {"Idempotency-Key": "create-etat-1"}
+    before = await count(connection, "partners")
+    first = await client.post("/v1/partners", json=PARTNER, headers=headers)
+    again = await client.post("/v1/partners", json=PARTNER, headers=headers)
+    assert first.status_code == again.status_code == 201
+    assert again.json() == first.json()
+    assert again.headers["Location"] == first.headers["Location"]
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert await count(connection, "partners") == before + 1
+
+
+async def test_same_key_with_another_body_is_422(
+    client: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    headers = admin | {"Idempotency-Key": "k-2"}
+    assert (await client.post("/v1/partners", json=PARTNER, headers=headers)).status_code == 201
+    other = await client.post("/v1/partners", json=PARTNER | {"code": "CD13"}, headers=headers)
+    body = problem(other, 422, "IDEMPOTENCY_KEY_REUSED")
+    assert body["errors"] == [
+        {"parameter": "Idempotency-Key", "detail": "was already used with another request"}
+    ]
+
+
+async def test_keys_are_scoped_per_owner(
+    client: httpx.AsyncClient, admin: dict[str, str], editor: dict[str, str]
+) -> None:
+    first = await client.post(
+        "/v1/partners", json=PARTNER, headers=admin | {"Idempotency-Key": "shared"}
+    )
+    second = await client.post(
+        "/v1/partners",
+        json=PARTNER | {"code": "CD13"},
+        headers=editor | {"Idempotency-Key": "shared"},
+    )
+    assert (first.status_code, second.status_code) == (201, 201)
+
+
+async def test_a_duplicate_while_the_first_is_running_is_409(
+    client: httpx.AsyncClient, admin: dict[str, str], connection: AsyncConnection
+) -> None:
+    owner = await _key_id(connection, admin)
+    body = b'{"code":"ETAT","name":"\\u00c9tat","kind":"state"}'
+    first = await client.post(
+        "/v1/partners",
+        content=body,
+        headers=admin | {"Idempotency-Key": "running", "Content-Type": "application/json"},
+    )
+    assert first.status_code == 201
+    # Make the stored claim look unfinished, as while the first request is still running.
+    await connection.execute(
+        text(
+            "UPDATE idempotency_keys SET completed_at = NULL, status_code = NULL"
+            " WHERE owner_id = CAST(:o AS uuid)"
+        ),
+        {"o": owner},
+    )
+    again = await client.post(
+        "/v1/partners",
+        content=body,
+        headers=admin | {"Idempotency-Key": "running", "Content-Type": "application/json"},
+    )
+    problem(again, 409, "REQUEST_IN_PROGRESS")
+    assert again.headers["Retry-After"] == "1"
+
+
+async def test_api_key_creation_replays_the_same_secret(
+    client: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    headers = admin | {"Idempotency-Key": "mint-1"}
+    body = {"name": "ops", "role": "editor"}
+    first = await client.post("/v1/api-keys", json=body, headers=headers)
+    again = await client.post("/v1/api-keys", json=body, headers=headers)
+    assert first.status_code == again.status_code == 201
+    assert first.json()["key"] == again.json()["key"]
+
+
+async def test_expired_keys_are_purged_and_bad_header_is_400(
+    client: httpx.AsyncClient, admin: dict[str, str], connection: AsyncConnection
+) -> None:
+    owner = await _key_id(connection, admin)
+    await connection.execute(
+        text(
+            "INSERT INTO idempotency_keys (owner_id, key, fingerprint, created_at)"
+            " VALUES (CAST(:o AS uuid), 'old', 'x', now() - interval '25 hours')"
+        ),
+        {"o": owner},
+    )
+    await client.post("/v1/partners", json=PARTNER, headers=admin | {"Idempotency-Key": "new"})
+    keys = await connection.execute(text("SELECT key FROM idempotency_keys ORDER BY key"))
+    assert [k for (k,) in keys] == ["new"]
+    bad = await client.post("/v1/partners", json=PARTNER, headers=admin | {"Idempotency-Key": ""})
+    problem(bad, 400, "INVALID_PARAMETER")
+
+
+async def test_idempotency_key_with_an_unknown_api_key_is_401(client: httpx.AsyncClient) -> None:
+    headers = {"Authorization": "Bearer rk_000000000000_x", "Idempotency-Key": "a"}
+    problem(await client.post("/v1/partners", json=PARTNER, headers=headers), 401)

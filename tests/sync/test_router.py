@@ -1,0 +1,189 @@
+"""Partner sync: upsert by reference, batches all or nothing, prune, partner scoping, races."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app.models.enums import Role
+from tests.conftest import KeyMaker, LiveCount, count, pointers, problem
+from tests.factories import make_action, partner_id
+
+MISSING = "4b0e6f62-51c5-4bb8-9d71-0b1c1f8c8a11"
+
+
+def _item(action_id: str, **fields: Any) -> dict[str, Any]:
+    return {
+        "action_id": action_id,
+        "year": 2024,
+        "amount": "1000.00",
+        "instrument": "loan",
+    } | fields
+
+
+async def _changes(connection: AsyncConnection, resource_id: str) -> int:
+    result = await connection.execute(
+        text("SELECT count(*) FROM changes WHERE resource_id = CAST(:id AS uuid)"),
+        {"id": resource_id},
+    )
+    return int(result.scalar_one())
+
+
+async def test_put_creates_201_then_identical_200_without_new_version_then_updates(
+    client: httpx.AsyncClient, admin: dict[str, str], connection: AsyncConnection
+) -> None:
+    action = await make_action(client, admin)
+    bdt = await partner_id(client, "BDT")
+    url = f"/v1/partners/{bdt}/commitments/BDT-1"
+    first = await client.put(url, json=_item(action["id"]), headers=admin)
+    assert first.status_code == 201, first.text
+    created = first.json()
+    assert first.headers["Location"] == f"/v1/commitments/{created['id']}"
+    assert created["external_ref"] == "BDT-1"
+    assert created["partner_id"] == bdt
+    assert await _changes(connection, created["id"]) == 1
+
+    same = await client.put(url, json=_item(action["id"]), headers=admin)
+    assert same.status_code == 200
+    assert same.json()["etag"] == created["etag"]
+    assert await _changes(connection, created["id"]) == 1
+
+    changed = await client.put(url, json=_item(action["id"], amount="2000"), headers=admin)
+    assert changed.status_code == 200
+    assert changed.json()["amount"] == "2000.00"
+    assert changed.json()["etag"] != created["etag"]
+    assert changed.headers["ETag"] == changed.json()["etag"]
+    assert await _changes(connection, created["id"]) == 2
+
+
+async def test_put_with_stale_if_match_is_412(
+    client: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    action = await make_action(client, admin)
+    url = f"/v1/partners/{await partner_id(client, 'BDT')}/commitments/BDT-2"
+    created = (await client.put(url, json=_item(action["id"]), headers=admin)).json()
+    await client.put(url, json=_item(action["id"], label="x"), headers=admin)
+    stale = await client.put(
+        url, json=_item(action["id"], label="y"), headers=admin | {"If-Match": created["etag"]}
+    )
+    problem(stale, 412, "PRECONDITION_FAILED")
+
+
+async def test_put_bad_body_is_422_naming_fields(
+    client: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    action = await make_action(client, admin)
+    url = f"/v1/partners/{await partner_id(client, 'BDT')}/commitments/BDT-3"
+    bad = _item(MISSING, year=2019, amount="10", disbursed_amount="11")
+    body = problem(await client.put(url, json=bad, headers=admin), 422, "VALIDATION_ERROR")
+    assert pointers(body) == ["/disbursed_amount"]
+    body = problem(await client.put(url, json=_item(MISSING, year=2019), headers=admin), 422)
+    assert sorted(pointers(body)) == ["/action_id", "/year"]
+    assert action
+
+
+async def test_partner_key_gets_403_for_another_partner_existing_or_not(
+    client: httpx.AsyncClient, admin: dict[str, str], make_key: KeyMaker
+) -> None:
+    action = await make_action(client, admin)
+    bdt_key = await make_key(Role.partner, "BDT")
+    amp = await partner_id(client, "AMP")
+    foreign = await client.put(
+        f"/v1/partners/{amp}/commitments/X", json=_item(action["id"]), headers=bdt_key
+    )
+    missing = await client.put(
+        f"/v1/partners/{MISSING}/commitments/X", json=_item(action["id"]), headers=bdt_key
+    )
+    assert problem(foreign, 403) == problem(missing, 403)
+    batch = await client.put(f"/v1/partners/{amp}/commitments", json={"items": []}, headers=bdt_key)
+    problem(batch, 403)
+    problem(
+        await client.put(
+            f"/v1/partners/{MISSING}/commitments/X", json=_item(action["id"]), headers=admin
+        ),
+        404,
+    )
+
+
+async def test_batch_counts_created_updated_unchanged_and_prunes_within_scope(
+    client: httpx.AsyncClient, admin: dict[str, str], connection: AsyncConnection
+) -> None:
+    action = (await make_action(client, admin))["id"]
+    bdt = await partner_id(client, "BDT")
+    url = f"/v1/partners/{bdt}/commitments"
+    items = [_item(action, external_ref=f"B-{i}") for i in range(5)]
+    items.append(_item(action, external_ref="OLD-2023", year=2023))
+    first = await client.put(url, json={"items": items}, headers=admin)
+    assert first.status_code == 200, first.text
+    assert first.json() == {"created": 6, "updated": 0, "unchanged": 0, "deleted": 0}
+
+    nightly = [_item(action, external_ref=f"B-{i}") for i in range(1, 5)]
+    nightly[0]["amount"] = "1500.00"
+    nightly.append(_item(action, external_ref="B-NEW"))
+    second = await client.put(url, json={"items": nightly, "prune": {"year": 2024}}, headers=admin)
+    assert second.json() == {"created": 1, "updated": 1, "unchanged": 3, "deleted": 1}
+    refs = await connection.execute(
+        text("SELECT external_ref FROM commitments WHERE partner_id = CAST(:p AS uuid)"),
+        {"p": bdt},
+    )
+    assert sorted(r for (r,) in refs) == ["B-1", "B-2", "B-3", "B-4", "B-NEW", "OLD-2023"]
+
+
+async def test_batch_with_bad_items_reports_every_one_and_writes_nothing(
+    client: httpx.AsyncClient, admin: dict[str, str], connection: AsyncConnection
+) -> None:
+    action = (await make_action(client, admin))["id"]
+    url = f"/v1/partners/{await partner_id(client, 'BDT')}/commitments"
+    items = [_item(action, external_ref=f"R-{i}") for i in range(12)]
+    items[1]["year"] = 2031
+    items[3]["action_id"] = MISSING
+    items[5]["amount"] = 12.5
+    items[7]["external_ref"] = "R-0"
+    items[10]["currency"] = "EUR"
+    del items[11]["external_ref"]
+    before = await count(connection, "commitments")
+    body = problem(await client.put(url, json={"items": items}, headers=admin), 422)
+    assert pointers(body) == [
+        "/items/1/year",
+        "/items/3/action_id",
+        "/items/5/amount",
+        "/items/7/external_ref",
+        "/items/10/currency",
+        "/items/11/external_ref",
+    ]
+    assert await count(connection, "commitments") == before
+
+
+async def test_batch_body_shape_errors_are_422(
+    client: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    url = f"/v1/partners/{await partner_id(client, 'BDT')}/commitments"
+    for whole in (b"{", b"[]"):
+        body = problem(await client.put(url, content=whole, headers=admin), 422)
+        assert body["errors"][0]["pointer"] == ""
+    body = problem(await client.put(url, json={"items": 3, "x": 1}, headers=admin), 422)
+    assert pointers(body) == ["/items", "/x"]
+    too_many: dict[str, Any] = {"items": [{}] * 10_001}
+    assert pointers(problem(await client.put(url, json=too_many, headers=admin), 422)) == ["/items"]
+    prune = {"items": [], "prune": {"year": "2024"}}
+    assert pointers(problem(await client.put(url, json=prune, headers=admin), 422)) == [
+        "/prune/year"
+    ]
+
+
+async def test_forty_concurrent_identical_puts_leave_one_row_and_no_5xx(
+    live_client: httpx.AsyncClient, live_admin: dict[str, str], live_count: LiveCount
+) -> None:
+    action = await make_action(live_client, live_admin)
+    bdt = await partner_id(live_client, "BDT")
+    url = f"/v1/partners/{bdt}/commitments/RACE-1"
+    responses = await asyncio.gather(
+        *(live_client.put(url, json=_item(action["id"]), headers=live_admin) for _ in range(40))
+    )
+    statuses = sorted(r.status_code for r in responses)
+    assert statuses == [200] * 39 + [201], statuses
+    assert await live_count("commitments WHERE external_ref = 'RACE-1'") == 1
