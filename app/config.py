@@ -56,6 +56,21 @@ class IdempotencySettings(BaseModel):
     )
 
 
+class RateLimitSettings(BaseModel):
+    per_key: str | None = Field(default=None, examples=["1200/minute"])
+    anonymous: str | None = Field(default=None, examples=["300/minute"])
+    redis_prefix: str = "relance-ratelimit"
+
+    @field_validator("per_key", "anonymous")
+    @classmethod
+    def _parsable(cls, value: str | None) -> str | None:
+        if value:
+            from limits import parse
+
+            parse(value)
+        return value or None
+
+
 class Settings(BaseSettings):
     """Configuration from the environment; nested groups use `__` (e.g. `DB__POOL_SIZE`)."""
 
@@ -69,6 +84,8 @@ class Settings(BaseSettings):
     embedded: EmbeddedSettings = EmbeddedSettings()
     programme: ProgrammeSettings = ProgrammeSettings()
     auth: AuthSettings = AuthSettings()
+    redis_url: SecretStr | None = None
+    rate_limit: RateLimitSettings = RateLimitSettings()
     max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     cors_allow_credentials: bool = False

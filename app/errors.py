@@ -120,6 +120,10 @@ class ValidationFailed(AppError):
     status, reason, title = 422, "VALIDATION_ERROR", "Validation error"
 
 
+class TooManyRequests(AppError):
+    status, reason, title = 429, "RATE_LIMITED", "Too many requests"
+
+
 class ServiceUnavailable(AppError):
     status, reason, title = 503, "SERVICE_UNAVAILABLE", "Service unavailable"
 

@@ -25,6 +25,7 @@ from app.ops.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from app.ops.router import router as ops_router
 from app.partners.router import router as partners_router
 from app.priorities.router import router as priorities_router
+from app.ratelimit.service import RateLimiter
 from app.reporting.router import router as reporting_router
 from app.sync.router import EXTRA_SCHEMAS
 from app.sync.router import router as sync_router
@@ -106,6 +107,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.engine = None
+    redis_url = settings.redis_url.get_secret_value() if settings.redis_url else None
+    app.state.rate_limiter = RateLimiter(settings.rate_limit, redis_url)
     install_error_handlers(app)
     # Added innermost first: a replayed answer still gets CORS headers, request ids, logs.
     app.add_middleware(IdempotencyMiddleware)

@@ -13,6 +13,7 @@ from app.auth.service import Principal, authenticate
 from app.db import Session
 from app.errors import Forbidden, Unauthorized
 from app.models.enums import Role
+from app.ratelimit.service import RateLimiter
 
 bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer rk_…`")
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
@@ -21,18 +22,30 @@ Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 async def optional_principal(
     request: Request, session: Session, credentials: Credentials
 ) -> Principal | None:
+    """The caller's key, if any; counted against its rate limit (or its address's, without).
+
+    A dependency, so FastAPI resolves it once per request however many others need it.
+    """
+    limiter: RateLimiter = request.app.state.rate_limiter
     if credentials is None:
+        if limiter.enabled:
+            host = request.client.host if request.client else "unknown"
+            await limiter.check(f"addr:{host}", authenticated=False)
         return None
     principal = await authenticate(ApiKeyRepository(session), credentials.credentials)
     if principal is None:
         raise Unauthorized("The API key is unknown or revoked.")
     request.state.principal = principal
+    if limiter.enabled:
+        await limiter.check(f"key:{principal.key_id}", authenticated=True)
     return principal
 
 
-async def require_reader(request: Request, session: Session, credentials: Credentials) -> None:
+OptionalPrincipal = Annotated[Principal | None, Depends(optional_principal)]
+
+
+async def require_reader(request: Request, principal: OptionalPrincipal) -> None:
     """Reads are public unless AUTH__READ_REQUIRES_KEY is set."""
-    principal = await optional_principal(request, session, credentials)
     if principal is None and request.app.state.settings.auth.read_requires_key:
         raise Unauthorized("This service requires an API key for reads too.")
 
@@ -40,8 +53,7 @@ async def require_reader(request: Request, session: Session, credentials: Creden
 def require_roles(*roles: Role) -> Callable[..., Awaitable[Principal]]:
     """A dependency admitting only keys with one of these roles."""
 
-    async def dependency(request: Request, session: Session, credentials: Credentials) -> Principal:
-        principal = await optional_principal(request, session, credentials)
+    async def dependency(principal: OptionalPrincipal) -> Principal:
         if principal is None:
             raise Unauthorized("Writes need an API key: `Authorization: Bearer <key>`.")
         if principal.role not in roles:

@@ -72,6 +72,7 @@ _TITLES = {
     413: "The body is too large.",
     415: "The body is not application/json.",
     422: "Invalid body; `errors[].pointer` names each bad field.",
+    429: "Rate limit reached for this key; retry after `Retry-After` seconds.",
     503: "The database is unreachable; retry after `Retry-After` seconds.",
 }
 
@@ -88,10 +89,10 @@ def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
     }
 
 
-READ_ERRORS = (400, 401, 503)
-WRITE_ERRORS = (400, 401, 403, 409, 413, 415, 422, 503)
+READ_ERRORS = (400, 401, 429, 503)
+WRITE_ERRORS = (400, 401, 403, 409, 413, 415, 422, 429, 503)
 ITEM_WRITE_ERRORS = (*WRITE_ERRORS, 404, 412)
-DELETE_ERRORS = (400, 401, 403, 404, 409, 412, 503)
+DELETE_ERRORS = (400, 401, 403, 404, 409, 412, 429, 503)
 
 
 def _tags(header: str | None) -> Iterable[str]:
