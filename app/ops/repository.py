@@ -3,7 +3,7 @@
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.models import Commitment
+from app.models import CommitmentRollup
 
 
 async def current_revision(conn: AsyncConnection) -> str | None:
@@ -15,11 +15,12 @@ async def current_revision(conn: AsyncConnection) -> str | None:
 
 
 async def commitment_totals(conn: AsyncConnection) -> list[tuple[str, int, str, str]]:
+    """Commitments by status, read from the roll-up: a few thousand rows, not the whole table."""
     stmt = select(
-        Commitment.status,
-        func.count(),
-        func.coalesce(func.sum(Commitment.amount), 0),
-        func.coalesce(func.sum(Commitment.disbursed_amount), 0),
-    ).group_by(Commitment.status)
+        CommitmentRollup.status,
+        func.sum(CommitmentRollup.n),
+        func.sum(CommitmentRollup.amount_sum),
+        func.sum(CommitmentRollup.disbursed_sum),
+    ).group_by(CommitmentRollup.status)
     rows = (await conn.execute(stmt)).all()
     return [(status, int(n), str(total), str(paid)) for status, n, total, paid in rows]
