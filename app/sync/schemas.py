@@ -1,14 +1,13 @@
 """Partner sync inputs and outputs: one commitment by the partner's reference, or a batch."""
 
 import uuid
-from datetime import date
 from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from pydantic.config import JsonDict
 
 from app.commitments.schemas import ExternalRef
-from app.common.money import LongText, Money, PositiveMoney, Year
+from app.common.money import IsoDate, LongText, Money, PositiveMoney, Year
 from app.common.schemas import Input
 from app.models.enums import CommitmentStatus, Instrument
 
@@ -39,7 +38,7 @@ class CommitmentPut(Input):
     )
     instrument: Instrument
     status: CommitmentStatus = CommitmentStatus.planned
-    signed_on: date | None = None
+    signed_on: IsoDate | None = None
     label: LongText = ""
 
     @field_validator("disbursed_amount")

@@ -6,6 +6,7 @@ import asyncio
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -187,3 +188,16 @@ async def test_forty_concurrent_identical_puts_leave_one_row_and_no_5xx(
     statuses = sorted(r.status_code for r in responses)
     assert statuses == [200] * 39 + [201], statuses
     assert await live_count("commitments WHERE external_ref = 'RACE-1'") == 1
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("signed_on", 0), ("year", True), ("year", 2024.0), ("signed_on", "2023-02-30")],
+)
+async def test_put_refuses_coerced_values(
+    client: httpx.AsyncClient, admin: dict[str, str], field: str, value: object
+) -> None:
+    action = await make_action(client, admin)
+    url = f"/v1/partners/{await partner_id(client, 'BDT')}/commitments/COERCE"
+    body = _item(action["id"]) | {field: value}
+    assert pointers(problem(await client.put(url, json=body, headers=admin), 422)) == [f"/{field}"]
