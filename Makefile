@@ -12,7 +12,8 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: install run demo test lint typecheck pytest fuzz bench bench-aggregates bench-sync clean
+.PHONY: install run demo test lint typecheck pytest fuzz bench bench-aggregates bench-sync load \
+	load-faults clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -58,3 +59,9 @@ bench-aggregates: install  ## aggregate endpoints vs raw GROUP BY at 100k and 1M
 
 bench-sync: install  ## partner sync: 10,000-item batches vs raw asyncpg INSERT ... ON CONFLICT
 	$(BIN)/python -m bench.sync
+
+load: install  ## 50 clients, 80/20 reads/writes for 60 s: zero errors, every acknowledged write kept
+	$(BIN)/python -m bench.load $(LOAD_ARGS)
+
+load-faults: install  ## the same with the database closed for 5 s mid-run: only 503s, only then
+	$(BIN)/python -m bench.load --fault $(LOAD_ARGS)

@@ -243,6 +243,23 @@ def database_error(exc: DBAPIError) -> AppError | None:
     return None
 
 
+# Raised when the database cannot be reached at all (pool exhausted, connect refused or timed
+# out); DBAPIError covers failures reported by the driver.
+DATABASE_FAILURES = (DBAPIError, PoolTimeout, OSError, TimeoutError)
+
+
+def database_failure(exc: BaseException) -> AppError | None:
+    """The client-facing error for one of DATABASE_FAILURES, or None when it is a bug (500).
+
+    For code outside the routes (pure ASGI middleware), which the handlers below do not cover.
+    """
+    if isinstance(exc, DBAPIError):
+        return database_error(exc)
+    if isinstance(exc, PoolTimeout | OSError | TimeoutError):
+        return unavailable("The database is unreachable; try again later.")
+    return None
+
+
 # --- handlers -------------------------------------------------------------------------------
 
 

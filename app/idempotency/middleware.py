@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -19,8 +20,19 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app.auth.repository import ApiKeyRepository
 from app.auth.service import authenticate
 from app.config import Settings
-from app.errors import AppError, Conflict, ErrorItem, InvalidParameter, ValidationFailed, render
+from app.errors import (
+    DATABASE_FAILURES,
+    AppError,
+    Conflict,
+    ErrorItem,
+    InvalidParameter,
+    ValidationFailed,
+    database_failure,
+    render,
+)
 from app.idempotency.repository import IdempotencyRepository
+
+logger = logging.getLogger("relance.idempotency")
 
 HEADER = "Idempotency-Key"
 # Replayed as they were; the rest (dates, request ids) belong to each answer.
@@ -69,20 +81,30 @@ class IdempotencyMiddleware:
         sessionmaker: async_sessionmaker[AsyncSession] = state.sessionmaker
         settings: Settings = state.settings
         options = settings.idempotency
-        async with sessionmaker() as session, session.begin():
-            principal = await authenticate(ApiKeyRepository(session), token)
-            if principal is None:
-                stored = None
-            else:
-                repo = IdempotencyRepository(session)
-                await repo.purge(options.ttl_hours)
-                stored = await repo.claim(
-                    principal.key_id,
-                    key,
-                    fingerprint,
-                    ttl_hours=options.ttl_hours,
-                    lease_seconds=options.lease_seconds,
-                )
+        try:
+            async with sessionmaker() as session, session.begin():
+                principal = await authenticate(ApiKeyRepository(session), token)
+                if principal is None:
+                    stored = None
+                else:
+                    repo = IdempotencyRepository(session)
+                    await repo.purge(options.ttl_hours)
+                    stored = await repo.claim(
+                        principal.key_id,
+                        key,
+                        fingerprint,
+                        ttl_hours=options.ttl_hours,
+                        lease_seconds=options.lease_seconds,
+                    )
+        except DATABASE_FAILURES as exc:
+            # Outside the routes, so the app's handlers do not see it: answer as they would
+            # (503 + Retry-After) rather than let it become a 500.
+            unavailable = database_failure(exc)
+            if unavailable is None:
+                raise
+            logger.warning("database unavailable for %s: %s", HEADER, type(exc).__name__)
+            await self._answer(unavailable, scope, receive, send)
+            return
         if principal is None:
             await self.app(scope, replay, send)  # an unknown key: the route answers 401
             return
@@ -134,19 +156,45 @@ class IdempotencyMiddleware:
         try:
             await self.app(scope, receive, capture)
         except BaseException:
-            async with sessionmaker() as session, session.begin():
-                await IdempotencyRepository(session).release(owner_id, key)
+            await _record(sessionmaker, owner_id, key, None)
             raise
-        async with sessionmaker() as session, session.begin():
-            repo = IdempotencyRepository(session)
-            if status >= 500:  # nothing was written: let the retry run again
-                await repo.release(owner_id, key)
-            else:
-                await repo.complete(owner_id, key, status, json.dumps(kept), b"".join(chunks))
+        if status >= 500:  # nothing was written: let the retry run again
+            await _record(sessionmaker, owner_id, key, None)
+        else:
+            answer = (status, json.dumps(kept), b"".join(chunks))
+            await _record(sessionmaker, owner_id, key, answer)
 
     @staticmethod
     async def _answer(error: AppError, scope: Scope, receive: Receive, send: Send) -> None:
         await render(error)(scope, receive, send)
+
+
+async def _record(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    owner_id: Any,
+    key: str,
+    answer: tuple[int, str, bytes] | None,
+) -> None:
+    """Store the answer for replays, or release the key (answer None) so a retry runs again.
+
+    The answer has been sent already: a database failure here is logged, not raised, since
+    raising after the response only makes the server drop the client's connection. The claim
+    then stays unfinished, and a retry gets 409 until the lease expires.
+    """
+    try:
+        async with sessionmaker() as session, session.begin():
+            repo = IdempotencyRepository(session)
+            if answer is None:
+                await repo.release(owner_id, key)
+            else:
+                await repo.complete(owner_id, key, *answer)
+    except DATABASE_FAILURES as exc:
+        logger.warning(
+            "could not %s %s after answering: %s; it stays claimed until its lease ends",
+            "release" if answer is None else "store the answer to",
+            HEADER,
+            type(exc).__name__,
+        )
 
 
 async def _read_body(receive: Receive) -> bytes:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from app.idempotency.repository import IdempotencyRepository
 from tests.conftest import count, problem
 
 PARTNER = {"code": "ETAT", "name": "État", "kind": "state"}
@@ -119,3 +121,23 @@ async def test_expired_keys_are_purged_and_bad_header_is_400(
 async def test_idempotency_key_with_an_unknown_api_key_is_401(client: httpx.AsyncClient) -> None:
     headers = {"Authorization": "Bearer rk_000000000000_x", "Idempotency-Key": "a"}
     problem(await client.post("/v1/partners", json=PARTNER, headers=headers), 401)
+
+
+async def test_a_database_failure_after_the_answer_keeps_the_answer_and_the_connection(
+    client: httpx.AsyncClient,
+    admin: dict[str, str],
+    connection: AsyncConnection,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The 201 stands, and nothing is raised into the server (which would drop the client's
+    connection); the claim stays unfinished, so a retry is told to wait (409)."""
+
+    async def unreachable(*_: object) -> None:
+        raise ConnectionRefusedError("the database went away")
+
+    monkeypatch.setattr(IdempotencyRepository, "complete", unreachable)
+    headers = admin | {"Idempotency-Key": "lost-answer"}
+    first = await client.post("/v1/partners", json=PARTNER, headers=headers)
+    assert first.status_code == 201
+    assert await count(connection, "partners WHERE code = 'ETAT'") == 1
+    problem(await client.post("/v1/partners", json=PARTNER, headers=headers), 409)

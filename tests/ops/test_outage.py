@@ -81,6 +81,13 @@ async def test_outage_gives_fast_503_then_recovers_without_restart(own_database:
             headers={"Authorization": "Bearer rk_0123456789ab_secret"},
         )
         problem(write, 503)  # the key lookup itself needs the database
+        idempotent = await client.post(
+            "/v1/partners",
+            json={"code": "ZZ", "name": "z", "kind": "other"},
+            headers={"Authorization": "Bearer rk_0123456789ab_secret", "Idempotency-Key": "k"},
+        )
+        problem(idempotent, 503, "SERVICE_UNAVAILABLE")  # claimed outside the routes: was a 500
+        assert int(idempotent.headers["Retry-After"]) > 0
 
         await _allow_connections(own_database, True)
         assert (await client.get("/readyz")).status_code == 200

@@ -1,0 +1,555 @@
+"""Mixed load, and a database outage under load: statuses, latencies and every write kept.
+
+    .venv/bin/python -m bench.load [--clients 50] [--seconds 60] [--fault]   # make load(-faults)
+
+Makes a scratch database (LOAD_DATABASE_URL, else BENCH_DATABASE_URL, else TEST_DATABASE_URL,
+else the embedded server), migrates, seeds, adds the demo data and mints an admin key and a
+partner key for BDT; serves the app with `relance serve` and runs N clients (one
+httpx.AsyncClient and connection each) for S seconds: 80 % reads (lists with filters, GET one,
+aggregates by chantier and year, the summary, the change feed), 20 % writes (POST with an
+Idempotency-Key, PATCH with If-Match retried on 412, PUT by partner reference, batches of 50).
+Every request has a 10 s client timeout. Afterwards plain SQL checks that every acknowledged
+write is stored. With --fault, the database refuses connections and its backends are killed
+for 5 s from 40 % of the run: errors are allowed only in that window (plus a grace) and must be
+503 problem+json with Retry-After. Exits 1 when a rule is broken. The scratch database is dropped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import random
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import asyncpg  # type: ignore[import-untyped,unused-ignore]
+import httpx
+from pydantic import SecretStr
+
+from app import migrations
+from app.auth.repository import ApiKeyRepository
+from app.auth.service import create_key
+from app.config import Settings
+from app.db import create_engine, create_sessionmaker
+from app.models.enums import Role
+from app.partners.repository import PartnerRepository
+from app.programme.demo import demo
+from app.programme.service import seed
+from bench.common import Server, create_scratch_database, drop_database, plain, with_database
+from bench.common import server_url as bench_server_url
+from bench.load_check import (
+    READ_KINDS,
+    Ledger,
+    Sample,
+    Versioned,
+    post_label,
+    stats_table,
+    verify_writes,
+    version_of,
+)
+
+CLIENT_TIMEOUT = 10.0  # seconds; no request may take longer
+OUTAGE_AT = 0.4  # of the run
+OUTAGE_SECONDS = 5.0
+GRACE_SECONDS = 2.0  # after reopening, errors are still forgiven for this long
+BACKOFF_CAP = 0.5  # a client honours Retry-After, capped so that it notices recovery soon
+WRITE_SHARE = 0.2
+READS = {"list": 30, "get": 30, "aggregates": 15, "summary": 10, "changes": 15}
+WRITES = {"post": 30, "patch": 30, "put": 30, "batch": 10}
+BATCH_ITEMS = 50
+PUT_REFS = 300  # shared by all clients: concurrent upserts of the same rows
+PATCH_ROWS = 100  # shared too: PATCHes race and some get 412
+INSTRUMENTS = ("grant", "loan", "equity", "guarantee")
+
+
+@dataclass(frozen=True)
+class Fixtures:
+    admin: str
+    partner: str  # bound to BDT
+    bdt: uuid.UUID
+    actions: list[str]
+    commitments: list[str]
+
+
+@dataclass(frozen=True)
+class Window:
+    closed: float
+    reopened: float
+
+
+def server_url() -> tuple[str, str]:
+    configured = os.environ.get("LOAD_DATABASE_URL")
+    return (configured, "LOAD_DATABASE_URL") if configured else bench_server_url()
+
+
+async def prepare(url: str) -> Fixtures:
+    await asyncio.to_thread(migrations.upgrade, url)
+    settings = Settings(database_url=SecretStr(url))
+    engine = create_engine(settings)
+    try:
+        async with create_sessionmaker(engine)() as session, session.begin():
+            await seed(session, settings)
+            await demo(session, settings)
+            bdt = await PartnerRepository(session).by_code("BDT")
+            assert bdt is not None
+            keys = ApiKeyRepository(session)
+            _, admin = await create_key(keys, name="load admin", role=Role.admin, partner_id=None)
+            _, partner = await create_key(
+                keys, name="load BDT", role=Role.partner, partner_id=bdt.id
+            )
+    finally:
+        await engine.dispose()
+    conn = await asyncpg.connect(plain(url))
+    try:
+        actions = [str(r["id"]) for r in await conn.fetch("SELECT id FROM actions ORDER BY code")]
+        commitments = [str(r["id"]) for r in await conn.fetch("SELECT id FROM commitments")]
+    finally:
+        await conn.close()
+    return Fixtures(admin, partner, bdt.id, actions, commitments)
+
+
+def money(cents: int) -> str:
+    return f"{cents // 100}.{cents % 100:02d}"
+
+
+class LoadClient:
+    """One client: its own connection, looping over weighted operations until the deadline."""
+
+    def __init__(self, index: int, run: Run) -> None:
+        self.index = index
+        self.run = run
+        self.rng = random.Random(index)
+        self.cursor: str | None = None
+        self.count = 0
+        self.http = httpx.AsyncClient(base_url=run.base_url, timeout=CLIENT_TIMEOUT)
+
+    async def call(
+        self,
+        kind: str,
+        method: str,
+        url: str,
+        expected: frozenset[int] = frozenset({200}),
+        **kwargs: Any,
+    ) -> httpx.Response | None:
+        run = self.run
+        start = time.perf_counter() - run.started
+        try:
+            response = await self.http.request(method, url, **kwargs)
+        except httpx.HTTPError as exc:
+            end = time.perf_counter() - run.started
+            run.ledger.samples.append(Sample(kind, start, end, None, False, type(exc).__name__))
+            await asyncio.sleep(BACKOFF_CAP)
+            return None
+        end = time.perf_counter() - run.started
+        status = response.status_code
+        reason, problem_503 = "", False
+        if status >= 400:
+            is_problem = response.headers.get("content-type") == "application/problem+json"
+            reason = str(response.json().get("reason")) if is_problem else response.text[:80]
+            problem_503 = status == 503 and is_problem and "retry-after" in response.headers
+        run.ledger.samples.append(
+            Sample(kind, start, end, status, status in expected, reason, problem_503)
+        )
+        if status in (409, 503) and "retry-after" in response.headers:
+            await asyncio.sleep(min(BACKOFF_CAP, float(response.headers["retry-after"])))
+        return response
+
+    def more(self) -> bool:
+        return time.perf_counter() < self.run.deadline and self.run.budget_left()
+
+    async def loop(self) -> None:
+        try:
+            while self.more():
+                if self.rng.random() < WRITE_SHARE:
+                    op = self.rng.choices(list(WRITES), list(WRITES.values()))[0]
+                else:
+                    op = self.rng.choices(list(READS), list(READS.values()))[0]
+                await getattr(self, op)()
+        finally:
+            await self.http.aclose()
+
+    # -- reads -------------------------------------------------------------------------------
+
+    async def list(self) -> None:
+        params: dict[str, Any] = {"year": self.rng.randint(2020, 2026), "limit": 50}
+        if self.rng.random() < 0.5:
+            params["status"] = "committed"
+        if self.rng.random() < 0.5:
+            params["partner_id"] = str(self.run.fixtures.bdt)
+        if self.rng.random() < 0.3:
+            params["sort"] = "-amount"
+        await self.call("list", "GET", "/v1/commitments", params=params)
+
+    async def get(self) -> None:
+        ids = self.run.fixtures.commitments
+        await self.call("get", "GET", f"/v1/commitments/{self.rng.choice(ids)}")
+
+    async def aggregates(self) -> None:
+        params = {"drilldown": "chantier,year"}
+        await self.call("aggregates", "GET", "/v1/aggregates/commitments", params=params)
+
+    async def summary(self) -> None:
+        await self.call("summary", "GET", "/v1/summary")
+
+    async def changes(self) -> None:
+        params: dict[str, Any] = {"resource": "commitments", "limit": 100}
+        if self.cursor is not None:
+            params["cursor"] = self.cursor
+        response = await self.call("changes", "GET", "/v1/changes", params=params)
+        if response is not None and response.status_code == 200:
+            self.cursor = response.json()["next_cursor"] or self.cursor
+
+    # -- writes ------------------------------------------------------------------------------
+
+    def _item(self) -> dict[str, Any]:
+        return {
+            "action_id": self.rng.choice(self.run.fixtures.actions),
+            "year": self.rng.randint(2020, 2026),
+            "amount": money(self.rng.randint(100_000, 500_000_000)),
+            "instrument": self.rng.choice(INSTRUMENTS),
+            "status": "committed",
+        }
+
+    def _auth(self, token: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {token}"}
+
+    async def post(self) -> None:
+        """Create, retrying with the same Idempotency-Key until answered (or the run ends)."""
+        key = str(uuid.uuid4())
+        body = {**self._item(), "partner_id": str(self.run.fixtures.bdt), "label": post_label(key)}
+        headers = self._auth(self.run.fixtures.partner) | {"Idempotency-Key": key}
+        self.run.ledger.post_keys.add(key)
+        for _ in range(10):
+            response = await self.call(
+                "post", "POST", "/v1/commitments", frozenset({201}), json=body, headers=headers
+            )
+            if response is not None and response.status_code == 201:
+                created = response.json()
+                self.run.ledger.posts[key] = (uuid.UUID(created["id"]), Decimal(created["amount"]))
+                self.run.fixtures.commitments.append(created["id"])
+                return
+            retry = response is None or response.status_code in (409, 503)
+            if not retry or not self.more():
+                return
+
+    async def patch(self) -> None:
+        """Read the ETag, change the amount with If-Match; on 412 read again (at most 5 times)."""
+        target = self.rng.choice(self.run.fixtures.commitments[:PATCH_ROWS])
+        url = f"/v1/commitments/{target}"
+        headers = self._auth(self.run.fixtures.admin)
+        for _ in range(5):
+            current = await self.call("patch:get", "GET", url)
+            if current is None or current.status_code != 200:
+                return
+            disbursed = int(Decimal(current.json()["disbursed_amount"]) * 100)
+            body = {"amount": money(disbursed + self.rng.randint(100, 100_000_000))}
+            response = await self.call(
+                "patch",
+                "PATCH",
+                url,
+                frozenset({200, 412}),
+                json=body,
+                headers=headers | {"If-Match": current.headers["etag"]},
+            )
+            if response is None or response.status_code != 412:
+                break
+        if response is not None and response.status_code == 200:
+            self.run.ledger.versioned.append(
+                Versioned(
+                    "patch",
+                    uuid.UUID(target),
+                    version_of(response.headers["etag"]),
+                    Decimal(body["amount"]),
+                )
+            )
+
+    async def put(self) -> None:
+        fixtures = self.run.fixtures
+        ref = f"LOAD-PUT-{self.rng.randrange(PUT_REFS):04d}"
+        body = self._item()
+        response = await self.call(
+            "put",
+            "PUT",
+            f"/v1/partners/{fixtures.bdt}/commitments/{ref}",
+            frozenset({200, 201}),
+            json=body,
+            headers=self._auth(fixtures.partner),
+        )
+        if response is not None and response.status_code in (200, 201):
+            stored = response.json()
+            self.run.ledger.versioned.append(
+                Versioned(
+                    "put",
+                    uuid.UUID(stored["id"]),
+                    version_of(response.headers["etag"]),
+                    Decimal(body["amount"]),
+                )
+            )
+
+    async def batch(self) -> None:
+        """50 upserts of this client's own references (so that their order is this client's)."""
+        refs = self.rng.sample(range(3 * BATCH_ITEMS), BATCH_ITEMS)
+        items = [{**self._item(), "external_ref": f"LOAD-B{self.index:03d}-{k:03d}"} for k in refs]
+        fixtures = self.run.fixtures
+        response = await self.call(
+            "batch",
+            "PUT",
+            f"/v1/partners/{fixtures.bdt}/commitments",
+            json={"items": items},
+            headers=self._auth(fixtures.partner),
+        )
+        acked = response is not None and response.status_code == 200
+        for item in items:
+            attempts = self.run.ledger.batch_attempts[item["external_ref"]]
+            attempts.append((Decimal(item["amount"]), acked))
+
+
+class Run:
+    def __init__(
+        self, base_url: str, fixtures: Fixtures, seconds: float, max_requests: int
+    ) -> None:
+        self.base_url = base_url
+        self.fixtures = fixtures
+        self.ledger = Ledger()
+        self.seconds = seconds
+        self.max_requests = max_requests
+        self.started = time.perf_counter()
+        self.deadline = self.started + seconds
+
+    def budget_left(self) -> bool:
+        return len(self.ledger.samples) < self.max_requests
+
+    async def go(self, clients: int, fault: Any) -> Window | None:
+        self.started = time.perf_counter()
+        self.deadline = self.started + self.seconds
+        loops = [LoadClient(i, self).loop() for i in range(clients)]
+        outcome = await asyncio.gather(fault(self) if fault else asyncio.sleep(0), *loops)
+        window: Window | None = outcome[0]
+        return window
+
+
+async def set_connections(admin: Any, name: str, allowed: bool) -> None:
+    await admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS {str(allowed).lower()}')
+    if not allowed:
+        await admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", name
+        )
+
+
+def outage(admin: Any, name: str) -> Any:
+    """A fault task: close the database at 40 % of the run for 5 s, from the admin connection."""
+
+    async def inject(run: Run) -> Window:
+        await asyncio.sleep(max(0.0, run.started + run.seconds * OUTAGE_AT - time.perf_counter()))
+        closed = time.perf_counter() - run.started
+        try:
+            await set_connections(admin, name, False)
+            await asyncio.sleep(OUTAGE_SECONDS - (time.perf_counter() - run.started - closed))
+        finally:
+            await set_connections(admin, name, True)
+        return Window(closed, time.perf_counter() - run.started)
+
+    return inject
+
+
+# -- report ----------------------------------------------------------------------------------
+
+
+def server_errors(log: str) -> Counter[str]:
+    """The server's error-level log lines, by message (a 500 or an exception after a response)."""
+    counts: Counter[str] = Counter()
+    for line in log.splitlines():
+        if '"level": "error"' in line or '"level": "critical"' in line:
+            message = line.split('"message": "', 1)[-1].split('"', 1)[0]
+            counts[message[:100]] += 1
+    return counts
+
+
+def print_stats(samples: Sequence[Sample]) -> None:
+    header = f"{'kind':<11} {'requests':>9} {'unexpected':>10} {'p50 ms':>8} {'p90 ms':>8} "
+    print(header + f"{'p99 ms':>8} {'max ms':>8}")
+    for row in stats_table(samples):
+        print(
+            f"{row.kind:<11} {row.count:>9,} {row.unexpected:>10,} {row.p50_ms:>8.1f} "
+            f"{row.p90_ms:>8.1f} {row.p99_ms:>8.1f} {row.max_ms:>8.1f}"
+        )
+
+
+def judge(run: Run, window: Window | None, problems: list[str]) -> list[tuple[bool, str]]:
+    samples = run.ledger.samples
+    bad = [s for s in samples if not s.expected]
+    timeouts = [s for s in samples if s.error.endswith("Timeout") or s.seconds >= CLIENT_TIMEOUT]
+    rules = [
+        (
+            not timeouts,
+            f"no request reached the {CLIENT_TIMEOUT:g} s client timeout "
+            f"({len(timeouts)}; longest {max(s.seconds for s in samples):.2f} s)",
+        ),
+        (
+            not problems,
+            f"every acknowledged write is stored, no POST stored twice ({len(problems)} problems)",
+        ),
+    ]
+    if window is None:
+        rules.insert(0, (not bad, f"zero errors ({len(bad)} unexpected answers)"))
+        return rules
+    until = window.reopened + GRACE_SECONDS
+    outside = [s for s in bad if s.end < window.closed or s.start > until]
+    not_503 = [s for s in bad if not s.problem_503]
+    in_outage = [s for s in bad if s.status == 503]
+    after = [s for s in samples if s.start >= window.reopened and s.status and s.status < 300]
+    first_ok = min((s.end for s in after), default=float("inf")) - window.reopened
+    rules[:0] = [
+        (bool(in_outage), f"the outage was felt ({len(in_outage)} answers 503)"),
+        (
+            not outside,
+            f"errors only during the outage + {GRACE_SECONDS:g} s ({len(outside)} outside)",
+        ),
+        (not not_503, f"every error is a 503 problem+json with Retry-After ({len(not_503)} not)"),
+        (first_ok <= GRACE_SECONDS, f"recovered: first 2xx {first_ok:.2f} s after reopening"),
+    ]
+    for s in (outside + not_503)[:10]:
+        print(f"  e.g. {s.kind} at {s.start:.2f}-{s.end:.2f} s: {s.status} {s.error}")
+    return rules
+
+
+def report(run: Run, window: Window | None, problems: list[str], log: str) -> int:
+    samples = run.ledger.samples
+    elapsed = max((s.end for s in samples), default=run.seconds)
+    reads = sum(s.kind in READ_KINDS for s in samples)
+    statuses = Counter(str(s.status or s.error) for s in samples)
+    print(
+        f"\n{len(samples):,} requests in {elapsed:.1f} s ({len(samples) / elapsed:,.0f} req/s); "
+        f"reads {reads / len(samples):.1%} (a PATCH's ETag read counts as a write)"
+    )
+    print("statuses: " + ", ".join(f"{k}: {v:,}" for k, v in sorted(statuses.items())))
+    print()
+    print_stats(samples)
+    if window is not None:
+        print(
+            f"\noutage: closed at {window.closed:.2f} s, reopened at {window.reopened:.2f} s "
+            f"({window.reopened - window.closed:.2f} s); errors forgiven until "
+            f"{window.reopened + GRACE_SECONDS:.2f} s"
+        )
+        outside = [s for s in samples if s.end < window.closed or s.start > window.reopened]
+        print("latency outside the outage window:")
+        print_stats(outside)
+    acked = run.ledger.acknowledged_writes()
+    print("\nacknowledged writes: " + ", ".join(f"{k} {v:,}" for k, v in sorted(acked.items())))
+    print(f"POST Idempotency-Keys tried: {len(run.ledger.post_keys):,}")
+    for line in problems[:20]:
+        print(f"  LOST: {line}")
+    errors = server_errors(log)
+    print(f"server error-level log lines: {sum(errors.values())}")
+    for message, count in errors.most_common(5):
+        print(f"  {count} x {message}")
+    print()
+    rules = judge(run, window, problems)
+    for ok, text in rules:
+        print(f"[{'PASS' if ok else 'FAIL'}] {text}")
+    return 0 if all(ok for ok, _ in rules) else 1
+
+
+async def main_async(server: str, source: str, args: argparse.Namespace) -> int:
+    url = await create_scratch_database(server, "relance_load")
+    name = url.partition("?")[0].rsplit("/", 1)[1]
+    print(f"database: scratch {name} on {source}")
+    app_server: Server | None = None
+    admin: Any = None
+    try:
+        fixtures = await prepare(url)
+        conn = await asyncpg.connect(plain(url))
+        try:
+            version = await conn.fetchval("SHOW server_version")
+        finally:
+            await conn.close()
+        print(
+            f"PostgreSQL {version}; {len(fixtures.commitments)} demo commitments, "
+            f"{len(fixtures.actions)} actions"
+        )
+        app_server = Server(url, workers=args.workers)
+        await app_server.wait_ready()
+        print(
+            f"app: relance serve --workers {args.workers} on {app_server.base_url}; "
+            f"{os.cpu_count()} CPUs ({platform.machine()}), shared with PostgreSQL and the "
+            f"clients"
+        )
+        print(
+            f"{args.clients} clients (one httpx connection each) for {args.seconds:g} s, "
+            f"{1 - WRITE_SHARE:.0%} reads / {WRITE_SHARE:.0%} writes, client timeout "
+            f"{CLIENT_TIMEOUT:g} s, after a 503 a client waits min(Retry-After, "
+            f"{BACKOFF_CAP:g} s)"
+        )
+        fault = None
+        if args.fault:
+            admin = await asyncpg.connect(plain(with_database(server, "postgres")))
+            fault = outage(admin, name)
+            print(
+                f"fault: database closed at {OUTAGE_AT:.0%} of the run for "
+                f"{OUTAGE_SECONDS:g} s (ALLOW_CONNECTIONS false + pg_terminate_backend)"
+            )
+        print(f"load average before: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
+        run = Run(app_server.base_url, fixtures, args.seconds, args.max_requests)
+        cpu_before = app_server.cpu_seconds()
+        window = await run.go(args.clients, fault)
+        cpu_after = app_server.cpu_seconds()
+        if cpu_before is not None and cpu_after is not None:
+            cpu = cpu_after - cpu_before
+            print(
+                f"server CPU: {cpu:.1f} s over {args.seconds:g} s "
+                f"({cpu * 1000 / max(1, len(run.ledger.samples)):.2f} ms per request); "
+                f"load average after: {', '.join(f'{x:.2f}' for x in os.getloadavg())}"
+            )
+        conn = await asyncpg.connect(plain(url))
+        try:
+            problems = await verify_writes(conn, run.ledger, fixtures.bdt)
+        finally:
+            await conn.close()
+        log = app_server.output()
+        code = report(run, window, problems, log)
+        if code:
+            kept = Path(tempfile.gettempdir(), f"{name}-server.log")
+            await asyncio.to_thread(kept.write_text, log)
+            print(f"server log kept in {kept}")
+        return code
+    finally:
+        if admin is not None:
+            await set_connections(admin, name, True)
+            await admin.close()
+        if app_server is not None:
+            app_server.stop()
+        if args.keep:
+            print(f"kept the scratch database: {url}")
+        else:
+            await drop_database(url)
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.load", description=__doc__)
+    parser.add_argument("--clients", type=int, default=50, help="concurrent clients")
+    parser.add_argument("--seconds", type=float, default=60.0, help="duration of the run")
+    parser.add_argument("--fault", action="store_true", help="close the database for 5 s")
+    parser.add_argument("--workers", type=int, default=1, help="relance serve --workers")
+    parser.add_argument("--max-requests", type=int, default=1_000_000, help="stop after these")
+    parser.add_argument("--keep", action="store_true", help="keep the scratch database")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    server, source = server_url()  # may start the embedded server: before the event loop
+    return asyncio.run(main_async(server, source, args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
