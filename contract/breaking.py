@@ -326,6 +326,13 @@ def acknowledged_in(text: str, changes: list[Change]) -> tuple[list[Change], lis
     return acknowledged, [c for c in changes if str(c) not in text]
 
 
+def _shown(path: Path) -> str:
+    resolved = path.resolve()
+    return str(
+        resolved.relative_to(history.ROOT) if resolved.is_relative_to(history.ROOT) else path
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("old", nargs="?", type=Path, help="the OpenAPI document clients use")
@@ -354,17 +361,17 @@ def main(argv: list[str] | None = None) -> int:
     changes = breaking_changes(json.loads(old_text), json.loads(new_path.read_text("utf-8")))
     ack_text = ack_path.read_text(encoding="utf-8") if ack_path and ack_path.exists() else ""
     acknowledged, unacknowledged = acknowledged_in(ack_text, changes)
+    ack_label = _shown(ack_path) if ack_path else "a file passed with --acknowledged"
     print(f"Breaking changes in {new_label} against {label}: {len(changes)}")
     for change in unacknowledged:
         print(f"  - {change}")
     if acknowledged:
-        print(f"Acknowledged in {ack_path}:")
+        print(f"Acknowledged in {ack_label}:")
         for change in acknowledged:
             print(f"  - {change}")
     if unacknowledged:
-        where = ack_path or "a file passed with --acknowledged"
         print(f"{len(unacknowledged)} not acknowledged. If intended, copy each line into "
-              f"{where} with the reason and what clients must do.")  # fmt: skip
+              f"{ack_label} with the reason and what clients must do.")  # fmt: skip
         return 1
     return 0
 
