@@ -12,8 +12,8 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: install run demo test lint typecheck pytest fuzz bench bench-aggregates bench-sync load \
-	load-faults clean
+.PHONY: install run demo test lint typecheck pytest fuzz contract contract-update bench \
+	bench-aggregates bench-sync load load-faults clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -46,11 +46,30 @@ test: lint typecheck pytest
 fuzz: install  ## schemathesis over every operation against a real server (zero failures)
 	$(BIN)/python -m tests.contract.fuzz --max-examples $(or $(FUZZ_EXAMPLES),25)
 
+# The API contract (README, "Generating a client"): snapshot current, no unacknowledged breaking change,
+# and a TypeScript client generated from the snapshot type-checks. Needs Node.js >= 20 and npm.
+CONTRACT_TS := contract/ts
+export NPM_CONFIG_UPDATE_NOTIFIER := false
+
+$(CONTRACT_TS)/node_modules/.package-lock.json: $(CONTRACT_TS)/package-lock.json $(CONTRACT_TS)/package.json
+	cd $(CONTRACT_TS) && npm ci --no-audit --no-fund --loglevel=error
+
+contract: install $(CONTRACT_TS)/node_modules/.package-lock.json  ## snapshot, breaking changes, TS client
+	$(BIN)/python -m contract.snapshot --check
+	$(BIN)/python -m contract.breaking --git
+	cd $(CONTRACT_TS) && npm run --silent generate
+	cd $(CONTRACT_TS) && npm run --silent typecheck
+	@echo "TypeScript client: generated from contract/openapi.json, example.ts and negative.ts type-check"
+
+contract-update: install  ## rewrite contract/openapi.json from the code (then commit it)
+	$(BIN)/python -m contract.snapshot --write
+
 bench: install  ## benchmarks; they print their figures
 	$(BIN)/python -m bench.crud
 
 clean:
-	rm -rf $(VENV) $(TOOLS) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(TOOLS) .pytest_cache .mypy_cache .ruff_cache $(CONTRACT_TS)/node_modules \
+		$(CONTRACT_TS)/generated
 
 -include mk/*.mk
 

@@ -1,0 +1,1 @@
+"""The API contract: the committed OpenAPI snapshot, its breaking-change check, a TS client."""

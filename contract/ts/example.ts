@@ -1,0 +1,98 @@
+// What a frontend team writes with the client generated from contract/openapi.json:
+// list commitments with filters, create one, read an aggregate. `make contract` type-checks it.
+import createClient from "openapi-fetch";
+import type { components, paths } from "./generated/relance";
+
+export type Commitment = components["schemas"]["CommitmentRead"];
+export type NewCommitment = components["schemas"]["CommitmentCreate"];
+export type AggregateCell = components["schemas"]["AggregateCell"];
+type Problem = components["schemas"]["Problem"];
+
+export class ProblemError extends Error {
+  constructor(readonly problem: Problem) {
+    super(`${problem.status} ${problem.reason}: ${problem.detail}`);
+  }
+}
+
+export function relanceClient(baseUrl: string, apiKey?: string) {
+  const headers: Record<string, string> = apiKey ? { Authorization: `Bearer ${apiKey}` } : {};
+  return createClient<paths>({ baseUrl, headers });
+}
+export type RelanceClient = ReturnType<typeof relanceClient>;
+
+/** A partner's committed commitments of 2024 and 2025, largest first, every page. */
+export async function listCommitments(
+  client: RelanceClient,
+  partnerId: string,
+): Promise<Commitment[]> {
+  const page = async (cursor?: string) => {
+    const { data, error } = await client.GET("/v1/commitments", {
+      params: {
+        query: {
+          partner_id: [partnerId],
+          year: [2024, 2025], // a repeated parameter means OR
+          status: ["committed"],
+          instrument: ["loan", "grant"],
+          sort: "-amount,year",
+          limit: 500,
+          cursor,
+        },
+      },
+    });
+    if (error) throw new ProblemError(error);
+    return data;
+  };
+  let current = await page();
+  const all = [...current.items];
+  while (current.next_cursor !== null) {
+    current = await page(current.next_cursor); // null on the last page
+    all.push(...current.items);
+  }
+  return all;
+}
+
+/** Money is a decimal string (at most two decimals in, exactly two out), never a number. */
+export async function createCommitment(
+  client: RelanceClient,
+  actionId: string,
+  partnerId: string,
+): Promise<Commitment> {
+  const body: NewCommitment = {
+    action_id: actionId,
+    partner_id: partnerId,
+    external_ref: "BDT-PRET-2024-0042",
+    year: 2024,
+    amount: "1250000.00",
+    instrument: "loan",
+    status: "committed",
+    signed_on: "2024-03-15",
+  };
+  const { data, error, response } = await client.POST("/v1/commitments", { body });
+  if (error) {
+    // 422 names each bad field with a JSON pointer into the body sent.
+    const fields = (error.errors ?? []).map((e) => `${e.pointer ?? e.parameter}: ${e.detail}`);
+    throw new ProblemError({ ...error, detail: [error.detail, ...fields].join("; ") });
+  }
+  console.log(`created ${response.headers.get("Location")} (ETag ${data.etag})`);
+  return data;
+}
+
+/** Committed and disbursed sums by chantier and year, biggest first. */
+export async function committedByChantierAndYear(client: RelanceClient): Promise<string[]> {
+  const { data, error } = await client.GET("/v1/aggregates/commitments", {
+    params: {
+      query: { drilldown: ["chantier", "year"], order: "-committed,year", page_size: 100 },
+    },
+  });
+  if (error) throw new ProblemError(error);
+  // The operation also answers text/csv (format=csv or Accept: text/csv): rule that out.
+  if (typeof data === "string") throw new Error("asked for JSON, got CSV");
+  const lines = data.cells.map((cell: AggregateCell) => {
+    const chantier = cell.chantier ? `${cell.chantier.code} ${cell.chantier.name}` : "(none)";
+    const rate = cell.execution_rate ?? "n/a"; // null when nothing is committed
+    return `${chantier} ${cell.year ?? "-"}: ${cell.committed} € committed, ${cell.disbursed} € disbursed (rate ${rate})`;
+  });
+  const total = data.summary; // the true total, each commitment once, even if `overlapping`
+  lines.push(`total: ${total.committed} € over ${total.count} commitments`);
+  return lines;
+}
