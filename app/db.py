@@ -83,6 +83,8 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
         except BaseException:
             await session.rollback()
             raise
+        for hook in getattr(state, "before_commit", ()):  # e.g. the Idempotency-Key mark
+            await hook(request, session)
         await session.commit()
 
 

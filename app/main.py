@@ -20,7 +20,7 @@ from app.commitments.router import router as commitments_router
 from app.config import Settings, get_settings
 from app.db import create_engine, create_read_sessionmaker, create_sessionmaker
 from app.errors import PROBLEM_JSON, install_error_handlers
-from app.idempotency.middleware import IdempotencyMiddleware
+from app.idempotency.middleware import IdempotencyMiddleware, mark_applied
 from app.ops.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from app.ops.router import router as ops_router
 from app.partners.router import router as partners_router
@@ -109,6 +109,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = None
     redis_url = settings.redis_url.get_secret_value() if settings.redis_url else None
     app.state.rate_limiter = RateLimiter(settings.rate_limit, redis_url)
+    app.state.before_commit = [mark_applied]
     install_error_handlers(app)
     # Added innermost first: a replayed answer still gets CORS headers, request ids, logs.
     app.add_middleware(IdempotencyMiddleware)

@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.datastructures import Headers
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.auth.repository import ApiKeyRepository
@@ -45,6 +46,20 @@ class KeyReused(ValidationFailed):
 
 class RequestInProgress(Conflict):
     reason = "REQUEST_IN_PROGRESS"
+
+
+class AnswerLost(Conflict):
+    reason = "REQUEST_ALREADY_APPLIED"
+
+
+CLAIM_STATE = "idempotency_claim"
+
+
+async def mark_applied(request: Request, session: AsyncSession) -> None:
+    """Before a request's commit: record, in that same transaction, that its key was applied."""
+    claim = getattr(request.state, CLAIM_STATE, None)
+    if claim is not None:
+        await IdempotencyRepository(session).mark_applied(*claim)
 
 
 def _header_error(detail: str) -> list[ErrorItem]:
@@ -114,6 +129,13 @@ class IdempotencyMiddleware:
                     f"This {HEADER} was already used with another request.",
                     errors=_header_error("was already used with another request"),
                 )
+            elif stored.status_code is None and stored.applied and stored.lease_expired:
+                # Applied, and its answer not stored within the lease: it never will be.
+                error = AnswerLost(
+                    f"The request with this {HEADER} was applied, but its answer could not be "
+                    "stored: do not send it again; read the resource instead.",
+                    errors=_header_error("was applied; its answer is lost"),
+                )
             elif stored.status_code is None:
                 error = RequestInProgress(
                     f"A request with this {HEADER} is still running; retry shortly.",
@@ -138,6 +160,7 @@ class IdempotencyMiddleware:
         owner_id: Any,
         key: str,
     ) -> None:
+        scope.setdefault("state", {})[CLAIM_STATE] = (owner_id, key)
         status = 500
         kept: list[list[str]] = []
         chunks: list[bytes] = []

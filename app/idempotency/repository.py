@@ -16,6 +16,8 @@ class Stored:
     status_code: int | None
     response_headers: list[Any] | None
     response_body: bytes | None
+    applied: bool
+    lease_expired: bool
 
 
 CLAIM = text(
@@ -31,18 +33,20 @@ RETURNING 1
 TAKE_OVER = text(
     """
 UPDATE idempotency_keys
-SET fingerprint = :fingerprint, created_at = now(), completed_at = NULL,
+SET fingerprint = :fingerprint, created_at = now(), completed_at = NULL, applied_at = NULL,
     status_code = NULL, response_headers = NULL, response_body = NULL
 WHERE owner_id = :owner_id AND key = :key
   AND (created_at < now() - make_interval(hours => :ttl_hours)
-       OR (completed_at IS NULL AND created_at < now() - make_interval(secs => :lease_seconds)))
+       OR (completed_at IS NULL AND applied_at IS NULL
+           AND created_at < now() - make_interval(secs => :lease_seconds)))
 RETURNING 1
 """
 )
 
 EXISTING = text(
     """
-SELECT fingerprint, status_code, response_headers, response_body
+SELECT fingerprint, status_code, response_headers, response_body, applied_at IS NOT NULL,
+       created_at < now() - make_interval(secs => :lease_seconds)
 FROM idempotency_keys WHERE owner_id = :owner_id AND key = :key
 """
 )
@@ -54,6 +58,10 @@ SET status_code = :status_code, response_headers = CAST(:headers AS jsonb),
     response_body = :body, completed_at = now()
 WHERE owner_id = :owner_id AND key = :key
 """
+)
+
+APPLIED = text(
+    "UPDATE idempotency_keys SET applied_at = now() WHERE owner_id = :owner_id AND key = :key"
 )
 
 RELEASE = text("DELETE FROM idempotency_keys WHERE owner_id = :owner_id AND key = :key")
@@ -91,7 +99,7 @@ class IdempotencyRepository:
         )
         if taken.first() is not None:
             return None
-        row = (await self.session.execute(EXISTING, ids)).one()
+        row = (await self.session.execute(EXISTING, ids | {"lease_seconds": lease_seconds})).one()
         return Stored(*row)
 
     async def complete(
@@ -107,6 +115,10 @@ class IdempotencyRepository:
                 "body": body,
             },
         )
+
+    async def mark_applied(self, owner_id: uuid.UUID, key: str) -> None:
+        """In the request's transaction: its writes and this mark commit together or not at all."""
+        await self.session.execute(APPLIED, {"owner_id": owner_id, "key": key})
 
     async def release(self, owner_id: uuid.UUID, key: str) -> None:
         await self.session.execute(RELEASE, {"owner_id": owner_id, "key": key})

@@ -27,3 +27,6 @@ class IdempotencyKey(Base):
         DateTime(timezone=True), server_default=func.now(), index=True
     )
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Set in the request's own transaction: when set, the request's writes are committed, so a
+    # claim left unanswered (the answer could not be stored) is never run a second time.
+    applied_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

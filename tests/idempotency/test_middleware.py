@@ -141,3 +141,60 @@ async def test_a_database_failure_after_the_answer_keeps_the_answer_and_the_conn
     assert first.status_code == 201
     assert await count(connection, "partners WHERE code = 'ETAT'") == 1
     problem(await client.post("/v1/partners", json=PARTNER, headers=headers), 409)
+
+
+async def test_a_successful_post_marks_its_key_applied_in_the_same_transaction(
+    client: httpx.AsyncClient, admin: dict[str, str], connection: AsyncConnection
+) -> None:
+    headers = admin | {"Idempotency-Key": "applied-1"}
+    assert (await client.post("/v1/partners", json=PARTNER, headers=headers)).status_code == 201
+    refused = await client.post(
+        "/v1/partners", json=PARTNER | {"code": "X"}, headers=admin | {"Idempotency-Key": "k2"}
+    )
+    assert refused.status_code == 422
+    rows = dict(
+        (
+            await connection.execute(
+                text("SELECT key, applied_at IS NOT NULL FROM idempotency_keys")
+            )
+        ).all()
+    )
+    assert rows["applied-1"] is True
+    assert rows["k2"] is False  # a refused request wrote nothing, so nothing was applied
+
+
+async def _lose_the_answer(connection: AsyncConnection, key: str, applied: bool) -> None:
+    """What a database outage right after the commit leaves: a claim with no stored answer."""
+    await connection.execute(
+        text(
+            "UPDATE idempotency_keys SET completed_at = NULL, status_code = NULL,"
+            " response_headers = NULL, response_body = NULL,"
+            " applied_at = CASE WHEN :applied THEN now() END,"
+            " created_at = now() - interval '1 hour' WHERE key = :key"
+        ),
+        {"key": key, "applied": applied},
+    )
+
+
+async def test_an_applied_request_whose_answer_was_lost_is_never_run_twice(
+    client: httpx.AsyncClient, admin: dict[str, str], connection: AsyncConnection
+) -> None:
+    headers = admin | {"Idempotency-Key": "lost-answer"}
+    before = await count(connection, "partners")
+    assert (await client.post("/v1/partners", json=PARTNER, headers=headers)).status_code == 201
+    await _lose_the_answer(connection, "lost-answer", applied=True)
+    retry = await client.post("/v1/partners", json=PARTNER, headers=headers)
+    problem(retry, 409, "REQUEST_ALREADY_APPLIED")
+    assert await count(connection, "partners") == before + 1
+
+
+async def test_an_unapplied_request_past_its_lease_runs_again(
+    client: httpx.AsyncClient, admin: dict[str, str], connection: AsyncConnection
+) -> None:
+    headers = admin | {"Idempotency-Key": "died-before-commit"}
+    assert (await client.post("/v1/partners", json=PARTNER, headers=headers)).status_code == 201
+    # As if the first attempt had died before its commit: nothing applied, the row removed.
+    await connection.execute(text("DELETE FROM partners WHERE code = 'ETAT'"))
+    await _lose_the_answer(connection, "died-before-commit", applied=False)
+    retry = await client.post("/v1/partners", json=PARTNER, headers=headers)
+    assert retry.status_code == 201
