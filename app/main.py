@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -85,6 +86,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     owns_engine = getattr(app.state, "engine", None) is None
     if owns_engine:
         attach_database(app, create_engine(app.state.settings))
+    # What exists now (routes, validators, SQLAlchemy metadata, modules) lives as long as the
+    # process: freeze it out of the cyclic collector's sight. Otherwise the collections that a
+    # request allocating many objects triggers (a 10,000-item batch: 10,000 models) walk the
+    # whole heap each time; validating such a batch took 100 ms instead of 37 ms.
+    gc.collect()
+    gc.freeze()
     try:
         yield
     finally:

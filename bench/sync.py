@@ -29,7 +29,7 @@ from app.auth.repository import ApiKeyRepository
 from app.auth.service import create_key
 from app.config import Settings, asyncpg_url
 from app.db import create_engine, create_sessionmaker
-from app.main import create_app
+from app.main import attach_database, create_app
 from app.models.enums import Role
 from app.programme.service import seed
 
@@ -143,13 +143,16 @@ async def main() -> None:
                 ApiKeyRepository(session), name="bench", role=Role.admin, partner_id=None
             )
         app = create_app(settings)
-        app.state.engine = engine
-        app.state.sessionmaker = create_sessionmaker(engine)
+        attach_database(app, engine)
         transport = httpx.ASGITransport(app=app)
         headers = {"Authorization": f"Bearer {token}"}
-        async with httpx.AsyncClient(
-            transport=transport, base_url="http://bench", headers=headers, timeout=120
-        ) as client:
+        # The lifespan runs as under uvicorn (ASGITransport alone would skip it).
+        async with (
+            app.router.lifespan_context(app),
+            httpx.AsyncClient(
+                transport=transport, base_url="http://bench", headers=headers, timeout=120
+            ) as client,
+        ):
             partners = (await client.get("/v1/partners")).json()["items"]
             bdt = next(p["id"] for p in partners if p["code"] == "BDT")
             amp = uuid.UUID(next(p["id"] for p in partners if p["code"] == "AMP"))

@@ -18,12 +18,16 @@ from sqlalchemy import (
     String,
     and_,
     bindparam,
+    case,
     func,
     literal,
+    null,
     nulls_last,
     or_,
     select,
     true,
+    tuple_,
+    union_all,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -250,6 +254,84 @@ def _cells_statement(query: CellQuery, *, window: bool) -> Select[Any]:
     return stmt if query.limit is None else stmt.limit(query.limit)
 
 
+SUMMARY_BREAKDOWNS = ("priority", "chantier", "partner", "year")
+
+
+def _summary_statement() -> Select[Any]:
+    """The totals and the four breakdowns of /v1/summary in one statement, one round trip.
+
+    Chantier, partner and year are grouping sets over the roll-up joined one-to-one to
+    chantiers and partners, so each commitment counts once in each of them and in the totals.
+    Priorities need the chantier_priorities link, which counts a chantier serving two priorities
+    twice (as documented): that breakdown is a second branch, UNION ALL. Rows come ordered by
+    breakdown, then as the aggregate endpoint orders them: committed descending then code, and
+    years in order. The roll-up has a few thousand rows, so scanning it twice costs little.
+    """
+    r = CommitmentRollup.__table__.alias("r")
+    chantier = Chantier.__table__.alias("ch")
+    partner = Partner.__table__.alias("p")
+    measures = [m.label(name) for name, m in _measures(r).items()]
+    breakdown = case(
+        (func.grouping(chantier.c.id) == 0, literal("chantier")),
+        (func.grouping(partner.c.id) == 0, literal("partner")),
+        (func.grouping(r.c.year) == 0, literal("year")),
+        else_=literal("totals"),
+    )
+    by_grain = (
+        select(
+            breakdown.label("breakdown"),
+            func.coalesce(chantier.c.id, partner.c.id).label("id"),
+            func.coalesce(chantier.c.code, partner.c.code).label("code"),
+            func.coalesce(chantier.c.name, partner.c.name).label("name"),
+            r.c.year,
+            *measures,
+        )
+        .select_from(
+            r.join(chantier, chantier.c.id == r.c.chantier_id).join(
+                partner, partner.c.id == r.c.partner_id
+            )
+        )
+        .group_by(
+            func.grouping_sets(
+                tuple_(),
+                tuple_(chantier.c.id, chantier.c.code, chantier.c.name),
+                tuple_(partner.c.id, partner.c.code, partner.c.name),
+                tuple_(r.c.year),
+            )
+        )
+    )
+    rp = CommitmentRollup.__table__.alias("rp")
+    link = ChantierPriority.__table__.alias("cp")
+    priority = Priority.__table__.alias("pr")
+    by_priority = (
+        select(
+            literal("priority").label("breakdown"),
+            priority.c.id,
+            priority.c.code,
+            priority.c.name,
+            null().label("year"),
+            *(m.label(name) for name, m in _measures(rp).items()),
+        )
+        .select_from(
+            rp.outerjoin(link, link.c.chantier_id == rp.c.chantier_id).outerjoin(
+                priority, priority.c.id == link.c.priority_id
+            )
+        )
+        .group_by(priority.c.id, priority.c.code, priority.c.name)
+    )
+    rows = union_all(by_grain, by_priority).subquery("s")
+    return select(rows).order_by(
+        rows.c.breakdown,
+        case((rows.c.breakdown == "year", literal(Decimal(0))), else_=rows.c.committed).desc(),
+        nulls_last(rows.c.code.asc()),
+        nulls_last(rows.c.year.asc()),
+    )
+
+
+# Constant: built once, so a request pays no statement construction.
+SUMMARY = _summary_statement()
+
+
 @dataclass(frozen=True)
 class Totals:
     planned: Decimal
@@ -289,6 +371,12 @@ class ReportingRepository:
         stmt = select(*(m.label(n) for n, m in _measures(s).items())).where(*_where(s, cut))
         row = (await self.session.execute(stmt.select_from(s))).mappings().one()
         return Totals(row["planned"], row["committed"], row["disbursed"], int(row["count"]))
+
+    async def summary(self) -> Sequence[RowMapping]:
+        """Rows `breakdown` (totals, priority, chantier, partner, year), `id`, `code`, `name`,
+        `year` and the measures; see _summary_statement."""
+        rows: Sequence[RowMapping] = (await self.session.execute(SUMMARY)).mappings().all()
+        return rows
 
     async def resolve(self, entity: str, values: Collection[str]) -> dict[str, uuid.UUID]:
         """Map each value (an id or a code) to the id of the entity it names."""

@@ -17,6 +17,7 @@ from app.reporting.repository import (
     DIMENSIONS,
     ENTITIES,
     MEASURES,
+    SUMMARY_BREAKDOWNS,
     CellQuery,
     Cut,
     OrderKey,
@@ -250,15 +251,26 @@ class ReportingService:
         )
 
     async def summary(self) -> ProgrammeSummary:
-        cut = Cut()
-        totals = await self.repo.totals(cut)
-        by: dict[str, list[AggregateCell]] = {}
-        for dim in ("priority", "chantier", "partner", "year"):
-            order = () if dim == "year" else (OrderKey("committed", True),)
-            rows = await self.repo.cells(CellQuery((dim,), cut, order))
-            by[dim] = [cell(row, (dim,)) for row in rows]
+        by: dict[str, list[AggregateCell]] = {dim: [] for dim in SUMMARY_BREAKDOWNS}
+        totals: Measures | None = None
+        for row in await self.repo.summary():
+            dim = row["breakdown"]
+            values = measures(row)
+            if dim == "totals":
+                totals = Measures(**values)
+                continue
+            if dim == "year":
+                values["year"] = row["year"]
+            else:
+                id_ = row["id"]
+                values[dim] = (
+                    None if id_ is None else EntityRef(id=id_, code=row["code"], name=row["name"])
+                )
+            by[dim].append(AggregateCell(**values))
+        # The empty grouping set yields its row even over an empty roll-up.
+        assert totals is not None
         return ProgrammeSummary(
-            totals=Measures(**measures(totals)),
+            totals=totals,
             by_priority=by["priority"],
             by_chantier=by["chantier"],
             by_partner=by["partner"],

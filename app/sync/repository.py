@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import date
-from decimal import Decimal
 
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,18 +14,25 @@ from app.models import Commitment, Partner
 
 
 @dataclass(frozen=True)
-class Row:
-    """One commitment as the partner sends it, ready for the database."""
+class Columns:
+    """Commitments as the partner sends them, one list per column: the shape unnest() takes,
+    so a batch goes to the database without a Python object per commitment.
 
-    external_ref: str
-    action_id: uuid.UUID
-    year: int
-    amount: Decimal
-    disbursed_amount: Decimal
-    instrument: str
-    status: str
-    signed_on: date | None
-    label: str
+    Amounts are exact decimal strings: asyncpg encodes a text array about three times faster
+    than a Decimal array, and the text-to-numeric cast in the statement loses nothing."""
+
+    external_ref: list[str]
+    action_id: list[uuid.UUID]
+    year: list[int]
+    amount: list[str]
+    disbursed_amount: list[str]
+    instrument: list[str]
+    status: list[str]
+    signed_on: list[date | None]
+    label: list[str]
+
+    def __len__(self) -> int:
+        return len(self.external_ref)
 
 
 _COLUMNS = (
@@ -45,16 +51,19 @@ _THEIRS = ", ".join(f"EXCLUDED.{c}" for c in _COLUMNS)
 
 # unnest() turns ten arrays into rows, so 10,000 commitments are one statement and one round
 # trip. The WHERE makes an identical row a no-op: no new version, no change-feed entry.
-# `xmax = 0` holds for a freshly inserted row, not for one updated by DO UPDATE.
+# `xmax = 0` holds for a freshly inserted row, not for one updated by DO UPDATE; counting in
+# SQL spares sending back and decoding one row per commitment.
 # The interpolated names are the constants above, never input.
 UPSERT = text(
     f"""
+WITH written AS (
 INSERT INTO commitments AS c
     (partner_id, external_ref, {", ".join(_COLUMNS)}, version)
 SELECT CAST(:partner_id AS uuid), r.*, 1
 FROM unnest(
     CAST(:external_ref AS text[]), CAST(:action_id AS uuid[]), CAST(:year AS int[]),
-    CAST(:amount AS numeric[]), CAST(:disbursed_amount AS numeric[]),
+    CAST(CAST(:amount AS text[]) AS numeric[]),
+    CAST(CAST(:disbursed_amount AS text[]) AS numeric[]),
     CAST(:instrument AS text[]), CAST(:status AS text[]), CAST(:signed_on AS date[]),
     CAST(:label AS text[])
 ) AS r(external_ref, {", ".join(_COLUMNS)})
@@ -62,7 +71,10 @@ ORDER BY r.external_ref  -- one lock order for every batch: concurrent batches c
 ON CONFLICT (partner_id, external_ref) DO UPDATE
 SET {_SET}, version = c.version + 1, updated_at = now()
 WHERE ({_OURS}) IS DISTINCT FROM ({_THEIRS})
-RETURNING c.id, (c.xmax = 0) AS inserted
+RETURNING (c.xmax = 0) AS inserted
+)
+SELECT count(*) FILTER (WHERE inserted) AS created, count(*) FILTER (WHERE NOT inserted) AS updated
+FROM written
 """  # noqa: S608
 )
 
@@ -107,21 +119,15 @@ class SyncRepository:
             stmt = stmt.with_for_update()
         return (await self.session.scalars(stmt)).one_or_none()
 
-    async def upsert(self, partner_id: uuid.UUID, rows: Sequence[Row]) -> tuple[int, int]:
-        """Insert or update `rows`; returns how many were created and how many updated."""
-        if not rows:
+    async def upsert(self, partner_id: uuid.UUID, columns: Columns) -> tuple[int, int]:
+        """Insert or update the commitments; returns how many were created and how many updated."""
+        if not len(columns):
             return 0, 0
-        params: dict[str, object] = {"partner_id": partner_id}
-        for field in ("external_ref", *_COLUMNS):
-            params[field] = [getattr(row, field) for row in rows]
-        result = await self.session.execute(UPSERT, params)
-        created = updated = 0
-        for _id, inserted in result:
-            if inserted:
-                created += 1
-            else:
-                updated += 1
-        return created, updated
+        # Not dataclasses.asdict(): it would copy every element of every list.
+        params: dict[str, object] = {f.name: getattr(columns, f.name) for f in fields(columns)}
+        params["partner_id"] = partner_id
+        created, updated = (await self.session.execute(UPSERT, params)).one()
+        return int(created), int(updated)
 
     async def prune(
         self,

@@ -23,7 +23,7 @@ from app.errors import (
 )
 from app.models import Commitment
 from app.models.enums import Role
-from app.sync.repository import Row, SyncRepository
+from app.sync.repository import Columns, SyncRepository
 from app.sync.schemas import MAX_BATCH, BatchItem, BatchResult, CommitmentPut, PruneScope
 
 _NOT_YOURS = "A partner key may only write its own partner's commitments."
@@ -31,17 +31,18 @@ _ITEMS = TypeAdapter(list[BatchItem])
 _PRUNE = TypeAdapter(PruneScope)
 
 
-def _row(external_ref: str, item: CommitmentPut) -> Row:
-    return Row(
-        external_ref=external_ref,
-        action_id=item.action_id,
-        year=item.year,
-        amount=item.amount,
-        disbursed_amount=item.disbursed_amount,
-        instrument=item.instrument.value,
-        status=item.status.value,
-        signed_on=item.signed_on,
-        label=item.label,
+def _columns(refs: list[str], items: Sequence[CommitmentPut]) -> Columns:
+    """One list per column, built in one pass each: cheaper than an object per commitment."""
+    return Columns(
+        external_ref=refs,
+        action_id=[item.action_id for item in items],
+        year=[item.year for item in items],
+        amount=[str(item.amount) for item in items],
+        disbursed_amount=[str(item.disbursed_amount) for item in items],
+        instrument=[item.instrument.value for item in items],
+        status=[item.status.value for item in items],
+        signed_on=[item.signed_on for item in items],
+        label=[item.label for item in items],
     )
 
 
@@ -95,7 +96,7 @@ class SyncService:
             if current is None:
                 raise PreconditionFailed("If-Match was sent but the commitment does not exist.")
             check_if_match(if_match, current.etag)
-        created, _updated = await self.repo.upsert(partner_id, [_row(external_ref, item)])
+        created, _updated = await self.repo.upsert(partner_id, _columns([external_ref], [item]))
         stored = await self.repo.by_ref(partner_id, external_ref)
         assert stored is not None  # just written, or unchanged and committed by another writer
         return stored, created == 1
@@ -165,8 +166,9 @@ class SyncService:
         if errors:
             errors.sort(key=_pointer_order)
             raise ValidationFailed("The batch is invalid; nothing was written.", errors=errors)
+        good = [item for _, item in items]
         created, updated = await self.repo.upsert(
-            partner_id, [_row(item.external_ref, item) for _, item in items]
+            partner_id, _columns([item.external_ref for item in good], good)
         )
         deleted = 0
         if prune is not None:

@@ -171,6 +171,21 @@ async def test_summary_gives_totals_and_each_breakdown_in_one_request(
     assert by_priority > totals["count"]  # overlapping, as documented
 
 
+async def test_summary_answers_as_the_aggregate_endpoint_does_cell_for_cell(
+    client: httpx.AsyncClient, dataset: dict[str, Any]
+) -> None:
+    # /v1/summary is one statement of its own: same cells, same order, same shape as the
+    # aggregate endpoint (entities by committed descending then code, years in order).
+    body = (await client.get("/v1/summary")).json()
+    url = "/v1/aggregates/commitments?page_size=10000&drilldown="
+    aggregate = (await client.get(url + "priority")).json()
+    assert body["totals"] == aggregate["summary"]
+    for dim in ("priority", "chantier", "partner", "year"):
+        order = "" if dim == "year" else "&order=-committed"
+        cells = (await client.get(url + dim + order)).json()["cells"]
+        assert body[f"by_{dim}"] == cells, dim
+
+
 async def test_aggregates_see_a_write_as_soon_as_it_is_committed(
     live_client: httpx.AsyncClient, live_admin: dict[str, str]
 ) -> None:
