@@ -152,7 +152,7 @@ async def test_a_successful_post_marks_its_key_applied_in_the_same_transaction(
         "/v1/partners", json=PARTNER | {"code": "X"}, headers=admin | {"Idempotency-Key": "k2"}
     )
     assert refused.status_code == 422
-    rows = dict(
+    rows: dict[str, bool] = dict(
         (
             await connection.execute(
                 text("SELECT key, applied_at IS NOT NULL FROM idempotency_keys")
