@@ -176,6 +176,12 @@ _FK_MESSAGES = {
 }
 
 
+def sqlstate(exc: DBAPIError) -> str:
+    """The PostgreSQL error code behind a SQLAlchemy error ('' when there is none)."""
+    cause = getattr(exc.orig, "__cause__", None) or exc.orig
+    return str(getattr(cause, "sqlstate", "") or "")
+
+
 def integrity_error(exc: IntegrityError) -> AppError:
     """Turn a constraint violation into a client error naming the field, never the SQL text."""
     cause = getattr(exc.orig, "__cause__", None)

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import random
 import uuid
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, fields
 from datetime import date
 
 from sqlalchemy import select, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.errors import sqlstate
 from app.models import Commitment, Partner
 
 
@@ -93,6 +97,14 @@ WHERE c.partner_id = CAST(:partner_id AS uuid)
 )
 
 
+# An upsert fires the roll-up's INSERT and UPDATE statement triggers one after the other; each
+# locks its roll-up rows in order, but two concurrent upserts can still meet in opposite order
+# across the two (seen under load: 14 deadlocks in 60 s at 50 clients). PostgreSQL aborts one
+# of them; that one reruns once the other is through.
+DEADLOCK = "40P01"
+DEADLOCK_ATTEMPTS = 5
+
+
 class SyncRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -126,8 +138,17 @@ class SyncRepository:
         # Not dataclasses.asdict(): it would copy every element of every list.
         params: dict[str, object] = {f.name: getattr(columns, f.name) for f in fields(columns)}
         params["partner_id"] = partner_id
-        created, updated = (await self.session.execute(UPSERT, params)).one()
-        return int(created), int(updated)
+        for attempt in range(1, DEADLOCK_ATTEMPTS + 1):
+            try:
+                # A savepoint, so that a deadlock undoes only this statement and it can rerun.
+                async with self.session.begin_nested():
+                    created, updated = (await self.session.execute(UPSERT, params)).one()
+                return int(created), int(updated)
+            except DBAPIError as exc:
+                if sqlstate(exc) != DEADLOCK or attempt == DEADLOCK_ATTEMPTS:
+                    raise
+                await asyncio.sleep(random.uniform(0.01, 0.05) * attempt)  # noqa: S311
+        raise AssertionError("unreachable")
 
     async def prune(
         self,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 from sqlalchemy import text
@@ -12,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.models.enums import Role
 from tests.conftest import KeyMaker, LiveCount, count, pointers, problem
+from tests.database import _plain
 from tests.factories import make_action, partner_id
 
 MISSING = "4b0e6f62-51c5-4bb8-9d71-0b1c1f8c8a11"
@@ -201,3 +203,44 @@ async def test_put_refuses_coerced_values(
     url = f"/v1/partners/{await partner_id(client, 'BDT')}/commitments/COERCE"
     body = _item(action["id"]) | {field: value}
     assert pointers(problem(await client.put(url, json=body, headers=admin), 422)) == [f"/{field}"]
+
+
+async def test_an_upsert_chosen_as_deadlock_victim_reruns_and_succeeds(
+    live_client: httpx.AsyncClient, live_admin: dict[str, str], database_url: str
+) -> None:
+    """A deadlock made on purpose: the batch holds commitment c1 and waits for the roll-up row
+    of (2024, grant) that another transaction holds; that transaction then wants c1. PostgreSQL
+    aborts the batch's statement (it waited first); the batch reruns it and answers 200."""
+    action = (await make_action(live_client, live_admin))["id"]
+    bdt = await partner_id(live_client, "BDT")
+    put = f"/v1/partners/{bdt}/commitments"
+    seeded = [_item(action, external_ref="C1", year=2023), _item(action, external_ref="C2",
+              year=2024, instrument="grant")]  # fmt: skip
+    assert (
+        await live_client.put(put, json={"items": seeded}, headers=live_admin)
+    ).status_code == 200
+    other = await asyncpg.connect(_plain(database_url))
+    try:
+        tx = other.transaction()
+        await tx.start()
+        # Holds the (2024, grant) roll-up row through the roll-up trigger.
+        await other.execute("UPDATE commitments SET amount = 2000 WHERE external_ref = 'C2'")
+        batch = [
+            _item(action, external_ref="C1", year=2023, amount="1500.00"),  # locks c1 first
+            _item(action, external_ref="C3", year=2024, instrument="grant"),  # then waits
+        ]
+        blocked = asyncio.create_task(
+            live_client.put(put, json={"items": batch}, headers=live_admin)
+        )
+        await asyncio.sleep(0.5)
+        closing = asyncio.create_task(
+            other.execute("UPDATE commitments SET label = 'x' WHERE external_ref = 'C1'")
+        )
+        await asyncio.sleep(1.5)  # past deadlock_timeout: PostgreSQL has broken the cycle
+        await closing
+        await tx.commit()
+        response = await blocked
+    finally:
+        await other.close()
+    assert response.status_code == 200, response.text
+    assert response.json()["created"] == 1
