@@ -28,7 +28,7 @@ from app import migrations
 from app.config import Settings
 from app.db import create_engine, create_sessionmaker
 from app.programme.service import seed
-from tests.database import _plain, admin_url, create_scratch_database, drop_database
+from tests.database import admin_url, create_scratch_database, drop_database, plain
 
 PARTNERS = 20  # the seed's AMP and BDT, and 18 more of every kind
 COMMITMENTS_PER_ACTION = 20
@@ -84,7 +84,7 @@ async def prepare(url: str, n: int) -> None:
     async with create_sessionmaker(engine)() as session, session.begin():
         await seed(session, settings)
     await engine.dispose()
-    conn = await asyncpg.connect(_plain(url))
+    conn = await asyncpg.connect(plain(url))
     try:
         await conn.execute(
             f"""INSERT INTO partners (code, name, kind, version)
@@ -116,7 +116,7 @@ def _median_ms(samples: list[float]) -> float:
 
 
 async def time_sql(url: str, repeat: int = 10) -> dict[str, float]:
-    conn = await asyncpg.connect(_plain(url))
+    conn = await asyncpg.connect(plain(url))
     try:
         out = {}
         for name, sql in RAW_SQL.items():
@@ -135,7 +135,7 @@ async def time_sql(url: str, repeat: int = 10) -> dict[str, float]:
 async def time_writes(url: str, batch: int = 10_000, repeat: int = 5) -> dict[str, float]:
     """Rows per second: one multi-row INSERT of `batch` rows, and `batch // 10` single-row
     INSERTs, each in a transaction rolled back, with and without the roll-up trigger."""
-    conn = await asyncpg.connect(_plain(url))
+    conn = await asyncpg.connect(plain(url))
     out: dict[str, float] = {}
 
     async def rate(work: Callable[[], Awaitable[Any]], rows: int) -> float:
@@ -230,7 +230,7 @@ async def run(n: int, requests: int) -> None:
         print(f"\n== {n:,} commitments ==", flush=True)
         started = time.perf_counter()
         await prepare(url, n)
-        conn = await asyncpg.connect(_plain(url))
+        conn = await asyncpg.connect(plain(url))
         rollup_rows = await conn.fetchval("SELECT count(*) FROM commitment_rollups")
         actions = await conn.fetchval("SELECT count(*) FROM actions")
         await conn.close()

@@ -18,16 +18,12 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import asyncpg  # type: ignore[import-untyped,unused-ignore]
 import httpx
-
-from app.config import asyncpg_url
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -50,36 +46,6 @@ def server_url() -> tuple[str, str]:
     embedded: Any = importlib.import_module("app.embedded")
     url: str = embedded.start(data_dir, database="postgres")
     return url, f"embedded PostgreSQL in {data_dir}"
-
-
-def plain(url: str) -> str:
-    """The URL as asyncpg wants it (no `+asyncpg` driver suffix)."""
-    return "postgresql://" + asyncpg_url(url).split("://", 1)[1]
-
-
-def with_database(url: str, name: str) -> str:
-    base, _, query = url.partition("?")
-    base = base.rsplit("/", 1)[0]
-    return f"{base}/{name}" + (f"?{query}" if query else "")
-
-
-async def create_scratch_database(url: str, prefix: str = "relance_bench") -> str:
-    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
-    conn = await asyncpg.connect(plain(url))
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    return with_database(url, name)
-
-
-async def drop_database(url: str) -> None:
-    name = url.partition("?")[0].rsplit("/", 1)[1]
-    conn = await asyncpg.connect(plain(with_database(url, "postgres")))
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await conn.close()
 
 
 # -- the app, served for real ----------------------------------------------------------------

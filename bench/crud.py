@@ -36,13 +36,11 @@ from bench.common import (
     Result,
     Server,
     client_description,
-    create_scratch_database,
-    drop_database,
     http_load,
-    plain,
     raw_load,
     server_url,
 )
+from tests.database import create_scratch_database, drop_database, plain
 
 GOAL_GET_ONE = 1_000  # requests/s, one worker, on the 2-core reference machine
 

@@ -45,7 +45,7 @@ from app.models.enums import Role
 from app.partners.repository import PartnerRepository
 from app.programme.demo import demo
 from app.programme.service import seed
-from bench.common import Server, create_scratch_database, drop_database, plain, with_database
+from bench.common import Server
 from bench.common import server_url as bench_server_url
 from bench.load_check import (
     READ_KINDS,
@@ -57,6 +57,7 @@ from bench.load_check import (
     verify_writes,
     version_of,
 )
+from tests.database import create_scratch_database, drop_database, plain, with_database
 
 CLIENT_TIMEOUT = 10.0  # seconds; no request may take longer
 OUTAGE_AT = 0.4  # of the run

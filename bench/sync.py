@@ -14,24 +14,24 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import time
 import uuid
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import asyncpg
 import httpx
 
-from app import embedded, migrations
+from app import migrations
 from app.auth.repository import ApiKeyRepository
 from app.auth.service import create_key
-from app.config import Settings, asyncpg_url
+from app.config import Settings
 from app.db import create_engine, create_sessionmaker
 from app.main import attach_database, create_app
 from app.models.enums import Role
 from app.programme.service import seed
+from bench.common import server_url
+from tests.database import create_scratch_database, drop_database
 
 BATCH = 10_000
 ROUNDS = 3
@@ -52,35 +52,6 @@ WHERE (c.action_id, c.year, c.amount, c.disbursed_amount, c.instrument, c.status
                     EXCLUDED.disbursed_amount, EXCLUDED.instrument, EXCLUDED.status,
                     EXCLUDED.label)
 """
-
-
-def _plain(url: str) -> str:
-    return "postgresql://" + asyncpg_url(url).split("://", 1)[1]
-
-
-def _server() -> str:
-    url = os.environ.get("BENCH_DATABASE_URL") or os.environ.get("TEST_DATABASE_URL")
-    if url:
-        return url
-    return embedded.start(Path(".relance/bench-pgdata"), database="postgres")
-
-
-async def _scratch(server: str) -> str:
-    name = f"relance_bench_{uuid.uuid4().hex[:8]}"
-    conn = await asyncpg.connect(_plain(server))
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    return _plain(server).rsplit("/", 1)[0] + f"/{name}"
-
-
-async def _drop(server: str, url: str) -> None:
-    conn = await asyncpg.connect(_plain(server))
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
-    finally:
-        await conn.close()
 
 
 def _items(action_id: str, prefix: str) -> list[dict[str, Any]]:
@@ -131,8 +102,8 @@ def _rate(seconds: list[float]) -> float:
 
 
 async def main() -> None:
-    server = await asyncio.to_thread(_server)
-    url = await _scratch(server)
+    server, _origin = await asyncio.to_thread(server_url)
+    url = await create_scratch_database(server, "relance_bench")
     try:
         await asyncio.to_thread(migrations.upgrade, url)
         settings = Settings(database_url=url)  # type: ignore[arg-type]
@@ -175,7 +146,7 @@ async def main() -> None:
                 await conn.close()
         await engine.dispose()
     finally:
-        await _drop(server, url)
+        await drop_database(url)
 
     rows = [
         ("created", _rate(api_created), _rate(raw_created)),

@@ -24,7 +24,7 @@ def admin_url() -> str:
     return embedded.start(data_dir, database="postgres")
 
 
-def _plain(url: str) -> str:
+def plain(url: str) -> str:
     return "postgresql://" + asyncpg_url(url).split("://", 1)[1]
 
 
@@ -36,7 +36,7 @@ def with_database(url: str, name: str) -> str:
 
 async def create_scratch_database(url: str, prefix: str = "relance_test") -> str:
     name = f"{prefix}_{uuid.uuid4().hex[:8]}"
-    conn = await asyncpg.connect(_plain(url))
+    conn = await asyncpg.connect(plain(url))
     try:
         await conn.execute(f'CREATE DATABASE "{name}"')
     finally:
@@ -47,7 +47,7 @@ async def create_scratch_database(url: str, prefix: str = "relance_test") -> str
 async def drop_database(url: str) -> None:
     name = url.partition("?")[0].rsplit("/", 1)[1]
     admin = with_database(url, "postgres")
-    conn = await asyncpg.connect(_plain(admin))
+    conn = await asyncpg.connect(plain(admin))
     try:
         await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:

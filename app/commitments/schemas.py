@@ -38,12 +38,10 @@ _EXAMPLE: JsonDict = {
 }
 
 
-class CommitmentCreate(Input):
-    model_config = ConfigDict(json_schema_extra={"examples": [_EXAMPLE]})
+class CommitmentFields(Input):
+    """What a commitment says, whoever sends it: the API's create and the partners' PUT."""
 
     action_id: uuid.UUID
-    partner_id: uuid.UUID
-    external_ref: ExternalRef | None = None
     year: Year
     amount: PositiveMoney
     disbursed_amount: Money = Field(
@@ -61,6 +59,13 @@ class CommitmentCreate(Input):
         if amount is not None and value > amount:
             raise ValueError("must not be above amount")
         return value
+
+
+class CommitmentCreate(CommitmentFields):
+    model_config = ConfigDict(json_schema_extra={"examples": [_EXAMPLE]})
+
+    partner_id: uuid.UUID
+    external_ref: ExternalRef | None = None
 
 
 class CommitmentUpdate(Input):

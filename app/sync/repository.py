@@ -99,8 +99,10 @@ WHERE c.partner_id = CAST(:partner_id AS uuid)
 
 # An upsert fires the roll-up's INSERT and UPDATE statement triggers one after the other; each
 # locks its roll-up rows in order, but two concurrent upserts can still meet in opposite order
-# across the two (seen under load: 14 deadlocks in 60 s at 50 clients). PostgreSQL aborts one
-# of them; that one reruns once the other is through.
+# across the two (seen under load: 14 deadlocks in 60 s at 50 clients). Upserts of one partner
+# are therefore serialised; against other writers (a PATCH moving a commitment between cells)
+# a deadlock stays possible, and the statement reruns when PostgreSQL makes it the victim.
+PARTNER_LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended(:name, 0))")
 DEADLOCK = "40P01"
 DEADLOCK_ATTEMPTS = 5
 
@@ -138,6 +140,9 @@ class SyncRepository:
         # Not dataclasses.asdict(): it would copy every element of every list.
         params: dict[str, object] = {f.name: getattr(columns, f.name) for f in fields(columns)}
         params["partner_id"] = partner_id
+        # One writer per partner at a time, until commit: a partner's upserts queue instead of
+        # deadlocking on its roll-up rows (partners never share roll-up rows).
+        await self.session.execute(PARTNER_LOCK, {"name": f"relance-sync:{partner_id}"})
         for attempt in range(1, DEADLOCK_ATTEMPTS + 1):
             try:
                 # A savepoint, so that a deadlock undoes only this statement and it can rerun.

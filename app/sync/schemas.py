@@ -1,15 +1,13 @@
 """Partner sync inputs and outputs: one commitment by the partner's reference, or a batch."""
 
 import uuid
-from decimal import Decimal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 from pydantic.config import JsonDict
 
-from app.commitments.schemas import ExternalRef
-from app.common.money import IsoDate, LongText, Money, PositiveMoney, Year
+from app.commitments.schemas import CommitmentFields, ExternalRef
+from app.common.money import Year
 from app.common.schemas import Input
-from app.models.enums import CommitmentStatus, Instrument
 
 MAX_BATCH = 10_000
 
@@ -25,29 +23,10 @@ _PUT_EXAMPLE: JsonDict = {
 }
 
 
-class CommitmentPut(Input):
+class CommitmentPut(CommitmentFields):
     """The whole commitment as the partner holds it; omitted optional fields take defaults."""
 
     model_config = ConfigDict(json_schema_extra={"examples": [_PUT_EXAMPLE]})
-
-    action_id: uuid.UUID
-    year: Year
-    amount: PositiveMoney
-    disbursed_amount: Money = Field(
-        default=Decimal("0.00"), description="Paid to date; never above amount."
-    )
-    instrument: Instrument
-    status: CommitmentStatus = CommitmentStatus.planned
-    signed_on: IsoDate | None = None
-    label: LongText = ""
-
-    @field_validator("disbursed_amount")
-    @classmethod
-    def _within_amount(cls, value: Decimal, info: ValidationInfo) -> Decimal:
-        amount = info.data.get("amount")
-        if amount is not None and value > amount:
-            raise ValueError("must not be above amount")
-        return value
 
 
 class BatchItem(CommitmentPut):

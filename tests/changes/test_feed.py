@@ -17,7 +17,7 @@ import asyncpg
 import httpx
 
 from tests.conftest import problem
-from tests.database import _plain
+from tests.database import plain
 from tests.factories import make_action, partner_id
 
 
@@ -111,8 +111,8 @@ async def _scenario(
     out of order, while a poller follows; returns the poller and the final table."""
     action = (await make_action(client, admin))["id"]
     bdt = await partner_id(client, "BDT")
-    poll_conn = await asyncpg.connect(_plain(url))
-    long_conn = await asyncpg.connect(_plain(url))
+    poll_conn = await asyncpg.connect(plain(url))
+    long_conn = await asyncpg.connect(plain(url))
     poller = make_poller(poll_conn)
     try:
         # A transaction that starts early and commits last (its updated_at is the earliest).

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.models.enums import Role
 from tests.conftest import KeyMaker, LiveCount, count, pointers, problem
-from tests.database import _plain
+from tests.database import plain
 from tests.factories import make_action, partner_id
 
 MISSING = "4b0e6f62-51c5-4bb8-9d71-0b1c1f8c8a11"
@@ -219,7 +219,7 @@ async def test_an_upsert_chosen_as_deadlock_victim_reruns_and_succeeds(
     assert (
         await live_client.put(put, json={"items": seeded}, headers=live_admin)
     ).status_code == 200
-    other = await asyncpg.connect(_plain(database_url))
+    other = await asyncpg.connect(plain(database_url))
     try:
         tx = other.transaction()
         await tx.start()
@@ -244,3 +244,43 @@ async def test_an_upsert_chosen_as_deadlock_victim_reruns_and_succeeds(
         await other.close()
     assert response.status_code == 200, response.text
     assert response.json()["created"] == 1
+
+
+async def _deadlocks(conn: asyncpg.Connection) -> int:
+    await asyncio.sleep(1.2)  # backends publish their statistics at most once a second
+    await conn.execute("SELECT pg_stat_clear_snapshot()")
+    value = await conn.fetchval(
+        "SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()"
+    )
+    return int(value)
+
+
+async def test_concurrent_batches_of_one_partner_queue_instead_of_deadlocking(
+    live_client: httpx.AsyncClient, live_admin: dict[str, str], database_url: str
+) -> None:
+    """Two kinds of batch: one updates (2023) and inserts (2024), the other the reverse. Run
+    together, their roll-up triggers lock the two cells in opposite orders."""
+    action = (await make_action(live_client, live_admin))["id"]
+    put = f"/v1/partners/{await partner_id(live_client, 'BDT')}/commitments"
+    base = [_item(action, external_ref=f"A{i}", year=2023) for i in range(6)] + [
+        _item(action, external_ref=f"B{i}", year=2024) for i in range(6)
+    ]
+    assert (await live_client.put(put, json={"items": base}, headers=live_admin)).status_code == 200
+    conn = await asyncpg.connect(plain(database_url))
+    try:
+        before = await _deadlocks(conn)
+        for round_ in range(3):
+            batches = []
+            for i in range(6):
+                old, new = ("A", 2024) if i % 2 else ("B", 2023)
+                items = [
+                    _item(action, external_ref=f"{old}{i}", year=2023 if old == "A" else 2024,
+                          amount=f"{1000 + round_}.00"),
+                    _item(action, external_ref=f"N{round_}-{i}", year=new),
+                ]  # fmt: skip
+                batches.append(live_client.put(put, json={"items": items}, headers=live_admin))
+            responses = await asyncio.gather(*batches)
+            assert [r.status_code for r in responses] == [200] * 6, [r.text for r in responses]
+        assert await _deadlocks(conn) == before
+    finally:
+        await conn.close()
