@@ -69,6 +69,7 @@ def _header_error(detail: str) -> list[ErrorItem]:
 class IdempotencyMiddleware:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        self.pending: list[Outcome] = []
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "POST":
@@ -97,6 +98,7 @@ class IdempotencyMiddleware:
         settings: Settings = state.settings
         options = settings.idempotency
         try:
+            await _flush(sessionmaker, self.pending)
             async with sessionmaker() as session, session.begin():
                 principal = await authenticate(ApiKeyRepository(session), token)
                 if principal is None:
@@ -179,45 +181,68 @@ class IdempotencyMiddleware:
         try:
             await self.app(scope, receive, capture)
         except BaseException:
-            await _record(sessionmaker, owner_id, key, None)
+            await _record(sessionmaker, self.pending, (owner_id, key, None))
             raise
         if status >= 500:  # nothing was written: let the retry run again
-            await _record(sessionmaker, owner_id, key, None)
+            await _record(sessionmaker, self.pending, (owner_id, key, None))
         else:
             answer = (status, json.dumps(kept), b"".join(chunks))
-            await _record(sessionmaker, owner_id, key, answer)
+            await _record(sessionmaker, self.pending, (owner_id, key, answer))
 
     @staticmethod
     async def _answer(error: AppError, scope: Scope, receive: Receive, send: Send) -> None:
         await render(error)(scope, receive, send)
 
 
+Outcome = tuple[Any, str, tuple[int, str, bytes] | None]
+"""(owner, key, answer): the answer to store, or None to release the key."""
+
+# Outcomes this process could not write (the database was away), written as soon as it is
+# back, before the next claim, rather than leaving the key claimed until its lease ends.
+MAX_PENDING = 1000
+
+
 async def _record(
-    sessionmaker: async_sessionmaker[AsyncSession],
-    owner_id: Any,
-    key: str,
-    answer: tuple[int, str, bytes] | None,
+    sessionmaker: async_sessionmaker[AsyncSession], pending: list[Outcome], outcome: Outcome
 ) -> None:
     """Store the answer for replays, or release the key (answer None) so a retry runs again.
 
     The answer has been sent already: a database failure here is logged, not raised, since
-    raising after the response only makes the server drop the client's connection. The claim
-    then stays unfinished, and a retry gets 409 until the lease expires.
+    raising after the response only makes the server drop the client's connection. The outcome
+    waits in `pending` and is written before this process claims the next key.
     """
     try:
-        async with sessionmaker() as session, session.begin():
-            repo = IdempotencyRepository(session)
-            if answer is None:
-                await repo.release(owner_id, key)
-            else:
-                await repo.complete(owner_id, key, *answer)
+        await _write(sessionmaker, outcome)
     except DATABASE_FAILURES as exc:
+        if len(pending) < MAX_PENDING:
+            pending.append(outcome)
         logger.warning(
-            "could not %s %s after answering: %s; it stays claimed until its lease ends",
-            "release" if answer is None else "store the answer to",
+            "could not %s %s after answering: %s; will retry when the database is back",
+            "release" if outcome[2] is None else "store the answer to",
             HEADER,
             type(exc).__name__,
         )
+
+
+async def _write(sessionmaker: async_sessionmaker[AsyncSession], outcome: Outcome) -> None:
+    owner_id, key, answer = outcome
+    async with sessionmaker() as session, session.begin():
+        repo = IdempotencyRepository(session)
+        if answer is None:
+            await repo.release(owner_id, key)
+        else:
+            await repo.complete(owner_id, key, *answer)
+
+
+async def _flush(sessionmaker: async_sessionmaker[AsyncSession], pending: list[Outcome]) -> None:
+    """Write the outcomes left over from an outage; stop at the first failure."""
+    while pending:
+        outcome = pending.pop(0)  # taken first, so that two flushing requests never share one
+        try:
+            await _write(sessionmaker, outcome)
+        except BaseException:
+            pending.insert(0, outcome)
+            raise
 
 
 async def _read_body(receive: Receive) -> bytes:

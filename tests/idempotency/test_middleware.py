@@ -130,7 +130,8 @@ async def test_a_database_failure_after_the_answer_keeps_the_answer_and_the_conn
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The 201 stands, and nothing is raised into the server (which would drop the client's
-    connection); the claim stays unfinished, so a retry is told to wait (409)."""
+    connection). The answer waits in the process; once the database is back it is stored
+    before the next claim, so the retry gets the first answer instead of a second write."""
 
     async def unreachable(*_: object) -> None:
         raise ConnectionRefusedError("the database went away")
@@ -140,7 +141,14 @@ async def test_a_database_failure_after_the_answer_keeps_the_answer_and_the_conn
     first = await client.post("/v1/partners", json=PARTNER, headers=headers)
     assert first.status_code == 201
     assert await count(connection, "partners WHERE code = 'ETAT'") == 1
-    problem(await client.post("/v1/partners", json=PARTNER, headers=headers), 409)
+    # Still away: the waiting answer cannot be written, so nothing is claimed either.
+    problem(await client.post("/v1/partners", json=PARTNER, headers=headers), 503)
+    monkeypatch.undo()
+    again = await client.post("/v1/partners", json=PARTNER, headers=headers)
+    assert again.status_code == 201
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.json() == first.json()
+    assert await count(connection, "partners WHERE code = 'ETAT'") == 1
 
 
 async def test_a_successful_post_marks_its_key_applied_in_the_same_transaction(
