@@ -24,7 +24,7 @@ ExternalRef = Annotated[
     ),
 ]
 
-_EXAMPLE: JsonDict = {
+COMMITMENT_EXAMPLE: JsonDict = {
     "action_id": "9a1d2c3e-4b5f-4a6b-8c7d-0e1f2a3b4c5d",
     "partner_id": "1b2c3d4e-5f60-4718-293a-4b5c6d7e8f90",
     "external_ref": "BDT-PRET-2024-0042",
@@ -62,7 +62,7 @@ class CommitmentFields(Input):
 
 
 class CommitmentCreate(CommitmentFields):
-    model_config = ConfigDict(json_schema_extra={"examples": [_EXAMPLE]})
+    model_config = ConfigDict(json_schema_extra={"examples": [COMMITMENT_EXAMPLE]})
 
     partner_id: uuid.UUID
     external_ref: ExternalRef | None = None

@@ -5,21 +5,15 @@ import uuid
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.config import JsonDict
 
-from app.commitments.schemas import CommitmentFields, ExternalRef
+from app.commitments.schemas import COMMITMENT_EXAMPLE, CommitmentFields, ExternalRef
 from app.common.money import Year
 from app.common.schemas import Input
 
 MAX_BATCH = 10_000
 
+# The partner and its reference are in the path (or per item, for the reference).
 _PUT_EXAMPLE: JsonDict = {
-    "action_id": "9a1d2c3e-4b5f-4a6b-8c7d-0e1f2a3b4c5d",
-    "year": 2024,
-    "amount": "1250000.00",
-    "disbursed_amount": "250000.00",
-    "instrument": "loan",
-    "status": "committed",
-    "signed_on": "2024-03-15",
-    "label": "Prêt GPI-AmbRE, tranche 2024",
+    k: v for k, v in COMMITMENT_EXAMPLE.items() if k not in ("partner_id", "external_ref")
 }
 
 
