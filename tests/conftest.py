@@ -168,7 +168,9 @@ async def live_admin(live_app: FastAPI) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-def problem(response: httpx.Response, status: int, reason: str | None = None) -> dict[str, Any]:
+def assert_problem(
+    response: httpx.Response, status: int, reason: str | None = None
+) -> dict[str, Any]:
     """Assert the response is a problem+json with this status (and reason); return its body."""
     assert response.status_code == status, response.text
     assert response.headers["content-type"].startswith("application/problem+json")

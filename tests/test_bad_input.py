@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from tests.conftest import problem
+from tests.conftest import assert_problem
 from tests.factories import make_commitment
 
 INJECTIONS = ["' OR '1'='1", "1; DROP TABLE commitments; --", "\\x00", "%00", "' UNION SELECT 1--"]
@@ -124,7 +124,7 @@ async def test_injection_strings_in_text_filters_find_nothing_and_harm_nothing(
             assert response.status_code == 200, (url, name, response.text)
             assert response.json()["items"] == []
         # ...and code filters refuse what no code looks like.
-        problem(await client.get("/v1/partners", params={"code": value}), 400)
+        assert_problem(await client.get("/v1/partners", params={"code": value}), 400)
     assert await _fingerprint(connection) == before
 
 
@@ -140,4 +140,4 @@ async def test_oversized_streamed_body_is_413(
         content=chunks(),
         headers=admin | {"Content-Type": "application/json"},
     )
-    problem(response, 413, "PAYLOAD_TOO_LARGE")
+    assert_problem(response, 413, "PAYLOAD_TOO_LARGE")

@@ -10,7 +10,7 @@ from decimal import Decimal
 import httpx
 import pytest
 
-from tests.conftest import pointers, problem
+from tests.conftest import assert_problem, pointers
 from tests.factories import make_action, make_commitment
 
 
@@ -75,11 +75,11 @@ async def test_cursor_reused_with_other_filters_is_400(
     response = await client.get(
         "/v1/commitments", params={"limit": 1, "year": 2021, "cursor": cursor}
     )
-    assert pointers(problem(response, 400, "INVALID_PARAMETER")) == ["cursor"]
+    assert pointers(assert_problem(response, 400, "INVALID_PARAMETER")) == ["cursor"]
     other_sort = await client.get(
         "/v1/commitments", params={"limit": 1, "year": 2020, "cursor": cursor, "sort": "amount"}
     )
-    problem(other_sort, 400)
+    assert_problem(other_sort, 400)
 
 
 @pytest.mark.parametrize(
@@ -96,23 +96,23 @@ async def test_cursor_reused_with_other_filters_is_400(
 )
 async def test_tampered_cursor_is_400(client: httpx.AsyncClient, cursor: str) -> None:
     response = await client.get("/v1/commitments", params={"cursor": cursor})
-    problem(response, 400)
+    assert_problem(response, 400)
 
 
 @pytest.mark.parametrize("limit", ["0", "-1", "501", "99999999999999999999", "ten"])
 async def test_bad_limit_is_400_naming_limit(client: httpx.AsyncClient, limit: str) -> None:
     response = await client.get("/v1/commitments", params={"limit": limit})
-    assert pointers(problem(response, 400, "INVALID_PARAMETER")) == ["limit"]
+    assert pointers(assert_problem(response, 400, "INVALID_PARAMETER")) == ["limit"]
 
 
 async def test_unknown_query_parameter_is_400(client: httpx.AsyncClient) -> None:
     response = await client.get("/v1/chantiers", params={"colour": "red"})
-    assert pointers(problem(response, 400, "INVALID_PARAMETER")) == ["colour"]
+    assert pointers(assert_problem(response, 400, "INVALID_PARAMETER")) == ["colour"]
 
 
 async def test_unknown_sort_field_is_400(client: httpx.AsyncClient) -> None:
-    problem(await client.get("/v1/commitments", params={"sort": "label"}), 400)
-    problem(await client.get("/v1/commitments", params={"sort": "amount,amount"}), 400)
+    assert_problem(await client.get("/v1/commitments", params={"sort": "label"}), 400)
+    assert_problem(await client.get("/v1/commitments", params={"sort": "amount,amount"}), 400)
 
 
 async def test_repeated_filter_means_or(
@@ -127,11 +127,11 @@ async def test_repeated_filter_means_or(
 
 async def test_unknown_enum_value_in_filter_is_400(client: httpx.AsyncClient) -> None:
     response = await client.get("/v1/commitments", params={"status": "paid"})
-    assert pointers(problem(response, 400)) == ["status"]
+    assert pointers(assert_problem(response, 400)) == ["status"]
 
 
 async def test_sql_injection_in_filters_is_harmless(client: httpx.AsyncClient) -> None:
     response = await client.get("/v1/commitments", params={"external_ref": "AMP' OR '1'='1"})
     assert response.status_code == 200
     assert response.json()["items"] == []
-    problem(await client.get("/v1/partners", params={"code": "AMP' OR '1'='1"}), 400)
+    assert_problem(await client.get("/v1/partners", params={"code": "AMP' OR '1'='1"}), 400)

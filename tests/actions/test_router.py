@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from tests.conftest import count, pointers, problem
+from tests.conftest import assert_problem, count, pointers
 from tests.factories import chantier_id, make_action, make_commitment
 
 
@@ -29,7 +29,7 @@ async def test_action_crud_cycle(client: httpx.AsyncClient, editor: dict[str, st
     assert patched.status_code == 200, patched.text
     assert (patched.json()["status"], patched.json()["progress"]) == ("in_progress", 55)
     assert (await client.delete(url, headers=editor)).status_code == 204
-    problem(await client.get(url), 404)
+    assert_problem(await client.get(url), 404)
 
 
 async def test_action_filters_by_commune_and_chantier(
@@ -57,7 +57,7 @@ async def test_action_with_end_before_start_is_422(
         },
         headers=editor,
     )
-    problem(response, 422)
+    assert_problem(response, 422)
     assert await count(connection, "actions") == before
 
 
@@ -68,7 +68,7 @@ async def test_patch_end_date_before_stored_start_is_422_from_the_database_check
     response = await client.patch(
         f"/v1/actions/{action['id']}", json={"end_date": "2023-01-01"}, headers=editor
     )
-    assert pointers(problem(response, 422)) == ["/end_date"]
+    assert pointers(assert_problem(response, 422)) == ["/end_date"]
 
 
 async def test_action_with_commitments_cannot_be_deleted(
@@ -76,7 +76,7 @@ async def test_action_with_commitments_cannot_be_deleted(
 ) -> None:
     commitment = await make_commitment(client, editor)
     response = await client.delete(f"/v1/actions/{commitment['action_id']}", headers=editor)
-    problem(response, 409, "STILL_REFERENCED")
+    assert_problem(response, 409, "STILL_REFERENCED")
 
 
 async def test_bad_commune_code_is_422(client: httpx.AsyncClient, editor: dict[str, str]) -> None:
@@ -86,7 +86,7 @@ async def test_bad_commune_code_is_422(client: httpx.AsyncClient, editor: dict[s
               "communes": ["1305"]},
         headers=editor,
     )  # fmt: skip
-    assert pointers(problem(response, 422)) == ["/communes/0"]
+    assert pointers(assert_problem(response, 422)) == ["/communes/0"]
 
 
 async def test_partner_crud_and_kind_filter(
@@ -104,7 +104,7 @@ async def test_partner_crud_and_kind_filter(
     bad = await client.post(
         "/v1/partners", json={"code": "x", "name": "n", "kind": "bank"}, headers=editor
     )
-    assert sorted(pointers(problem(bad, 422))) == ["/code", "/kind"]
+    assert sorted(pointers(assert_problem(bad, 422))) == ["/code", "/kind"]
 
 
 async def test_priority_crud_cycle(client: httpx.AsyncClient, editor: dict[str, str]) -> None:

@@ -9,7 +9,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.models.enums import Role
-from tests.conftest import KeyMaker, problem
+from tests.conftest import KeyMaker, assert_problem
 from tests.factories import make_action, make_commitment, partner_id
 
 NEW_PARTNER = {"code": "ETAT", "name": "État", "kind": "state"}
@@ -17,7 +17,7 @@ NEW_PARTNER = {"code": "ETAT", "name": "État", "kind": "state"}
 
 async def test_write_without_key_is_401(client: httpx.AsyncClient) -> None:
     response = await client.post("/v1/partners", json=NEW_PARTNER)
-    problem(response, 401, "UNAUTHORIZED")
+    assert_problem(response, 401, "UNAUTHORIZED")
     assert response.headers["WWW-Authenticate"] == "Bearer"
 
 
@@ -26,7 +26,7 @@ async def test_write_with_unknown_key_is_401(client: httpx.AsyncClient, token: s
     response = await client.post(
         "/v1/partners", json=NEW_PARTNER, headers={"Authorization": f"Bearer {token}"}
     )
-    problem(response, 401)
+    assert_problem(response, 401)
 
 
 async def test_tampered_secret_of_a_real_key_is_401(
@@ -35,7 +35,7 @@ async def test_tampered_secret_of_a_real_key_is_401(
     tampered = admin["Authorization"][:-2] + (
         "AA" if not admin["Authorization"].endswith("AA") else "BB"
     )
-    problem(
+    assert_problem(
         await client.post("/v1/partners", json=NEW_PARTNER, headers={"Authorization": tampered}),
         401,
     )
@@ -51,7 +51,9 @@ async def test_partner_key_may_not_write_reference_data(
     client: httpx.AsyncClient, make_key: KeyMaker
 ) -> None:
     key = await make_key(Role.partner, "BDT")
-    problem(await client.post("/v1/partners", json=NEW_PARTNER, headers=key), 403, "FORBIDDEN")
+    assert_problem(
+        await client.post("/v1/partners", json=NEW_PARTNER, headers=key), 403, "FORBIDDEN"
+    )
 
 
 async def test_partner_key_writes_only_its_own_commitments(
@@ -67,19 +69,19 @@ async def test_partner_key_writes_only_its_own_commitments(
     ).status_code == 200
     foreign = await make_commitment(client, admin, partner_id=await partner_id(client, "AMP"))
     body = {k: foreign[k] for k in ("action_id", "partner_id", "year", "amount", "instrument")}
-    problem(await client.post("/v1/commitments", json=body, headers=bdt_key), 403)
+    assert_problem(await client.post("/v1/commitments", json=body, headers=bdt_key), 403)
     on_foreign = await client.patch(
         f"/v1/commitments/{foreign['id']}", json={"label": "x"}, headers=bdt_key
     )
     on_missing = await client.patch(
         "/v1/commitments/4b0e6f62-51c5-4bb8-9d71-0b1c1f8c8a11", json={"label": "x"}, headers=bdt_key
     )
-    assert problem(on_foreign, 403) == problem(on_missing, 403)
-    problem(await client.delete(f"/v1/commitments/{foreign['id']}", headers=bdt_key), 403)
+    assert assert_problem(on_foreign, 403) == assert_problem(on_missing, 403)
+    assert_problem(await client.delete(f"/v1/commitments/{foreign['id']}", headers=bdt_key), 403)
     moved = await client.patch(
         f"/v1/commitments/{own['id']}", json={"partner_id": foreign["partner_id"]}, headers=bdt_key
     )
-    problem(moved, 403)
+    assert_problem(moved, 403)
 
 
 async def test_keys_are_stored_hashed(
@@ -108,5 +110,5 @@ async def test_reads_need_a_key_when_configured(
     app.state.settings = app.state.settings.model_copy(
         update={"auth": app.state.settings.auth.model_copy(update={"read_requires_key": True})}
     )
-    problem(await client.get("/v1/chantiers"), 401)
+    assert_problem(await client.get("/v1/chantiers"), 401)
     assert (await client.get("/v1/chantiers", headers=admin)).status_code == 200

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 import asyncpg
 import httpx
 
-from tests.conftest import problem
+from tests.conftest import assert_problem
 from tests.database import plain
 from tests.factories import make_action, partner_id
 
@@ -253,10 +253,10 @@ async def test_feed_orders_create_update_delete_with_a_tombstone(
 async def test_malformed_cursor_is_400_and_unknown_cursor_is_410(
     live_client: httpx.AsyncClient,
 ) -> None:
-    problem(await live_client.get("/v1/changes", params={"cursor": "%%%"}), 400)
-    problem(await live_client.get("/v1/changes", params={"cursor": "eyJ0IjoxfQ"}), 400)
+    assert_problem(await live_client.get("/v1/changes", params={"cursor": "%%%"}), 400)
+    assert_problem(await live_client.get("/v1/changes", params={"cursor": "eyJ0IjoxfQ"}), 400)
     unknown = "eyJ0Ijo5OTk5OTk5OTksImkiOjk5OTk5OTk5OX0"  # {"t":999999999,"i":999999999}
-    body = problem(await live_client.get("/v1/changes", params={"cursor": unknown}), 410)
+    body = assert_problem(await live_client.get("/v1/changes", params={"cursor": unknown}), 410)
     assert body["reason"] == "CURSOR_EXPIRED"
     assert "resync" in body["detail"]
-    problem(await live_client.get("/v1/changes", params={"resource": "keys"}), 400)
+    assert_problem(await live_client.get("/v1/changes", params={"resource": "keys"}), 400)

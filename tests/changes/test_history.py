@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 
 from app.models.enums import Role
-from tests.conftest import KeyMaker, problem
+from tests.conftest import KeyMaker, assert_problem
 from tests.factories import make_action, partner_id
 
 
@@ -60,5 +60,5 @@ async def test_chantier_history_shows_target_changes(
 
 async def test_history_of_unknown_resource_is_404(client: httpx.AsyncClient) -> None:
     missing = "4b0e6f62-51c5-4bb8-9d71-0b1c1f8c8a11"
-    problem(await client.get(f"/v1/commitments/{missing}/history"), 404)
-    problem(await client.get(f"/v1/keys/{missing}/history"), 404)
+    assert_problem(await client.get(f"/v1/commitments/{missing}/history"), 404)
+    assert_problem(await client.get(f"/v1/keys/{missing}/history"), 404)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from tests.conftest import pointers, problem
+from tests.conftest import assert_problem, pointers
 from tests.factories import chantier_id, make_action
 
 
@@ -80,7 +80,7 @@ async def test_unknown_priority_and_year_outside_period_point_at_the_items(
                     {"year": 2024, "amount": "2.00"}],
     }  # fmt: skip
     response = await client.post("/v1/chantiers", json=body, headers=editor)
-    assert pointers(problem(response, 422)) == [
+    assert pointers(assert_problem(response, 422)) == [
         "/priority_ids/1",
         "/targets/1/year",
         "/targets/2/year",
@@ -92,7 +92,9 @@ async def test_chantier_with_actions_cannot_be_deleted(
 ) -> None:
     cid = await chantier_id(client, 3)
     await make_action(client, editor, chantier_id=cid)
-    problem(await client.delete(f"/v1/chantiers/{cid}", headers=editor), 409, "STILL_REFERENCED")
+    assert_problem(
+        await client.delete(f"/v1/chantiers/{cid}", headers=editor), 409, "STILL_REFERENCED"
+    )
     assert (await client.get(f"/v1/chantiers/{cid}")).status_code == 200
 
 
@@ -101,7 +103,7 @@ async def test_priority_served_by_a_chantier_cannot_be_deleted(
 ) -> None:
     ids = await _priority_ids(client)
     response = await client.delete(f"/v1/priorities/{ids['EMPLOI']}", headers=editor)
-    problem(response, 409, "STILL_REFERENCED")
+    assert_problem(response, 409, "STILL_REFERENCED")
 
 
 async def test_duplicate_chantier_number_is_409_naming_number(
@@ -110,4 +112,4 @@ async def test_duplicate_chantier_number_is_409_naming_number(
     response = await client.post(
         "/v1/chantiers", json={"number": 5, "code": "AUTRE", "name": "x"}, headers=editor
     )
-    assert pointers(problem(response, 409, "CONFLICT")) == ["/number"]
+    assert pointers(assert_problem(response, 409, "CONFLICT")) == ["/number"]

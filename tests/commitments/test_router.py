@@ -9,7 +9,7 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from tests.conftest import count, pointers, problem
+from tests.conftest import assert_problem, count, pointers
 from tests.factories import make_action, make_commitment, partner_id
 
 
@@ -86,7 +86,7 @@ async def test_bad_commitment_is_422_naming_the_field_and_stores_nothing(
     } | override
     before = await count(connection, "commitments")
     response = await client.post("/v1/commitments", json=body, headers=admin)
-    body_ = problem(response, 422, "VALIDATION_ERROR")
+    body_ = assert_problem(response, 422, "VALIDATION_ERROR")
     assert pointer in pointers(body_), body_
     assert await count(connection, "commitments") == before
 
@@ -114,7 +114,7 @@ async def test_patch_disbursed_above_stored_amount_is_422(
     response = await client.patch(
         f"/v1/commitments/{created['id']}", json={"disbursed_amount": "500.01"}, headers=admin
     )
-    assert pointers(problem(response, 422)) == ["/disbursed_amount"]
+    assert pointers(assert_problem(response, 422)) == ["/disbursed_amount"]
 
 
 async def test_patch_explicit_null_on_required_field_is_422(
@@ -124,7 +124,7 @@ async def test_patch_explicit_null_on_required_field_is_422(
     response = await client.patch(
         f"/v1/commitments/{created['id']}", json={"amount": None}, headers=admin
     )
-    assert pointers(problem(response, 422)) == ["/amount"]
+    assert pointers(assert_problem(response, 422)) == ["/amount"]
 
 
 async def test_patch_with_stale_etag_is_412_and_changes_nothing(
@@ -139,7 +139,7 @@ async def test_patch_with_stale_etag_is_412_and_changes_nothing(
     stale = await client.patch(
         url, json={"label": "deux"}, headers=admin | {"If-Match": created["etag"]}
     )
-    problem(stale, 412, "PRECONDITION_FAILED")
+    assert_problem(stale, 412, "PRECONDITION_FAILED")
     assert (await client.get(url)).json()["label"] == "un"
 
 
@@ -174,13 +174,13 @@ async def test_delete_returns_204_then_404(
     created = await make_commitment(client, admin)
     url = f"/v1/commitments/{created['id']}"
     assert (await client.delete(url, headers=admin)).status_code == 204
-    problem(await client.get(url), 404, "NOT_FOUND")
-    problem(await client.delete(url, headers=admin), 404, "NOT_FOUND")
+    assert_problem(await client.get(url), 404, "NOT_FOUND")
+    assert_problem(await client.delete(url, headers=admin), 404, "NOT_FOUND")
 
 
 async def test_unknown_commitment_returns_404_problem(client: httpx.AsyncClient) -> None:
-    problem(await client.get("/v1/commitments/4b0e6f62-51c5-4bb8-9d71-0b1c1f8c8a11"), 404)
-    problem(await client.get("/v1/commitments/not-a-uuid"), 404)
+    assert_problem(await client.get("/v1/commitments/4b0e6f62-51c5-4bb8-9d71-0b1c1f8c8a11"), 404)
+    assert_problem(await client.get("/v1/commitments/not-a-uuid"), 404)
 
 
 async def test_duplicate_external_ref_for_one_partner_is_409(
@@ -191,7 +191,7 @@ async def test_duplicate_external_ref_for_one_partner_is_409(
     response = await client.post(
         "/v1/commitments", json=body | {"external_ref": "REF-1"}, headers=admin
     )
-    assert pointers(problem(response, 409, "CONFLICT")) == ["/external_ref"]
+    assert pointers(assert_problem(response, 409, "CONFLICT")) == ["/external_ref"]
     other = await partner_id(client, "AMP")
     again = await client.post(
         "/v1/commitments",

@@ -8,7 +8,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.idempotency.repository import IdempotencyRepository
-from tests.conftest import count, problem
+from tests.conftest import assert_problem, count
 
 PARTNER = {"code": "ETAT", "name": "État", "kind": "state"}
 
@@ -41,7 +41,7 @@ async def test_same_key_with_another_body_is_422(
     headers = admin | {"Idempotency-Key": "k-2"}
     assert (await client.post("/v1/partners", json=PARTNER, headers=headers)).status_code == 201
     other = await client.post("/v1/partners", json=PARTNER | {"code": "CD13"}, headers=headers)
-    body = problem(other, 422, "IDEMPOTENCY_KEY_REUSED")
+    body = assert_problem(other, 422, "IDEMPOTENCY_KEY_REUSED")
     assert body["errors"] == [
         {"parameter": "Idempotency-Key", "detail": "was already used with another request"}
     ]
@@ -85,7 +85,7 @@ async def test_a_duplicate_while_the_first_is_running_is_409(
         content=body,
         headers=admin | {"Idempotency-Key": "running", "Content-Type": "application/json"},
     )
-    problem(again, 409, "REQUEST_IN_PROGRESS")
+    assert_problem(again, 409, "REQUEST_IN_PROGRESS")
     assert again.headers["Retry-After"] == "1"
 
 
@@ -115,12 +115,12 @@ async def test_expired_keys_are_purged_and_bad_header_is_400(
     keys = await connection.execute(text("SELECT key FROM idempotency_keys ORDER BY key"))
     assert [k for (k,) in keys] == ["new"]
     bad = await client.post("/v1/partners", json=PARTNER, headers=admin | {"Idempotency-Key": ""})
-    problem(bad, 400, "INVALID_PARAMETER")
+    assert_problem(bad, 400, "INVALID_PARAMETER")
 
 
 async def test_idempotency_key_with_an_unknown_api_key_is_401(client: httpx.AsyncClient) -> None:
     headers = {"Authorization": "Bearer rk_000000000000_x", "Idempotency-Key": "a"}
-    problem(await client.post("/v1/partners", json=PARTNER, headers=headers), 401)
+    assert_problem(await client.post("/v1/partners", json=PARTNER, headers=headers), 401)
 
 
 async def test_a_database_failure_after_the_answer_keeps_the_answer_and_the_connection(
@@ -142,7 +142,7 @@ async def test_a_database_failure_after_the_answer_keeps_the_answer_and_the_conn
     assert first.status_code == 201
     assert await count(connection, "partners WHERE code = 'ETAT'") == 1
     # Still away: the waiting answer cannot be written, so nothing is claimed either.
-    problem(await client.post("/v1/partners", json=PARTNER, headers=headers), 503)
+    assert_problem(await client.post("/v1/partners", json=PARTNER, headers=headers), 503)
     monkeypatch.undo()
     again = await client.post("/v1/partners", json=PARTNER, headers=headers)
     assert again.status_code == 201
@@ -192,7 +192,7 @@ async def test_an_applied_request_whose_answer_was_lost_is_never_run_twice(
     assert (await client.post("/v1/partners", json=PARTNER, headers=headers)).status_code == 201
     await _lose_the_answer(connection, "lost-answer", applied=True)
     retry = await client.post("/v1/partners", json=PARTNER, headers=headers)
-    problem(retry, 409, "REQUEST_ALREADY_APPLIED")
+    assert_problem(retry, 409, "REQUEST_ALREADY_APPLIED")
     assert await count(connection, "partners") == before + 1
 
 

@@ -20,7 +20,7 @@ from app.db import create_engine, create_sessionmaker
 from app.main import attach_database, create_app
 from app.models.enums import Role
 from app.programme.service import seed
-from tests.conftest import problem
+from tests.conftest import assert_problem
 from tests.database import admin_url, create_scratch_database, drop_database, with_database
 
 
@@ -71,22 +71,24 @@ async def test_outage_gives_fast_503_then_recovers_without_restart(own_database:
         started = time.monotonic()
         during = await client.get("/v1/chantiers")
         assert time.monotonic() - started < 5
-        problem(during, 503, "SERVICE_UNAVAILABLE")
+        assert_problem(during, 503, "SERVICE_UNAVAILABLE")
         assert int(during.headers["Retry-After"]) > 0
-        problem(await client.get("/readyz"), 503)
+        assert_problem(await client.get("/readyz"), 503)
         assert (await client.get("/healthz")).status_code == 200
         write = await client.post(
             "/v1/partners",
             json={"code": "ZZ", "name": "z", "kind": "other"},
             headers={"Authorization": "Bearer rk_0123456789ab_secret"},
         )
-        problem(write, 503)  # the key lookup itself needs the database
+        assert_problem(write, 503)  # the key lookup itself needs the database
         idempotent = await client.post(
             "/v1/partners",
             json={"code": "ZZ", "name": "z", "kind": "other"},
             headers={"Authorization": "Bearer rk_0123456789ab_secret", "Idempotency-Key": "k"},
         )
-        problem(idempotent, 503, "SERVICE_UNAVAILABLE")  # claimed outside the routes: was a 500
+        assert_problem(
+            idempotent, 503, "SERVICE_UNAVAILABLE"
+        )  # claimed outside the routes: was a 500
         assert int(idempotent.headers["Retry-After"]) > 0
 
         await _allow_connections(own_database, True)
@@ -117,7 +119,7 @@ async def test_two_instances_over_one_database_answer_as_one(own_database: str) 
         assert seen.json() == created.json()
         url, stale = created.headers["Location"], headers | {"If-Match": created.headers["ETag"]}
         assert (await b.patch(url, json={"name": "B"}, headers=stale)).status_code == 200
-        problem(await a.patch(url, json={"name": "A"}, headers=stale), 412)
+        assert_problem(await a.patch(url, json={"name": "A"}, headers=stale), 412)
         page_a = (await a.get("/v1/partners", params={"limit": 1})).json()
         page_b = await b.get("/v1/partners", params={"limit": 1, "cursor": page_a["next_cursor"]})
         assert page_b.status_code == 200  # a cursor from one instance works on the other

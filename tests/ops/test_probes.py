@@ -12,7 +12,7 @@ from pydantic import SecretStr
 from app.config import Settings
 from app.main import UnsafeSettings, create_app
 from app.ops.logs import JsonFormatter
-from tests.conftest import problem
+from tests.conftest import assert_problem
 from tests.factories import make_commitment
 
 
@@ -84,7 +84,7 @@ async def test_access_log_names_the_key_but_never_shows_it(
 
 async def test_error_responses_carry_the_request_id(client: httpx.AsyncClient) -> None:
     response = await client.get("/v1/nowhere", headers={"X-Request-ID": "req-404"})
-    problem(response, 404)
+    assert_problem(response, 404)
     assert response.headers["X-Request-ID"] == "req-404"
 
 

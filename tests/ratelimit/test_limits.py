@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.config import RateLimitSettings, Settings
 from app.main import attach_database, create_app
-from tests.conftest import KeyMaker, problem
+from tests.conftest import KeyMaker, assert_problem
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -47,7 +47,7 @@ async def test_a_key_over_its_limit_gets_429_with_retry_after(
         for _ in range(3):
             assert (await client.get("/v1/chantiers", headers=admin)).status_code == 200
         refused = await client.get("/v1/chantiers", headers=admin)
-        body = problem(refused, 429, "RATE_LIMITED")
+        body = assert_problem(refused, 429, "RATE_LIMITED")
         assert 1 <= int(refused.headers["Retry-After"]) <= 60
         assert refused.headers["RateLimit-Limit"] == "3"
         assert "3 requests per 1 minute" in body["detail"]
@@ -62,7 +62,7 @@ async def test_anonymous_callers_are_limited_by_address(
     async with _client(app) as client:
         assert (await client.get("/v1/partners")).status_code == 200
         assert (await client.get("/v1/partners")).status_code == 200
-        problem(await client.get("/v1/partners"), 429)
+        assert_problem(await client.get("/v1/partners"), 429)
         assert (await client.get("/healthz")).status_code == 200  # probes are never limited
 
 

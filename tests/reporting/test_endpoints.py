@@ -11,7 +11,7 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from tests.conftest import problem
+from tests.conftest import assert_problem
 from tests.reporting import oracle
 from tests.reporting.test_aggregates import build
 
@@ -68,7 +68,7 @@ async def test_csv_streams_the_same_cells_with_sep_line(
 async def test_unknown_dimension_measure_or_filter_is_400_problem(
     client: httpx.AsyncClient, query: str, parameter: str
 ) -> None:
-    body = problem(await client.get(f"/v1/aggregates/commitments?{query}"), 400)
+    body = assert_problem(await client.get(f"/v1/aggregates/commitments?{query}"), 400)
     assert body["reason"] == "INVALID_PARAMETER"
     assert parameter in [e["parameter"] for e in body["errors"]]
 
@@ -150,8 +150,8 @@ async def test_progress_of_an_unknown_chantier_or_priority_is_404(
     client: httpx.AsyncClient,
 ) -> None:
     missing = "00000000-0000-0000-0000-000000000000"
-    problem(await client.get(f"/v1/chantiers/{missing}/progress"), 404, "NOT_FOUND")
-    problem(await client.get(f"/v1/priorities/{missing}/progress"), 404, "NOT_FOUND")
+    assert_problem(await client.get(f"/v1/chantiers/{missing}/progress"), 404, "NOT_FOUND")
+    assert_problem(await client.get(f"/v1/priorities/{missing}/progress"), 404, "NOT_FOUND")
 
 
 async def test_summary_gives_totals_and_each_breakdown_in_one_request(

@@ -12,7 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.models.enums import Role
-from tests.conftest import KeyMaker, LiveCount, count, pointers, problem
+from tests.conftest import KeyMaker, LiveCount, assert_problem, count, pointers
 from tests.database import plain
 from tests.factories import make_action, partner_id
 
@@ -73,7 +73,7 @@ async def test_put_with_stale_if_match_is_412(
     stale = await client.put(
         url, json=_item(action["id"], label="y"), headers=admin | {"If-Match": created["etag"]}
     )
-    problem(stale, 412, "PRECONDITION_FAILED")
+    assert_problem(stale, 412, "PRECONDITION_FAILED")
 
 
 async def test_put_bad_body_is_422_naming_fields(
@@ -82,9 +82,9 @@ async def test_put_bad_body_is_422_naming_fields(
     action = await make_action(client, admin)
     url = f"/v1/partners/{await partner_id(client, 'BDT')}/commitments/BDT-3"
     bad = _item(MISSING, year=2019, amount="10", disbursed_amount="11")
-    body = problem(await client.put(url, json=bad, headers=admin), 422, "VALIDATION_ERROR")
+    body = assert_problem(await client.put(url, json=bad, headers=admin), 422, "VALIDATION_ERROR")
     assert pointers(body) == ["/disbursed_amount"]
-    body = problem(await client.put(url, json=_item(MISSING, year=2019), headers=admin), 422)
+    body = assert_problem(await client.put(url, json=_item(MISSING, year=2019), headers=admin), 422)
     assert sorted(pointers(body)) == ["/action_id", "/year"]
     assert action
 
@@ -101,10 +101,10 @@ async def test_partner_key_gets_403_for_another_partner_existing_or_not(
     missing = await client.put(
         f"/v1/partners/{MISSING}/commitments/X", json=_item(action["id"]), headers=bdt_key
     )
-    assert problem(foreign, 403) == problem(missing, 403)
+    assert assert_problem(foreign, 403) == assert_problem(missing, 403)
     batch = await client.put(f"/v1/partners/{amp}/commitments", json={"items": []}, headers=bdt_key)
-    problem(batch, 403)
-    problem(
+    assert_problem(batch, 403)
+    assert_problem(
         await client.put(
             f"/v1/partners/{MISSING}/commitments/X", json=_item(action["id"]), headers=admin
         ),
@@ -149,7 +149,7 @@ async def test_batch_with_bad_items_reports_every_one_and_writes_nothing(
     items[10]["currency"] = "EUR"
     del items[11]["external_ref"]
     before = await count(connection, "commitments")
-    body = problem(await client.put(url, json={"items": items}, headers=admin), 422)
+    body = assert_problem(await client.put(url, json={"items": items}, headers=admin), 422)
     assert pointers(body) == [
         "/items/1/year",
         "/items/3/action_id",
@@ -166,14 +166,16 @@ async def test_batch_body_shape_errors_are_422(
 ) -> None:
     url = f"/v1/partners/{await partner_id(client, 'BDT')}/commitments"
     for whole in (b"{", b"[]"):
-        body = problem(await client.put(url, content=whole, headers=admin), 422)
+        body = assert_problem(await client.put(url, content=whole, headers=admin), 422)
         assert body["errors"][0]["pointer"] == ""
-    body = problem(await client.put(url, json={"items": 3, "x": 1}, headers=admin), 422)
+    body = assert_problem(await client.put(url, json={"items": 3, "x": 1}, headers=admin), 422)
     assert pointers(body) == ["/items", "/x"]
     too_many: dict[str, Any] = {"items": [{}] * 10_001}
-    assert pointers(problem(await client.put(url, json=too_many, headers=admin), 422)) == ["/items"]
+    assert pointers(assert_problem(await client.put(url, json=too_many, headers=admin), 422)) == [
+        "/items"
+    ]
     prune = {"items": [], "prune": {"year": "2024"}}
-    assert pointers(problem(await client.put(url, json=prune, headers=admin), 422)) == [
+    assert pointers(assert_problem(await client.put(url, json=prune, headers=admin), 422)) == [
         "/prune/year"
     ]
 
@@ -202,7 +204,9 @@ async def test_put_refuses_coerced_values(
     action = await make_action(client, admin)
     url = f"/v1/partners/{await partner_id(client, 'BDT')}/commitments/COERCE"
     body = _item(action["id"]) | {field: value}
-    assert pointers(problem(await client.put(url, json=body, headers=admin), 422)) == [f"/{field}"]
+    assert pointers(assert_problem(await client.put(url, json=body, headers=admin), 422)) == [
+        f"/{field}"
+    ]
 
 
 async def test_an_upsert_chosen_as_deadlock_victim_reruns_and_succeeds(
