@@ -1,35 +1,14 @@
-"""The aggregate SQL: sums over the commitment roll-up (or, for action and commune, over
-commitments themselves), grouped by the requested dimensions."""
+"""The aggregate SQL's execution, and the reads behind progress and the filters' codes."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Collection, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import (
-    ColumnElement,
-    FromClause,
-    Row,
-    RowMapping,
-    Select,
-    String,
-    and_,
-    bindparam,
-    case,
-    func,
-    literal,
-    null,
-    nulls_last,
-    or_,
-    select,
-    true,
-    tuple_,
-    union_all,
-)
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import Row, RowMapping, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import (
@@ -37,299 +16,20 @@ from app.models import (
     Chantier,
     ChantierPriority,
     ChantierTarget,
-    Commitment,
     CommitmentRollup,
     Partner,
     Priority,
 )
-from app.models.enums import ActionStatus, CommitmentStatus
-
-ENTITIES = ("priority", "chantier", "action", "partner")
-DIMENSIONS = (*ENTITIES, "partner_kind", "year", "status", "instrument", "commune")
-MEASURES = ("planned", "committed", "disbursed", "count", "execution_rate")
-# Dimensions that only the commitments themselves know (the roll-up stops at the chantier).
-FINE = frozenset({"action", "commune"})
-# Dimensions under which one commitment may fall into several cells.
-MULTIPLYING = frozenset({"priority", "commune"})
-
-
-@dataclass(frozen=True)
-class Cut:
-    """Resolved filters: ids for entities, plain values for the rest; a list means OR."""
-
-    year: tuple[int, ...] = ()
-    year_from: int | None = None
-    year_to: int | None = None
-    priority: tuple[uuid.UUID, ...] = ()
-    chantier: tuple[uuid.UUID, ...] = ()
-    action: tuple[uuid.UUID, ...] = ()
-    partner: tuple[uuid.UUID, ...] = ()
-    partner_kind: tuple[str, ...] = ()
-    status: tuple[str, ...] = ()
-    instrument: tuple[str, ...] = ()
-    commune: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class OrderKey:
-    name: str  # a measure or a drilldown dimension
-    descending: bool
-
-
-@dataclass(frozen=True)
-class CellQuery:
-    drilldown: tuple[str, ...]
-    cut: Cut = field(default_factory=Cut)
-    order: tuple[OrderKey, ...] = ()
-    limit: int | None = None
-    offset: int = 0
-
-    @property
-    def fine(self) -> bool:
-        return bool(FINE & set(self.drilldown)) or bool(self.cut.action or self.cut.commune)
-
-
-def _source(fine: bool) -> FromClause:
-    if not fine:
-        return CommitmentRollup.__table__.alias("s")
-    c, a = Commitment.__table__.c, Action.__table__.c
-    return (
-        select(
-            c.action_id,
-            a.code.label("action_code"),
-            a.title.label("action_name"),
-            a.communes,
-            a.chantier_id,
-            c.partner_id,
-            c.year,
-            c.status,
-            c.instrument,
-            c.amount.label("amount_sum"),
-            c.disbursed_amount.label("disbursed_sum"),
-            literal(1).label("n"),
-        )
-        .select_from(Commitment.__table__.join(Action.__table__, a.id == c.action_id))
-        .subquery("s")
-    )
-
-
-def _measures(s: FromClause) -> dict[str, ColumnElement[Any]]:
-    committed_rows = s.c.status == CommitmentStatus.committed.value
-    zero = literal(Decimal(0))
-    return {
-        "planned": func.coalesce(
-            func.sum(s.c.amount_sum).filter(s.c.status == CommitmentStatus.planned.value), zero
-        ),
-        "committed": func.coalesce(func.sum(s.c.amount_sum).filter(committed_rows), zero),
-        "disbursed": func.coalesce(func.sum(s.c.disbursed_sum).filter(committed_rows), zero),
-        "count": func.coalesce(func.sum(s.c.n), 0),
-    }
-
-
-def _communes(values: Collection[str]) -> Any:
-    return bindparam(None, list(values), type_=ARRAY(String(5)))
-
-
-def _where(s: FromClause, cut: Cut) -> list[ColumnElement[bool]]:
-    where: list[ColumnElement[bool]] = []
-    if cut.year:
-        where.append(s.c.year.in_(cut.year))
-    if cut.year_from is not None:
-        where.append(s.c.year >= cut.year_from)
-    if cut.year_to is not None:
-        where.append(s.c.year <= cut.year_to)
-    if cut.priority:
-        served = select(ChantierPriority.chantier_id).where(
-            ChantierPriority.priority_id.in_(cut.priority)
-        )
-        where.append(s.c.chantier_id.in_(served))
-    if cut.chantier:
-        where.append(s.c.chantier_id.in_(cut.chantier))
-    if cut.action:
-        where.append(s.c.action_id.in_(cut.action))
-    if cut.partner:
-        where.append(s.c.partner_id.in_(cut.partner))
-    if cut.partner_kind:
-        kinds = select(Partner.id).where(Partner.kind.in_(cut.partner_kind))
-        where.append(s.c.partner_id.in_(kinds))
-    if cut.status:
-        where.append(s.c.status.in_(cut.status))
-    if cut.instrument:
-        where.append(s.c.instrument.in_(cut.instrument))
-    if cut.commune:
-        where.append(s.c.communes.overlap(_communes(cut.commune)))
-    return where
-
-
-@dataclass
-class _Plan:
-    from_: FromClause
-    columns: list[ColumnElement[Any]]
-    group_by: list[ColumnElement[Any]]
-    sort: dict[str, ColumnElement[Any]]  # the value each dimension is ordered by
-
-
-def _drill(s: FromClause, query: CellQuery) -> _Plan:
-    from_: FromClause = s
-    columns: list[ColumnElement[Any]] = []
-    group_by: list[ColumnElement[Any]] = []
-    sort: dict[str, ColumnElement[Any]] = {}
-    partner = Partner.__table__.alias("p")
-    joined_partner = False
-    for dim in query.drilldown:
-        if dim in ("partner", "partner_kind") and not joined_partner:
-            from_ = from_.join(partner, partner.c.id == s.c.partner_id)
-            joined_partner = True
-        if dim == "priority":
-            link = ChantierPriority.__table__.alias("cp")
-            on = link.c.chantier_id == s.c.chantier_id
-            if query.cut.priority:  # cells only for the priorities asked for
-                on = and_(on, link.c.priority_id.in_(query.cut.priority))
-            priority = Priority.__table__.alias("pr")
-            from_ = from_.outerjoin(link, on).outerjoin(
-                priority, priority.c.id == link.c.priority_id
-            )
-            entity = (priority.c.id, priority.c.code, priority.c.name)
-        elif dim == "chantier":
-            chantier = Chantier.__table__.alias("ch")
-            from_ = from_.join(chantier, chantier.c.id == s.c.chantier_id)
-            entity = (chantier.c.id, chantier.c.code, chantier.c.name)
-        elif dim == "action":
-            entity = (s.c.action_id, s.c.action_code, s.c.action_name)
-        elif dim == "partner":
-            entity = (partner.c.id, partner.c.code, partner.c.name)
-        else:
-            if dim == "partner_kind":
-                value = partner.c.kind
-            elif dim == "commune":
-                unnested = (
-                    func.unnest(s.c.communes)
-                    .table_valued("commune")
-                    .render_derived(name="cm")
-                    .lateral("cm")
-                )
-                on_commune: ColumnElement[bool] = true()
-                if query.cut.commune:  # cells only for the communes asked for
-                    on_commune = unnested.c.commune.in_(query.cut.commune)
-                from_ = from_.outerjoin(unnested, on_commune)
-                value = unnested.c.commune
-            else:
-                value = s.c[dim]
-            columns.append(value.label(dim))
-            group_by.append(value)
-            sort[dim] = value
-            continue
-        id_, code, name = entity
-        columns += [id_.label(f"{dim}_id"), code.label(f"{dim}_code"), name.label(f"{dim}_name")]
-        group_by += [id_, code, name]
-        sort[dim] = code
-    return _Plan(from_, columns, group_by, sort)
-
-
-def _cells_statement(query: CellQuery, *, window: bool) -> Select[Any]:
-    s = _source(query.fine)
-    plan = _drill(s, query)
-    measures = _measures(s)
-    rate = measures["disbursed"] / func.nullif(measures["committed"], 0)
-    by_name = {**measures, "execution_rate": rate, **plan.sort}
-    columns = [*plan.columns, *(m.label(name) for name, m in measures.items())]
-    if window:
-        columns += [
-            func.count().over().label("total_cell_count"),
-            func.sum(measures["count"]).over().label("count_in_cells"),
-        ]
-    order = [
-        nulls_last(by_name[k.name].desc() if k.descending else by_name[k.name].asc())
-        for k in query.order
-    ]
-    order += [nulls_last(plan.sort[d].asc()) for d in query.drilldown]
-    stmt = (
-        select(*columns)
-        .select_from(plan.from_)
-        .where(*_where(s, query.cut))
-        .group_by(*plan.group_by)
-        .order_by(*order)
-        .offset(query.offset)
-    )
-    return stmt if query.limit is None else stmt.limit(query.limit)
-
-
-SUMMARY_BREAKDOWNS = ("priority", "chantier", "partner", "year")
-
-
-def _summary_statement() -> Select[Any]:
-    """The totals and the four breakdowns of /v1/summary in one statement, one round trip.
-
-    Chantier, partner and year are grouping sets over the roll-up joined one-to-one to
-    chantiers and partners, so each commitment counts once in each of them and in the totals.
-    Priorities need the chantier_priorities link, which counts a chantier serving two priorities
-    twice (as documented): that breakdown is a second branch, UNION ALL. Rows come ordered by
-    breakdown, then as the aggregate endpoint orders them: committed descending then code, and
-    years in order. The roll-up has a few thousand rows, so scanning it twice costs little.
-    """
-    r = CommitmentRollup.__table__.alias("r")
-    chantier = Chantier.__table__.alias("ch")
-    partner = Partner.__table__.alias("p")
-    measures = [m.label(name) for name, m in _measures(r).items()]
-    breakdown = case(
-        (func.grouping(chantier.c.id) == 0, literal("chantier")),
-        (func.grouping(partner.c.id) == 0, literal("partner")),
-        (func.grouping(r.c.year) == 0, literal("year")),
-        else_=literal("totals"),
-    )
-    by_grain = (
-        select(
-            breakdown.label("breakdown"),
-            func.coalesce(chantier.c.id, partner.c.id).label("id"),
-            func.coalesce(chantier.c.code, partner.c.code).label("code"),
-            func.coalesce(chantier.c.name, partner.c.name).label("name"),
-            r.c.year,
-            *measures,
-        )
-        .select_from(
-            r.join(chantier, chantier.c.id == r.c.chantier_id).join(
-                partner, partner.c.id == r.c.partner_id
-            )
-        )
-        .group_by(
-            func.grouping_sets(
-                tuple_(),
-                tuple_(chantier.c.id, chantier.c.code, chantier.c.name),
-                tuple_(partner.c.id, partner.c.code, partner.c.name),
-                tuple_(r.c.year),
-            )
-        )
-    )
-    rp = CommitmentRollup.__table__.alias("rp")
-    link = ChantierPriority.__table__.alias("cp")
-    priority = Priority.__table__.alias("pr")
-    by_priority = (
-        select(
-            literal("priority").label("breakdown"),
-            priority.c.id,
-            priority.c.code,
-            priority.c.name,
-            null().label("year"),
-            *(m.label(name) for name, m in _measures(rp).items()),
-        )
-        .select_from(
-            rp.outerjoin(link, link.c.chantier_id == rp.c.chantier_id).outerjoin(
-                priority, priority.c.id == link.c.priority_id
-            )
-        )
-        .group_by(priority.c.id, priority.c.code, priority.c.name)
-    )
-    rows = union_all(by_grain, by_priority).subquery("s")
-    return select(rows).order_by(
-        rows.c.breakdown,
-        case((rows.c.breakdown == "year", literal(Decimal(0))), else_=rows.c.committed).desc(),
-        nulls_last(rows.c.code.asc()),
-        nulls_last(rows.c.year.asc()),
-    )
-
-
-# Constant: built once, so a request pays no statement construction.
-SUMMARY = _summary_statement()
+from app.models.enums import ActionStatus
+from app.reporting.statements import (
+    SUMMARY,
+    CellQuery,
+    Cut,
+    cells_statement,
+    measures_of,
+    source,
+    where_cut,
+)
 
 
 @dataclass(frozen=True)
@@ -353,22 +53,22 @@ class ReportingRepository:
 
     async def cells(self, query: CellQuery) -> Sequence[RowMapping]:
         """One page of cells, each row also carrying the cell count and the sum of counts."""
-        result = await self.session.execute(_cells_statement(query, window=True))
+        result = await self.session.execute(cells_statement(query, window=True))
         rows: Sequence[RowMapping] = result.mappings().all()
         return rows
 
     async def stream_cells(self, query: CellQuery) -> AsyncIterator[RowMapping]:
         """Every cell, fetched in chunks through a server-side cursor."""
         result = await self.session.stream(
-            _cells_statement(query, window=False).execution_options(yield_per=1000)
+            cells_statement(query, window=False).execution_options(yield_per=1000)
         )
         async for row in result.mappings():
             yield row
 
     async def totals(self, cut: Cut) -> Totals:
         """The true total: no join that could count a commitment twice."""
-        s = _source(bool(cut.action or cut.commune))
-        stmt = select(*(m.label(n) for n, m in _measures(s).items())).where(*_where(s, cut))
+        s = source(bool(cut.action or cut.commune))
+        stmt = select(*(m.label(n) for n, m in measures_of(s).items())).where(*where_cut(s, cut))
         row = (await self.session.execute(stmt.select_from(s))).mappings().one()
         return Totals(row["planned"], row["committed"], row["disbursed"], int(row["count"]))
 
@@ -414,7 +114,7 @@ class ReportingRepository:
     async def yearly(self, chantier_ids: Collection[uuid.UUID]) -> Sequence[RowMapping]:
         s = CommitmentRollup.__table__.alias("s")
         stmt = (
-            select(s.c.year, *(m.label(n) for n, m in _measures(s).items()))
+            select(s.c.year, *(m.label(n) for n, m in measures_of(s).items()))
             .where(s.c.chantier_id.in_(list(chantier_ids)))
             .group_by(s.c.year)
         )

@@ -18,7 +18,6 @@ from app.common.http import READ_ERRORS, StrictRoute, problems
 from app.common.money import format_money
 from app.db import Session
 from app.models.enums import CommitmentStatus, Instrument, PartnerKind
-from app.reporting.repository import DIMENSIONS, ENTITIES, MEASURES, Cut, OrderKey
 from app.reporting.schemas import AggregateCell, AggregateResponse, ProgrammeSummary, Progress
 from app.reporting.service import (
     PHYSICAL_PROGRESS_FORMULA,
@@ -27,6 +26,7 @@ from app.reporting.service import (
     parse_drilldown,
     parse_order,
 )
+from app.reporting.statements import DIMENSIONS, ENTITIES, MEASURES, Cut, OrderKey
 
 router = APIRouter(tags=["aggregates"], route_class=StrictRoute)
 

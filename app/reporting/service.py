@@ -13,17 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
 from app.errors import ErrorItem, InvalidParameter, NotFound
-from app.reporting.repository import (
-    DIMENSIONS,
-    ENTITIES,
-    MEASURES,
-    SUMMARY_BREAKDOWNS,
-    CellQuery,
-    Cut,
-    OrderKey,
-    ReportingRepository,
-    Totals,
-)
+from app.reporting.repository import ReportingRepository, Totals
 from app.reporting.schemas import (
     AggregateCell,
     AggregateResponse,
@@ -35,6 +25,15 @@ from app.reporting.schemas import (
     ProgressFigures,
     YearProgress,
     ratio,
+)
+from app.reporting.statements import (
+    DIMENSIONS,
+    ENTITIES,
+    MEASURES,
+    SUMMARY_BREAKDOWNS,
+    CellQuery,
+    Cut,
+    OrderKey,
 )
 
 PERCENT_PLACES = Decimal("0.01")
