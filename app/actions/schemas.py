@@ -10,7 +10,7 @@ from pydantic import ConfigDict, Field, model_validator
 from pydantic.config import JsonDict
 
 from app.common.money import Code, IsoDate, LongText, Text
-from app.common.schemas import OMITTED, Input, ResourceRead
+from app.common.schemas import OMITTED, Input, ResourceRead, read_example
 from app.models.enums import ActionStatus
 
 Insee = Annotated[str, Field(pattern=r"^([0-9]{5}|2[AB][0-9]{3})$", examples=["13055"])]
@@ -90,6 +90,10 @@ class ActionUpdate(Input):
 
 
 class ActionRead(ResourceRead):
+    model_config = read_example(
+        _EXAMPLE, description="", lead_partner_id=None, external_id=None, synthetic=False
+    )
+
     code: str
     chantier_id: uuid.UUID
     title: str

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.config import JsonDict
 
 from app.common.money import Code, LongText, Money, PositiveMoney, Text, Year
-from app.common.schemas import OMITTED, Input, ResourceRead
+from app.common.schemas import OMITTED, Input, ResourceRead, read_example
 
 
 class TargetIn(Input):
@@ -64,6 +64,8 @@ class ChantierUpdate(Input):
 
 
 class ChantierRead(ResourceRead):
+    model_config = read_example(_EXAMPLE)
+
     number: int
     code: str
     name: str

@@ -11,7 +11,7 @@ from pydantic import ConfigDict, Field, ValidationInfo, field_validator
 from pydantic.config import JsonDict
 
 from app.common.money import IsoDate, LongText, Money, PositiveMoney, Year
-from app.common.schemas import OMITTED, Input, ResourceRead
+from app.common.schemas import OMITTED, Input, ResourceRead, read_example
 from app.models.enums import CommitmentStatus, Instrument
 
 ExternalRef = Annotated[
@@ -86,6 +86,8 @@ class CommitmentUpdate(Input):
 
 
 class CommitmentRead(ResourceRead):
+    model_config = read_example(COMMITMENT_EXAMPLE, synthetic=False)
+
     action_id: uuid.UUID
     partner_id: uuid.UUID
     external_ref: str | None

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.config import JsonDict
 
 OMITTED: Any = None
 """Default of PATCH fields: omitted means unchanged; an explicit null is refused wherever the
@@ -17,6 +18,19 @@ class Input(BaseModel):
     """A request body: unknown and read-only fields are refused, not ignored."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+def read_example(fields: JsonDict, **extra: Any) -> ConfigDict:
+    """The config of an output model whose example is its input example as stored."""
+    stored: JsonDict = {
+        "id": "3f2b8c1e-6a4d-4e8f-9b7a-1c2d3e4f5a6b",
+        "created_at": "2024-03-15T09:30:00Z",
+        "updated_at": "2024-03-15T09:30:00Z",
+        "etag": '"3f2b8c1e6a4d-1"',
+    }
+    return ConfigDict(
+        from_attributes=True, json_schema_extra={"examples": [stored | fields | extra]}
+    )
 
 
 class ResourceRead(BaseModel):

@@ -8,7 +8,7 @@ from pydantic import ConfigDict, Field
 from pydantic.config import JsonDict
 
 from app.common.money import Text
-from app.common.schemas import OMITTED, Input, ResourceRead
+from app.common.schemas import OMITTED, Input, ResourceRead, read_example
 from app.models.enums import PartnerKind
 
 PartnerCode = Annotated[str, Field(pattern=r"^[A-Z0-9_]{2,32}$", examples=["BDT"])]
@@ -41,6 +41,8 @@ class PartnerUpdate(Input):
 
 
 class PartnerRead(ResourceRead):
+    model_config = read_example(_EXAMPLE)
+
     code: str
     name: str
     kind: PartnerKind

@@ -8,7 +8,7 @@ from pydantic import ConfigDict, Field
 from pydantic.config import JsonDict
 
 from app.common.money import Code, LongText, Text
-from app.common.schemas import OMITTED, Input, ResourceRead
+from app.common.schemas import OMITTED, Input, ResourceRead, read_example
 
 _EXAMPLE: JsonDict = {
     "code": "EMPLOI",
@@ -37,6 +37,8 @@ class PriorityUpdate(Input):
 
 
 class PriorityRead(ResourceRead):
+    model_config = read_example(_EXAMPLE)
+
     code: str
     name: str
     description: str
