@@ -38,11 +38,14 @@ def _settings() -> tuple[Settings, bool]:
     return get_settings(), True
 
 
-def _in_session(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+def _in_session(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]], actor: str) -> T:
+    """Run `work` in one transaction; its changes show `actor` (role `system`) in the history."""
+
     async def run() -> T:
         engine = create_engine(settings)
         try:
             async with create_sessionmaker(engine)() as session, session.begin():
+                await ApiKeyRepository(session).set_actor(actor, "system")
                 return await work(session)
         finally:
             await engine.dispose()
@@ -52,7 +55,7 @@ def _in_session(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]
 
 def _migrate(settings: Settings) -> None:
     migrations.upgrade(settings.sqlalchemy_url())
-    _in_session(settings, lambda session: sync_years(session, settings))
+    _in_session(settings, lambda session: sync_years(session, settings), "relance migrate")
 
 
 def cmd_migrate(_: argparse.Namespace) -> None:
@@ -63,13 +66,17 @@ def cmd_migrate(_: argparse.Namespace) -> None:
 
 def cmd_seed(args: argparse.Namespace) -> None:
     settings, _embedded = _settings()
-    report = _in_session(settings, lambda session: seed(session, settings, args.file))
+    report = _in_session(
+        settings, lambda session: seed(session, settings, args.file), "relance seed"
+    )
     print(report)
 
 
 def cmd_demo(args: argparse.Namespace) -> None:
     settings, _embedded = _settings()
-    report = _in_session(settings, lambda session: demo(session, settings, reset=args.reset))
+    report = _in_session(
+        settings, lambda session: demo(session, settings, reset=args.reset), "relance demo"
+    )
     print(report)
 
 
@@ -91,7 +98,9 @@ def cmd_keys_create(args: argparse.Namespace) -> None:
     if (role is Role.partner) != (args.partner is not None):
         raise SystemExit("--partner CODE is required with --role partner, and only with it")
     settings, _embedded = _settings()
-    token = _in_session(settings, lambda s: _new_key(s, args.name, role, args.partner))
+    token = _in_session(
+        settings, lambda s: _new_key(s, args.name, role, args.partner), "relance keys create"
+    )
     print(f"created {role.value} key {args.name!r}; it is shown once, store it now:")
     print(token)
 
@@ -102,14 +111,14 @@ def cmd_serve(args: argparse.Namespace) -> None:
     settings, is_embedded = _settings()
     if is_embedded:
         _migrate(settings)
-        print(_in_session(settings, lambda session: seed(session, settings)))
+        print(_in_session(settings, lambda session: seed(session, settings), "relance serve"))
 
         async def first_admin(session: AsyncSession) -> str | None:
             if await ApiKeyRepository(session).has_active_admin():
                 return None
             return await _new_key(session, "first admin", Role.admin, None)
 
-        token = _in_session(settings, first_admin)
+        token = _in_session(settings, first_admin, "relance serve")
         print(f"Relance API on http://{args.host}:{args.port} (docs at /docs)")
         if token:
             print(f"First admin key (shown once, store it now): {token}")
