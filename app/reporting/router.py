@@ -60,7 +60,9 @@ dimension is `null`.
 as every write: they are exact as soon as a write is committed.
 
 `format=csv` (or `Accept: text/csv`) streams every cell (or the page asked for) as CSV,
-`;`-separated, with a first line `sep=;` for spreadsheets.
+`;`-separated, with a first line `sep=;` for spreadsheets. Amounts use a decimal point
+(`1250.50`) unless `decimal=comma` asks for `1250,50`, which a French-locale spreadsheet reads
+as a number.
 """
 
 
@@ -155,6 +157,10 @@ async def aggregate_commitments(
         Literal["json", "csv"] | None,
         Query(description="`csv` streams the cells as CSV (as does `Accept: text/csv`)."),
     ] = None,
+    decimal: Annotated[
+        Literal["point", "comma"],
+        Query(description="CSV only: `comma` writes amounts and rates as `1250,50`."),
+    ] = "point",
 ) -> Any:
     dims = parse_drilldown(drilldown)
     keys = parse_order(order, dims)
@@ -165,7 +171,15 @@ async def aggregate_commitments(
     )
     if wants_csv:
         return StreamingResponse(
-            _csv(request.app.state.sessionmaker, request, dims, cut, keys, page, page_size),
+            _csv(
+                request.app.state.sessionmaker,
+                request,
+                dims,
+                cut,
+                keys,
+                (page, page_size),
+                "," if decimal == "comma" else ".",
+            ),
             media_type=f"{CSV_MEDIA_TYPE}; charset=utf-8",
             headers={"Content-Disposition": 'attachment; filename="commitments-aggregates.csv"'},
         )
@@ -179,7 +193,7 @@ def _csv_header(dims: tuple[str, ...]) -> list[str]:
     return [*header, "planned", "committed", "disbursed", "count", "execution_rate"]
 
 
-def _csv_row(cell: AggregateCell, dims: tuple[str, ...]) -> list[Any]:
+def _csv_row(cell: AggregateCell, dims: tuple[str, ...], point: str) -> list[Any]:
     row: list[Any] = []
     for dim in dims:
         value = getattr(cell, dim)
@@ -188,8 +202,8 @@ def _csv_row(cell: AggregateCell, dims: tuple[str, ...]) -> list[Any]:
         else:
             row.append("" if value is None else getattr(value, "value", value))
     rate = "" if cell.execution_rate is None else f"{cell.execution_rate:.6f}"
-    money = (format_money(cell.planned), format_money(cell.committed), format_money(cell.disbursed))
-    return [*row, *money, cell.count, rate]
+    money = [format_money(cell.planned), format_money(cell.committed), format_money(cell.disbursed)]
+    return [*row, *(m.replace(".", point) for m in money), cell.count, rate.replace(".", point)]
 
 
 async def _csv(
@@ -198,8 +212,8 @@ async def _csv(
     dims: tuple[str, ...],
     cut: Cut,
     keys: tuple[OrderKey, ...],
-    page: int | None,
-    page_size: int | None,
+    paging: tuple[int | None, int | None],
+    point: str,
 ) -> AsyncIterator[str]:
     """Rows leave as they come from a server-side cursor: memory stays flat whatever the size."""
     buffer = io.StringIO()
@@ -209,8 +223,8 @@ async def _csv(
     async with sessionmaker() as session:
         service = ReportingService(session, request.app.state.settings)
         batch = 0
-        async for cell in service.stream(dims, cut, keys, page, page_size):
-            writer.writerow(_csv_row(cell, dims))
+        async for cell in service.stream(dims, cut, keys, *paging):
+            writer.writerow(_csv_row(cell, dims, point))
             batch += 1
             if batch == 500:
                 yield _drain(buffer)

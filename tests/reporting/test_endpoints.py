@@ -220,3 +220,20 @@ async def test_aggregates_see_a_write_as_soon_as_it_is_committed(
     )
     assert deleted.status_code == 204
     assert (await live_client.get("/v1/aggregates/commitments")).json()["summary"] == before
+
+
+async def test_csv_with_decimal_comma_for_french_spreadsheets(
+    client: httpx.AsyncClient, dataset: dict[str, Any]
+) -> None:
+    query = "drilldown=year&format=csv"
+    point = (await client.get(f"/v1/aggregates/commitments?{query}")).text.splitlines()
+    comma = (await client.get(f"/v1/aggregates/commitments?{query}&decimal=comma")).text
+    rows = list(csv.DictReader(io.StringIO("\n".join(comma.splitlines()[1:])), delimiter=";"))
+    expected = list(csv.DictReader(io.StringIO("\n".join(point[1:])), delimiter=";"))
+    assert rows
+    for row, reference in zip(rows, expected, strict=True):
+        assert row["committed"] == reference["committed"].replace(".", ",")
+        assert "," in row["planned"]
+        assert "." not in row["planned"]
+        assert row["year"] == reference["year"]
+    assert_problem(await client.get(f"/v1/aggregates/commitments?{query}&decimal=dot"), 400)
