@@ -9,7 +9,7 @@ from fastapi import Query
 from pydantic import ConfigDict, Field, model_validator
 from pydantic.config import JsonDict
 
-from app.common.money import Code, IsoDate, LongText, Text
+from app.common.fields import Code, IsoDate, LongText, Text
 from app.common.schemas import OMITTED, Input, ResourceRead, read_example
 from app.models.enums import ActionStatus
 

@@ -5,7 +5,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.common.money import Text
+from app.common.fields import Text
 from app.common.schemas import Input
 from app.models.enums import Role
 

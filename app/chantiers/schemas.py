@@ -8,7 +8,7 @@ from fastapi import Query
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.config import JsonDict
 
-from app.common.money import Code, LongText, Money, PositiveMoney, Text, Year
+from app.common.fields import Code, LongText, Money, PositiveMoney, Text, Year
 from app.common.schemas import OMITTED, Input, ResourceRead, read_example
 
 

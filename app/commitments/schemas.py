@@ -10,7 +10,7 @@ from fastapi import Query
 from pydantic import ConfigDict, Field, ValidationInfo, field_validator
 from pydantic.config import JsonDict
 
-from app.common.money import IsoDate, LongText, Money, PositiveMoney, Year
+from app.common.fields import IsoDate, LongText, Money, PositiveMoney, Year
 from app.common.schemas import OMITTED, Input, ResourceRead, read_example
 from app.models.enums import CommitmentStatus, Instrument
 

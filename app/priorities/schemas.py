@@ -7,7 +7,7 @@ from fastapi import Query
 from pydantic import ConfigDict, Field
 from pydantic.config import JsonDict
 
-from app.common.money import Code, LongText, Text
+from app.common.fields import Code, LongText, Text
 from app.common.schemas import OMITTED, Input, ResourceRead, read_example
 
 _EXAMPLE: JsonDict = {

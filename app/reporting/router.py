@@ -14,8 +14,8 @@ from fastapi.responses import StreamingResponse
 from pydantic import Field
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.common.fields import format_money
 from app.common.http import READ_ERRORS, StrictRoute, problems
-from app.common.money import format_money
 from app.db import Session
 from app.models.enums import CommitmentStatus, Instrument, PartnerKind
 from app.reporting.schemas import AggregateCell, AggregateResponse, ProgrammeSummary, Progress

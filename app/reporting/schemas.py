@@ -8,7 +8,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field, PlainSerializer, WithJsonSchema
 
-from app.common.money import Money
+from app.common.fields import Money
 from app.models.enums import CommitmentStatus, Instrument, PartnerKind
 
 RATE_PLACES = Decimal("0.000001")

@@ -6,7 +6,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.config import JsonDict
 
 from app.commitments.schemas import COMMITMENT_EXAMPLE, CommitmentFields, ExternalRef
-from app.common.money import Year
+from app.common.fields import Year
 from app.common.schemas import Input
 
 MAX_BATCH = 10_000

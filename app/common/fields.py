@@ -1,4 +1,4 @@
-"""Money and other strict scalar types of the API: euros travel as decimal strings, never floats."""
+"""Strict scalar types of the API: money as decimal strings (never floats), dates, years, codes."""
 
 from __future__ import annotations
 
