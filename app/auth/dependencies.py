@@ -32,10 +32,15 @@ async def optional_principal(
             host = request.client.host if request.client else "unknown"
             await limiter.check(f"addr:{host}", authenticated=False)
         return None
-    principal = await authenticate(ApiKeyRepository(session), credentials.credentials)
-    if principal is None:
-        raise Unauthorized("The API key is unknown or revoked.")
-    request.state.principal = principal
+    repo = ApiKeyRepository(session)
+    principal: Principal | None = getattr(request.state, "principal", None)
+    if principal is not None:  # checked a moment ago by the Idempotency-Key middleware
+        await repo.set_actor(principal.name, principal.role.value)  # for this transaction
+    else:
+        principal = await authenticate(repo, credentials.credentials)
+        if principal is None:
+            raise Unauthorized("The API key is unknown or revoked.")
+        request.state.principal = principal
     if limiter.enabled:
         await limiter.check(f"key:{principal.key_id}", authenticated=True)
     return principal

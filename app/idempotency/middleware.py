@@ -151,6 +151,8 @@ class IdempotencyMiddleware:
                 return
             await self._answer(error, scope, receive, send)
             return
+        # The key was just checked: the route reuses this instead of looking it up again.
+        scope.setdefault("state", {})["principal"] = principal
         await self._run(scope, replay, send, sessionmaker, principal.key_id, key)
 
     async def _run(
