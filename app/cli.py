@@ -83,7 +83,7 @@ def cmd_demo(args: argparse.Namespace) -> None:
 async def _new_key(session: AsyncSession, name: str, role: Role, partner_code: str | None) -> str:
     partner_id = None
     if partner_code is not None:
-        partner = await PartnerRepository(session).by_code(partner_code)
+        partner = await PartnerRepository(session).find_by(code=partner_code)
         if partner is None:
             raise SystemExit(f"no partner has code {partner_code!r}")
         partner_id = partner.id

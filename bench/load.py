@@ -77,7 +77,7 @@ async def prepare(url: str) -> Fixtures:
         async with create_sessionmaker(engine)() as session, session.begin():
             await seed(session, settings)
             await demo(session, settings)
-            bdt = await PartnerRepository(session).by_code("BDT")
+            bdt = await PartnerRepository(session).find_by(code="BDT")
             assert bdt is not None
             keys = ApiKeyRepository(session)
             _, admin = await create_key(keys, name="load admin", role=Role.admin, partner_id=None)

@@ -19,7 +19,3 @@ class ChantierRepository(Repository[Chantier]):
             return set()
         rows = await self.session.scalars(select(Priority.id).where(Priority.id.in_(ids)))
         return set(rows.all())
-
-    async def by_number(self, number: int) -> Chantier | None:
-        stmt = select(Chantier).where(Chantier.number == number).options(*self.load_options)
-        return (await self.session.scalars(stmt)).one_or_none()
