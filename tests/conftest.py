@@ -36,6 +36,21 @@ async def database_url() -> AsyncIterator[str]:
     await drop_database(url)
 
 
+@pytest.fixture
+async def own_database() -> AsyncIterator[str]:
+    """A migrated, seeded database of its own: for servers in subprocesses, or for closing it
+    (an outage) without disturbing the other tests."""
+    url = await create_scratch_database(await asyncio.to_thread(admin_url), "relance_own")
+    await asyncio.to_thread(migrations.upgrade, url)
+    settings = Settings(database_url=url)  # type: ignore[arg-type]
+    engine = create_engine(settings)
+    async with create_sessionmaker(engine)() as session, session.begin():
+        await seed(session, settings)
+    await engine.dispose()
+    yield url
+    await drop_database(url)
+
+
 @pytest.fixture(scope="session")
 def settings(database_url: str) -> Settings:
     return Settings(database_url=database_url)  # type: ignore[arg-type]
@@ -92,7 +107,7 @@ def make_key(sessionmaker: Session) -> KeyMaker:
         async with sessionmaker() as session:
             partner_id = None
             if partner_code is not None:
-                partner = await PartnerRepository(session).by_code(partner_code)
+                partner = await PartnerRepository(session).find_by(code=partner_code)
                 assert partner is not None
                 partner_id = partner.id
             _, token = await create_key(

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import socket
 from decimal import Decimal
 
 import httpx
@@ -15,6 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.factories import make_commitment
+from tests.processes import free_port
 
 
 async def _add_one_euro(client: httpx.AsyncClient, url: str, headers: dict[str, str]) -> int:
@@ -49,16 +49,10 @@ async def test_hundred_concurrent_increments_with_if_match_add_exactly_100_euros
     assert final["etag"].endswith('-101"')  # one version per successful write, no lost update
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 async def test_pool_returns_to_baseline_after_clients_hang_up_mid_request(
     live_app: FastAPI, live_admin: dict[str, str], engine: AsyncEngine
 ) -> None:
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(live_app, port=port, lifespan="off", log_level="warning")
     )

@@ -12,11 +12,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 from app import migrations
@@ -28,6 +25,7 @@ from app.models.enums import Role
 from app.programme.demo import demo
 from app.programme.service import seed
 from tests.database import admin_url, create_scratch_database, drop_database
+from tests.processes import free_port, wait_ready
 
 ROOT = Path(__file__).resolve().parents[2]
 CHECKS = [
@@ -55,24 +53,6 @@ async def _prepare(url: str) -> str:
     return token
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait_ready(base: str) -> None:
-    for _ in range(200):
-        try:
-            with urllib.request.urlopen(f"{base}/readyz", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.1)
-    raise SystemExit("the server did not become ready")
-
-
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--max-examples", type=int, default=30)
@@ -82,14 +62,14 @@ def main() -> int:
     url = asyncio.run(create_scratch_database(admin_url(), "relance_fuzz"))
     try:
         token = asyncio.run(_prepare(url))
-        port = _free_port()
+        port = free_port()
         env = os.environ | {"DATABASE_URL": url, "LOG_LEVEL": "WARNING"}
         server = subprocess.Popen(
             [sys.executable, "-m", "app", "serve", "--port", str(port)], env=env, cwd=ROOT
         )
         try:
             base = f"http://127.0.0.1:{port}"
-            _wait_ready(base)
+            wait_ready(base)
             command = [
                 str(Path(sys.executable).parent / "schemathesis"),
                 "run",

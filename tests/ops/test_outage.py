@@ -3,40 +3,20 @@ Two app instances over one database answer as one service."""
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections.abc import AsyncIterator
 
 import httpx
-import pytest
 from fastapi import FastAPI
 from sqlalchemy import text
 
-from app import migrations
 from app.auth.repository import ApiKeyRepository
 from app.auth.service import create_key
 from app.config import Settings
-from app.db import create_engine, create_sessionmaker
+from app.db import create_engine
 from app.main import attach_database, create_app
 from app.models.enums import Role
-from app.programme.service import seed
 from tests.conftest import assert_problem
-from tests.database import admin_url, create_scratch_database, drop_database, with_database
-
-
-@pytest.fixture
-async def own_database() -> AsyncIterator[str]:
-    """A database of its own, so that closing it does not disturb the other tests."""
-    url = await create_scratch_database(await asyncio.to_thread(admin_url), "relance_outage")
-    await asyncio.to_thread(migrations.upgrade, url)
-    settings = Settings(database_url=url)  # type: ignore[arg-type]
-    engine = create_engine(settings)
-    async with create_sessionmaker(engine)() as session, session.begin():
-        await seed(session, settings)
-    await engine.dispose()
-    yield url
-    await _allow_connections(url, True)
-    await drop_database(url)
+from tests.database import with_database
 
 
 async def _allow_connections(url: str, allowed: bool) -> None:

@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import httpx
@@ -15,50 +11,20 @@ from sqlalchemy import text
 
 from app.config import Settings
 from app.db import create_engine
-from tests.ops.test_outage import own_database  # noqa: F401 (fixture)
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.processes import free_port, relance, serve, wait_ready
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _relance(*args: str, url: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "app", *args],
-        env=os.environ | {"DATABASE_URL": url},
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-
-
-async def test_sigterm_drains_the_request_in_flight(own_database: str) -> None:  # noqa: F811
-    token = _relance("keys", "create", "--role", "admin", "--name", "drain", url=own_database)
+async def test_sigterm_drains_the_request_in_flight(own_database: str, tmp_path: Path) -> None:
+    token = relance(own_database, "keys", "create", "--role", "admin", "--name", "drain")
     headers = {"Authorization": f"Bearer {token.stdout.strip().splitlines()[-1]}"}
-    port = _free_port()
-    server = subprocess.Popen(  # noqa: ASYNC220 (the server must outlive this await point)
-        [sys.executable, "-m", "app", "serve", "--port", str(port)],
-        env=os.environ | {"DATABASE_URL": own_database, "SHUTDOWN_GRACE_SECONDS": "20"},
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
+    port = free_port()
+    log = tmp_path / "serve.log"
+    server = serve(own_database, port, log=log, SHUTDOWN_GRACE_SECONDS="20")
     engine = create_engine(Settings(database_url=own_database))  # type: ignore[arg-type]
     try:
         base = f"http://127.0.0.1:{port}"
+        await asyncio.to_thread(wait_ready, base)
         async with httpx.AsyncClient(base_url=base, timeout=30) as client:
-            for _ in range(100):
-                try:
-                    if (await client.get("/readyz")).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                await asyncio.sleep(0.1)
             partner = await client.post(
                 "/v1/partners",
                 json={"code": "DRAIN", "name": "d", "kind": "other"},
@@ -85,8 +51,7 @@ async def test_sigterm_drains_the_request_in_flight(own_database: str) -> None: 
             assert response.json()["name"] == "drained"
         # uvicorn re-raises SIGTERM once drained, so "killed by SIGTERM" is the clean exit here.
         assert await asyncio.to_thread(server.wait, 15) in (0, -signal.SIGTERM)
-        output = server.stdout.read().decode() if server.stdout else ""
-        assert "Finished server process" in output
+        assert "Finished server process" in log.read_text()
     finally:
         if server.poll() is None:
             server.kill()

@@ -3,34 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import asyncpg
 
 from tests.database import plain
-from tests.ops.test_outage import own_database  # noqa: F401 (fixture)
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.processes import relance
 
 
-def _relance(url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "app", *args],
-        env=os.environ | {"DATABASE_URL": url},
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-
-
-async def test_cli_writes_are_signed_in_the_history(own_database: str) -> None:  # noqa: F811
-    demo = await asyncio.to_thread(_relance, own_database, "demo")
+async def test_cli_writes_are_signed_in_the_history(own_database: str) -> None:
+    demo = await asyncio.to_thread(relance, own_database, "demo")
     assert "synthetic actions" in demo.stdout
-    again = await asyncio.to_thread(_relance, own_database, "seed")
+    again = await asyncio.to_thread(relance, own_database, "seed")
     assert "nothing changed" in again.stdout
     conn = await asyncpg.connect(plain(own_database))
     try:
@@ -43,10 +26,10 @@ async def test_cli_writes_are_signed_in_the_history(own_database: str) -> None: 
 
 
 async def test_keys_create_prints_the_key_alone_on_the_last_line(
-    own_database: str,  # noqa: F811
+    own_database: str,
 ) -> None:
     created = await asyncio.to_thread(
-        _relance, own_database, "keys", "create", "--role", "partner", "--partner", "BDT",
+        relance, own_database, "keys", "create", "--role", "partner", "--partner", "BDT",
         "--name", "BDT nightly",
     )  # fmt: skip
     last = created.stdout.strip().splitlines()[-1]

@@ -1,0 +1,61 @@
+"""Running the real `relance` command from tests: one-shot commands, and servers on free ports."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def relance(url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run `relance ARGS` against the database at `url`; raises if it fails."""
+    return subprocess.run(
+        [sys.executable, "-m", "app", *args],
+        env=os.environ | {"DATABASE_URL": url},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+
+
+def serve(
+    url: str, port: int, *args: str, log: Path | None = None, **env: str
+) -> subprocess.Popen[bytes]:
+    """Start `relance serve --port PORT ARGS` on `url`, its output in `log` (a file, never a
+    pipe nobody reads, which would stall the server once full); the caller stops it."""
+    clean = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
+    with open(log or os.devnull, "wb") as output:  # the child keeps its own descriptor
+        return subprocess.Popen(
+            [sys.executable, "-m", "app", "serve", "--port", str(port), *args],
+            env=clean | {"DATABASE_URL": url} | env,
+            cwd=ROOT,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+
+
+def wait_ready(base: str, seconds: float = 20) -> None:
+    """Block until `base`/readyz answers 200."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{base}/readyz", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise TimeoutError(f"{base} did not become ready")
