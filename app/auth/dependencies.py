@@ -9,7 +9,8 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from app.auth.repository import ApiKeyRepository
-from app.auth.service import Principal, authenticate
+from app.auth.service import authenticate
+from app.common.principal import Principal
 from app.db import Session
 from app.errors import Forbidden, Unauthorized
 from app.models.enums import Role

@@ -10,8 +10,9 @@ from fastapi import APIRouter, Depends, Request, Response, status
 from app.auth.dependencies import admin_key
 from app.auth.repository import ApiKeyRepository
 from app.auth.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyList, ApiKeyRead
-from app.auth.service import Principal, create_key
+from app.auth.service import create_key
 from app.common.http import DELETE_ERRORS, READ_ERRORS, WRITE_ERRORS, StrictRoute, problems
+from app.common.principal import Principal
 from app.db import Session
 from app.errors import ErrorItem, NotFound, ValidationFailed
 from app.partners.repository import PartnerRepository

@@ -6,23 +6,13 @@ import hashlib
 import hmac
 import secrets
 import uuid
-from dataclasses import dataclass
 
 from app.auth.repository import ApiKeyRepository
+from app.common.principal import Principal
 from app.models import ApiKey
 from app.models.enums import Role
 
 KEY_PREFIX = "rk_"
-
-
-@dataclass(frozen=True)
-class Principal:
-    """Who is calling: the key's id, name, role and, for a partner key, its partner."""
-
-    key_id: uuid.UUID
-    name: str
-    role: Role
-    partner_id: uuid.UUID | None
 
 
 def _digest(secret: str) -> str:

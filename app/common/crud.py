@@ -17,7 +17,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request, Response, status
 from pydantic import BaseModel
 
-from app.auth.service import Principal
 from app.common.http import (
     DELETE_ERRORS,
     ITEM_WRITE_ERRORS,
@@ -32,6 +31,7 @@ from app.common.http import (
     with_etag,
 )
 from app.common.pagination import ListParams, Page, page_params
+from app.common.principal import Principal
 from app.common.service import ResourceService
 from app.db import Session
 

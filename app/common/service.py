@@ -11,9 +11,9 @@ from pydantic import BaseModel
 from sqlalchemy import ColumnElement
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth.service import Principal
 from app.common.http import check_if_match
 from app.common.pagination import ListParams
+from app.common.principal import Principal
 from app.common.repository import Repository
 from app.config import Settings
 from app.errors import NotFound

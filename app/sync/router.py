@@ -8,9 +8,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Request, Response, status
 
 from app.auth.dependencies import commitment_writer_key
-from app.auth.service import Principal
 from app.commitments.schemas import CommitmentRead, ExternalRef
 from app.common.http import ITEM_WRITE_ERRORS, WRITE_ERRORS, IfMatch, StrictRoute, problems
+from app.common.principal import Principal
 from app.db import Session
 from app.sync.schemas import BatchResult, CommitmentBatch, CommitmentPut
 from app.sync.service import SyncService

@@ -10,8 +10,8 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth.service import Principal
 from app.common.http import check_if_match
+from app.common.principal import Principal
 from app.config import Settings
 from app.errors import (
     ErrorItem,
