@@ -2,12 +2,50 @@
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+def origin_problem(origin: str) -> str | None:
+    """Why `origin` is not what a browser sends in `Origin` (scheme://host[:port]), or None.
+
+    Starlette compares origins as exact strings, so anything else never matches a browser,
+    except `null`: sandboxed frames and `file://` pages all send it, so allowing it allows them.
+    """
+    if origin == "*":
+        return None
+    if origin == "null":
+        return "`null` is the origin of every sandboxed frame and file:// page"
+    try:
+        parts = urlsplit(origin)
+        port = parts.port
+    except ValueError:
+        return f"{origin!r} is not a URL"
+    host = parts.hostname
+    if parts.scheme not in ("http", "https") or not host:
+        return f"{origin!r} is not an http(s) origin"
+    netloc = (f"[{host}]" if ":" in host else host) + (f":{port}" if port is not None else "")
+    canonical = f"{parts.scheme}://{netloc}"
+    if origin != canonical:  # a path, query, fragment, user info, upper case, a trailing slash
+        return f"{origin!r} is not an origin: write it scheme://host[:port], e.g. {canonical!r}"
+    return None
+
+
+def is_loopback(origin: str) -> bool:
+    """Whether a well-formed origin names this machine (localhost or a loopback address)."""
+    host = urlsplit(origin).hostname or ""
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def asyncpg_url(url: str) -> str:
@@ -100,6 +138,14 @@ class Settings(BaseSettings):
             return [origin.strip() for origin in value.split(",") if origin.strip()]
         return value
 
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins(cls, origins: list[str]) -> list[str]:
+        problems = [p for p in map(origin_problem, origins) if p]
+        if problems:
+            raise ValueError("; ".join(problems))
+        return origins
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper(cls, value: object) -> object:
@@ -112,7 +158,12 @@ class Settings(BaseSettings):
             problems.append("DATABASE_URL is unset: the embedded PostgreSQL is for development")
         if "*" in self.cors_origins and self.cors_allow_credentials:
             problems.append("CORS_ORIGINS=* with CORS_ALLOW_CREDENTIALS=true lets any site act")
-        if any(o.startswith("http://") and "localhost" not in o for o in self.cors_origins):
+        # Checked again here: settings built in code (model_copy) skip the field validator.
+        problems += [f"CORS_ORIGINS: {p}" for p in map(origin_problem, self.cors_origins) if p]
+        origins = [o for o in self.cors_origins if o != "*" and not origin_problem(o)]
+        if any(is_loopback(o) for o in origins):
+            problems.append("CORS_ORIGINS lists localhost or a loopback address")
+        if any(o.startswith("http://") for o in origins):
             problems.append("CORS_ORIGINS lists a plain-http origin")
         if self.log_level == "DEBUG":
             problems.append("LOG_LEVEL=DEBUG may log request details")
