@@ -87,6 +87,13 @@ class AuthSettings(BaseModel):
     read_requires_key: bool = False
 
 
+class MetricsSettings(BaseModel):
+    token: SecretStr | None = Field(
+        default=None,
+        description="When set, /metrics answers only `Authorization: Bearer <token>`.",
+    )
+
+
 class IdempotencySettings(BaseModel):
     ttl_hours: int = Field(default=24, ge=24, description="How long a first response is kept.")
     lease_seconds: int = Field(
@@ -122,6 +129,7 @@ class Settings(BaseSettings):
     embedded: EmbeddedSettings = EmbeddedSettings()
     programme: ProgrammeSettings = ProgrammeSettings()
     auth: AuthSettings = AuthSettings()
+    metrics: MetricsSettings = MetricsSettings()
     redis_url: SecretStr | None = None
     rate_limit: RateLimitSettings = RateLimitSettings()
     max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)

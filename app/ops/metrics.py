@@ -44,22 +44,28 @@ class PoolCollector(Collector):
         yield from (size, used, idle, overflow)
 
 
-def business_metrics(rows: list[tuple[str, int, str, str]]) -> Iterator[GaugeMetricFamily]:
+def business_metrics(rows: list[tuple[str, int, int, int]]) -> Iterator[GaugeMetricFamily]:
+    """Counts and money by status. Money in integer cents: a sample is a float64, which holds
+    every integer up to 2**53 (90 trillion euros in cents) exactly and adds them exactly,
+    whereas most amounts in euros with cents (0.10) have no exact float, and PromQL sums of
+    them drift off the cent."""
     count = GaugeMetricFamily(
         "relance_commitments", "Commitments stored, by status.", labels=["status"]
     )
     amount = GaugeMetricFamily(
-        "relance_commitments_amount_euros", "Sum of amounts, by status.", labels=["status"]
-    )
-    disbursed = GaugeMetricFamily(
-        "relance_commitments_disbursed_euros",
-        "Sum of disbursed amounts, by status.",
+        "relance_commitments_amount_cents",
+        "Sum of amounts in euro cents, by status.",
         labels=["status"],
     )
-    for status, n, total, paid in rows:
-        count.add_metric([status], float(n))
-        amount.add_metric([status], float(total))
-        disbursed.add_metric([status], float(paid))
+    disbursed = GaugeMetricFamily(
+        "relance_commitments_disbursed_cents",
+        "Sum of disbursed amounts in euro cents, by status.",
+        labels=["status"],
+    )
+    for status, n, total_cents, paid_cents in rows:
+        count.add_metric([status], n)
+        amount.add_metric([status], total_cents)
+        disbursed.add_metric([status], paid_cents)
     yield from (count, amount, disbursed)
 
 
@@ -71,7 +77,7 @@ class _Static(Collector):
         yield from self.families
 
 
-def render(engine: AsyncEngine, business: list[tuple[str, int, str, str]]) -> bytes:
+def render(engine: AsyncEngine, business: list[tuple[str, int, int, int]]) -> bytes:
     """The exposition text: HTTP metrics of every worker process, plus live gauges."""
     registry = CollectorRegistry()
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):

@@ -1,6 +1,6 @@
 """What the probes and the metrics ask the database."""
 
-from sqlalchemy import func, select, text
+from sqlalchemy import BigInteger, cast, func, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.models import CommitmentRollup
@@ -14,13 +14,14 @@ async def current_revision(conn: AsyncConnection) -> str | None:
     return result.scalar_one_or_none()
 
 
-async def commitment_totals(conn: AsyncConnection) -> list[tuple[str, int, str, str]]:
-    """Commitments by status, read from the roll-up: a few thousand rows, not the whole table."""
+async def commitment_totals(conn: AsyncConnection) -> list[tuple[str, int, int, int]]:
+    """Commitments by status with their sums in integer cents (a float of euros loses cents),
+    read from the roll-up: a few thousand rows, not the whole table."""
     stmt = select(
         CommitmentRollup.status,
         func.sum(CommitmentRollup.n),
-        func.sum(CommitmentRollup.amount_sum),
-        func.sum(CommitmentRollup.disbursed_sum),
+        cast(func.sum(CommitmentRollup.amount_sum) * 100, BigInteger),
+        cast(func.sum(CommitmentRollup.disbursed_sum) * 100, BigInteger),
     ).group_by(CommitmentRollup.status)
     rows = (await conn.execute(stmt)).all()
-    return [(status, int(n), str(total), str(paid)) for status, n, total, paid in rows]
+    return [(status, int(n), int(total), int(paid)) for status, n, total, paid in rows]

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import hmac
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel
 
 from app.common.http import problems
+from app.config import Settings
 from app.db import Session
-from app.errors import ServiceUnavailable
+from app.errors import Forbidden, ServiceUnavailable, Unauthorized
 from app.migrations import head_revision
 from app.ops import metrics
 from app.ops.repository import commitment_totals, current_revision
@@ -55,11 +57,36 @@ async def readyz(request: Request) -> Readiness:
     return Readiness(status="ready", database="ok", revision=revision)
 
 
+def require_metrics_token(request: Request) -> None:
+    """/metrics answers `Authorization: Bearer METRICS__TOKEN` when that is set; without it,
+    only while reads are public (it shows the commitments' totals and the traffic)."""
+    settings: Settings = request.app.state.settings
+    token = settings.metrics.token
+    if token is None:
+        if settings.auth.read_requires_key:
+            raise Forbidden(
+                "Reads require a key and METRICS__TOKEN is unset: set it to serve /metrics."
+            )
+        return
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    expected = token.get_secret_value().encode()
+    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), expected):
+        raise Unauthorized("/metrics needs `Authorization: Bearer <METRICS__TOKEN>`.")
+
+
 @router.get(
     "/metrics",
     summary="Prometheus metrics",
+    description=(
+        "Behind `Authorization: Bearer <METRICS__TOKEN>` when that setting is set (not an API "
+        "key); refused while reads require a key and it is unset. Money in integer cents."
+    ),
     response_class=Response,
-    responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}, **problems(503)},
+    responses={
+        200: {"content": {"text/plain": {"schema": {"type": "string"}}}},
+        **problems(401, 403, 503),
+    },
+    dependencies=[Depends(require_metrics_token)],
 )
 async def get_metrics(request: Request, session: Session) -> Response:
     business = await commitment_totals(await session.connection())

@@ -50,7 +50,7 @@ async def test_metrics_count_requests_by_route_template_and_show_pool_and_busine
     assert "relance_db_pool_size" in text
     assert "relance_db_pool_checked_out" in text
     assert 'relance_commitments{status="committed"}' in text
-    assert 'relance_commitments_amount_euros{status="committed"}' in text
+    assert 'relance_commitments_amount_cents{status="committed"}' in text
 
 
 async def test_request_id_is_echoed_or_generated_and_logged(
