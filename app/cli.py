@@ -134,7 +134,13 @@ def cmd_serve(args: argparse.Namespace) -> None:
         host=args.host,
         port=args.port,
         workers=args.workers,
-        proxy_headers=True,
+        # uvicorn believes X-Forwarded-For from 127.0.0.1 unless told otherwise, so any local
+        # client (or a proxy that passes the header on) could pick the address the anonymous
+        # rate limit counts: forwarded headers are read only from the configured proxies.
+        proxy_headers=bool(settings.forwarded_allow_ips),
+        forwarded_allow_ips=settings.forwarded_allow_ips,
+        server_header=False,  # no `server: uvicorn` advertising the stack; `date` stays
+        date_header=True,
         timeout_graceful_shutdown=settings.shutdown_grace_seconds,
         access_log=False,
         log_config=log_config(settings.log_level),

@@ -135,11 +135,15 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     cors_allow_credentials: bool = False
+    forwarded_allow_ips: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Proxies whose X-Forwarded-For/-Proto are believed (addresses, networks, *).",
+    )
     idempotency: IdempotencySettings = IdempotencySettings()
     shutdown_grace_seconds: int = Field(default=20, ge=0)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
-    @field_validator("cors_origins", mode="before")
+    @field_validator("cors_origins", "forwarded_allow_ips", mode="before")
     @classmethod
     def _comma_separated(cls, value: object) -> object:
         if isinstance(value, str):
@@ -153,6 +157,14 @@ class Settings(BaseSettings):
         if problems:
             raise ValueError("; ".join(problems))
         return origins
+
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _networks(cls, entries: list[str]) -> list[str]:
+        for entry in entries:
+            if entry != "*":
+                ipaddress.ip_network(entry)  # an address or a network; ValueError otherwise
+        return entries
 
     @field_validator("log_level", mode="before")
     @classmethod
