@@ -5,12 +5,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import signal
 import sys
 import tempfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from types import FrameType
 from typing import TypeVar
 
+from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import embedded, migrations
@@ -28,8 +31,17 @@ T = TypeVar("T")
 
 
 def _settings() -> tuple[Settings, bool]:
-    """The settings, with DATABASE_URL pointing at the embedded server when none was given."""
-    settings = get_settings()
+    """The settings, with DATABASE_URL pointing at the embedded server when none was given.
+
+    Checked before anything starts: in production, unsafe settings (no DATABASE_URL among
+    them) stop the command here, so no embedded server is started and no key is printed.
+    """
+    try:
+        settings = get_settings()
+    except ValidationError as exc:
+        raise SystemExit(f"relance: invalid settings: {exc}") from None
+    if settings.env == "production" and (problems := settings.production_problems()):
+        raise SystemExit("relance: refusing to start in production: " + "; ".join(problems))
     if settings.database_url is not None:
         return settings, False
     url = embedded.start(settings.embedded.data_dir)
@@ -182,6 +194,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _exit_on_signal(signum: int, _frame: FrameType | None) -> None:
+    # An exit, not a death by signal: `finally` blocks and atexit hooks run, among them the
+    # one stopping the embedded PostgreSQL. uvicorn swaps this handler out while it serves
+    # and, once drained, puts it back and raises the signal again, which lands here.
+    raise SystemExit(128 + signum)
+
+
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
-    args.func(args)
+    signal.signal(signal.SIGTERM, _exit_on_signal)
+    try:
+        args.func(args)
+    finally:
+        embedded.stop()  # at once, whichever way the command ends (atexit would, later)
