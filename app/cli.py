@@ -39,7 +39,8 @@ def _settings() -> tuple[Settings, bool]:
     try:
         settings = get_settings()
     except ValidationError as exc:
-        raise SystemExit(f"relance: invalid settings: {exc}") from None
+        reasons = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise SystemExit(f"relance: invalid settings: {reasons}") from None
     if settings.env == "production" and (problems := settings.production_problems()):
         raise SystemExit("relance: refusing to start in production: " + "; ".join(problems))
     if settings.database_url is not None:
