@@ -88,9 +88,12 @@ class AuthSettings(BaseModel):
 
 
 class MetricsSettings(BaseModel):
-    token: SecretStr | None = Field(
-        default=None,
-        description="When set, /metrics answers only `Authorization: Bearer <token>`.",
+    """HTTP Basic credentials for /metrics, like node_exporter's web config: Basic rather than
+    Bearer so that the API-key authentication never takes them for an unknown key."""
+
+    username: str = "metrics"
+    password: SecretStr | None = Field(
+        default=None, description="When set, /metrics needs these Basic credentials."
     )
 
 

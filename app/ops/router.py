@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import hmac
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -57,36 +58,44 @@ async def readyz(request: Request) -> Readiness:
     return Readiness(status="ready", database="ok", revision=revision)
 
 
-def require_metrics_token(request: Request) -> None:
-    """/metrics answers `Authorization: Bearer METRICS__TOKEN` when that is set; without it,
-    only while reads are public (it shows the commitments' totals and the traffic)."""
+def require_metrics_credentials(request: Request) -> None:
+    """/metrics answers HTTP Basic METRICS__USERNAME:METRICS__PASSWORD when a password is set;
+    without one, only while reads are public (it shows the commitments' totals and traffic)."""
     settings: Settings = request.app.state.settings
-    token = settings.metrics.token
-    if token is None:
+    password = settings.metrics.password
+    if password is None:
         if settings.auth.read_requires_key:
             raise Forbidden(
-                "Reads require a key and METRICS__TOKEN is unset: set it to serve /metrics."
+                "Reads require a key and METRICS__PASSWORD is unset: set it to serve /metrics."
             )
         return
-    scheme, _, given = request.headers.get("authorization", "").partition(" ")
-    expected = token.get_secret_value().encode()
-    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), expected):
-        raise Unauthorized("/metrics needs `Authorization: Bearer <METRICS__TOKEN>`.")
+    scheme, _, encoded = request.headers.get("authorization", "").partition(" ")
+    try:
+        given = base64.b64decode(encoded.strip(), validate=True)
+    except ValueError:
+        given = b""
+    expected = f"{settings.metrics.username}:{password.get_secret_value()}".encode()
+    if scheme.lower() != "basic" or not hmac.compare_digest(given, expected):
+        refusal = Unauthorized(
+            "/metrics needs HTTP Basic credentials (METRICS__USERNAME, METRICS__PASSWORD)."
+        )
+        refusal.headers["WWW-Authenticate"] = 'Basic realm="metrics"'
+        raise refusal
 
 
 @router.get(
     "/metrics",
     summary="Prometheus metrics",
     description=(
-        "Behind `Authorization: Bearer <METRICS__TOKEN>` when that setting is set (not an API "
-        "key); refused while reads require a key and it is unset. Money in integer cents."
+        "Behind HTTP Basic `METRICS__USERNAME`:`METRICS__PASSWORD` when a password is set (not "
+        "an API key); refused while reads require a key and it is unset. Money in integer cents."
     ),
     response_class=Response,
     responses={
         200: {"content": {"text/plain": {"schema": {"type": "string"}}}},
         **problems(401, 403, 503),
     },
-    dependencies=[Depends(require_metrics_token)],
+    dependencies=[Depends(require_metrics_credentials)],
 )
 async def get_metrics(request: Request, session: Session) -> Response:
     business = await commitment_totals(await session.connection())

@@ -1,4 +1,5 @@
-"""/metrics: behind its own token when one is set, closed when reads need a key, money in cents."""
+"""/metrics: behind its own Basic credentials when set, closed when reads need a key, money in
+cents."""
 
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ from app.main import attach_database, create_app
 from tests.conftest import Session, assert_problem
 from tests.factories import make_action, make_commitment
 
-TOKEN = "metrics-token-for-tests"
+PASSWORD = "metrics-password-for-tests"
+RIGHT = httpx.BasicAuth("metrics", PASSWORD)
 
 
 @asynccontextmanager
@@ -65,25 +67,31 @@ async def test_money_is_exported_as_exact_integer_cents(
     assert "_euros" not in body
 
 
-async def test_metrics_need_their_token_when_one_is_set(
+async def test_metrics_need_their_credentials_when_a_password_is_set(
     settings: Settings, engine: AsyncEngine, sessionmaker: Session, admin: dict[str, str]
 ) -> None:
-    metrics = MetricsSettings(token=SecretStr(TOKEN))
+    metrics = MetricsSettings(password=SecretStr(PASSWORD))
     async with serving(settings, engine, sessionmaker, metrics=metrics) as client:
-        anonymous = await client.get("/metrics")
-        wrong = await client.get("/metrics", headers={"Authorization": f"Bearer {TOKEN}x"})
-        api_key = await client.get("/metrics", headers=admin)  # an API key is not the token
-        right = await client.get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"})
+        refused = [
+            await client.get("/metrics"),
+            await client.get("/metrics", auth=httpx.BasicAuth("metrics", PASSWORD + "x")),
+            await client.get("/metrics", auth=httpx.BasicAuth("other", PASSWORD)),
+            await client.get("/metrics", headers={"Authorization": "Basic !!not base64"}),
+            await client.get("/metrics", headers={"Authorization": f"Bearer {PASSWORD}"}),
+            await client.get("/metrics", headers=admin),  # an API key is not the credential
+        ]
+        right = await client.get("/metrics", auth=RIGHT)
         still_public = await client.get("/v1/priorities")
-    for refused in (anonymous, wrong, api_key):
-        assert_problem(refused, 401, "UNAUTHORIZED")
-        assert refused.headers["WWW-Authenticate"] == "Bearer"
+    for answer in refused:
+        assert_problem(answer, 401, "UNAUTHORIZED")
+        assert answer.headers["WWW-Authenticate"] == 'Basic realm="metrics"'
+        assert "relance_" not in answer.text
     assert right.status_code == 200
     assert "relance_commitments_amount_cents" in right.text
     assert still_public.status_code == 200
 
 
-async def test_metrics_are_closed_when_reads_require_a_key_and_no_token_is_set(
+async def test_metrics_are_closed_when_reads_require_a_key_and_no_password_is_set(
     settings: Settings, engine: AsyncEngine, sessionmaker: Session, admin: dict[str, str]
 ) -> None:
     private = AuthSettings(read_requires_key=True)
@@ -91,9 +99,9 @@ async def test_metrics_are_closed_when_reads_require_a_key_and_no_token_is_set(
         anonymous = await client.get("/metrics")
         with_key = await client.get("/metrics", headers=admin)
     body = assert_problem(anonymous, 403, "FORBIDDEN")
-    assert "METRICS__TOKEN" in body["detail"]
+    assert "METRICS__PASSWORD" in body["detail"]
     assert_problem(with_key, 403, "FORBIDDEN")
-    metrics = MetricsSettings(token=SecretStr(TOKEN))
+    metrics = MetricsSettings(password=SecretStr(PASSWORD))
     async with serving(settings, engine, sessionmaker, auth=private, metrics=metrics) as client:
-        right = await client.get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"})
+        right = await client.get("/metrics", auth=RIGHT)
     assert right.status_code == 200
