@@ -20,6 +20,7 @@ from app.chantiers.router import router as chantiers_router
 from app.commitments.router import router as commitments_router
 from app.config import Settings, get_settings
 from app.db import create_engine, create_read_sessionmaker, create_sessionmaker
+from app.docs.router import router as docs_router
 from app.errors import PROBLEM_JSON, install_error_handlers
 from app.idempotency.middleware import IdempotencyMiddleware, mark_applied
 from app.ops.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
@@ -111,6 +112,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
         generate_unique_id_function=lambda route: route.name,
         separate_input_output_schemas=True,
+        docs_url=None,  # served by app.docs from pinned assets, not from a CDN
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.engine = None
@@ -133,6 +136,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware)  # outermost: ids and logs cover everything
     app.include_router(ops_router)
+    app.include_router(docs_router)
     reader = [Depends(require_reader)]
     # Routes match in order: the most requested resources first.
     for router in (

@@ -39,6 +39,20 @@ def head_revision() -> str | None:
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
+@lru_cache
+def known_revisions() -> frozenset[str]:
+    script = ScriptDirectory.from_config(alembic_config())
+    return frozenset(rev.revision for rev in script.walk_revisions())
+
+
+def schema_is_behind(revision: str | None) -> bool:
+    """Whether this code needs `relance migrate` before it can serve: no schema yet, or one of
+    its own revisions short of its head. A revision it does not know comes from a newer release
+    whose migrate step ran before its replicas rolled out: the schema is ahead, and this code
+    keeps serving it meanwhile (migrations stay backward compatible, docs/operations.md)."""
+    return revision is None or (revision != head_revision() and revision in known_revisions())
+
+
 def upgrade(url: str, revision: str = "head") -> None:
     command.upgrade(alembic_config(url), revision)
 

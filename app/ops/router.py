@@ -13,7 +13,7 @@ from app.common.http import problems
 from app.config import Settings
 from app.db import Session
 from app.errors import Forbidden, ServiceUnavailable, Unauthorized
-from app.migrations import head_revision
+from app.migrations import head_revision, schema_is_behind
 from app.ops import metrics
 from app.ops.repository import commitment_totals, current_revision
 
@@ -50,9 +50,10 @@ async def readyz(request: Request) -> Readiness:
         raise ServiceUnavailable(
             f"The database is unreachable ({type(exc).__name__}).", headers={"Retry-After": "5"}
         ) from None
-    if revision != head_revision():
+    if schema_is_behind(revision):
         raise ServiceUnavailable(
-            f"The schema is at {revision}, not at the migration head: run `relance migrate`.",
+            f"The schema is at {revision}, behind this release's {head_revision()}: run "
+            "`relance migrate`.",
             headers={"Retry-After": "30"},
         )
     return Readiness(status="ready", database="ok", revision=revision)
