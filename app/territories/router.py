@@ -10,7 +10,12 @@ from app.common.http import READ_ERRORS, IfNoneMatch, StrictRoute, not_modified,
 from app.common.pagination import ListParams, Page, page_params
 from app.db import Session
 from app.models import Territory
-from app.territories.schemas import REFERENCE, TerritoryFilters, TerritoryRead
+from app.territories.schemas import (
+    REFERENCE,
+    REFERENCE_PATTERN,
+    TerritoryFilters,
+    TerritoryRead,
+)
 from app.territories.service import TerritoryService
 
 router = APIRouter(prefix="/v1/territories", tags=["territories"], route_class=StrictRoute)
@@ -55,7 +60,9 @@ async def list_territories(
 async def get_territory(
     session: Session,
     response: Response,
-    code: Annotated[str, Path(max_length=64, examples=["13055"], description=REFERENCE)],
+    code: Annotated[
+        str, Path(pattern=REFERENCE_PATTERN, examples=["13055"], description=REFERENCE)
+    ],
     if_none_match: IfNoneMatch = None,
 ) -> TerritoryRead | Response:
     territory = TerritoryRead.model_validate(await TerritoryService(session).get(code))

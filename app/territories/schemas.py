@@ -16,9 +16,8 @@ from app.models.territory import TerritoryKind
 TERRITORY_CODE = r"^[0-9][0-9AB][0-9]{0,7}$"
 TerritoryCode = Annotated[str, Field(pattern=TERRITORY_CODE, examples=["13055"])]
 # A territory's `id` ("departement:13") or a bare code ("13"): see REFERENCE below.
-TerritoryReference = Annotated[
-    str, Field(pattern=r"^([a-z_]{1,32}:)?[0-9][0-9AB][0-9]{0,7}$", examples=["region:93"])
-]
+REFERENCE_PATTERN = r"^([a-z_]{1,32}:)?[0-9][0-9AB][0-9]{0,7}$"
+TerritoryReference = Annotated[str, Field(pattern=REFERENCE_PATTERN, examples=["region:93"])]
 
 REFERENCE = (
     "A territory's `id` (`kind:code`, always unambiguous: `region:93`, `commune:13055`) or a "
@@ -94,8 +93,9 @@ class TerritoryFilters:
         Query(
             description=(
                 "Only territories inside this one, at any depth: `parent=200054807&kind=commune` "
-                "lists the Métropole d'Aix-Marseille-Provence's communes, `parent=region:93` "
-                "its départements, communes, arrondissements… " + REFERENCE
+                "lists the 92 communes of the Métropole d'Aix-Marseille-Provence, "
+                "`parent=region:93&kind=departement` the six départements of "
+                "Provence-Alpes-Côte d'Azur. " + REFERENCE
             )
         ),
     ] = None

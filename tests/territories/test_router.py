@@ -139,7 +139,7 @@ async def test_parent_lists_what_lies_inside_at_any_depth(
 
 
 async def test_unknown_territory_is_404(app: FastAPI, client: httpx.AsyncClient) -> None:
-    for code in ("13999", "region:13055", "nowhere:13055", "x" * 65):
+    for code in ("13999", "region:13055", "nowhere:13055", "x" * 65, "13055%00", "é"):
         response = await client.get(app.url_path_for("get_territory", code=code))
         assert_problem(response, 404, "NOT_FOUND")
 
