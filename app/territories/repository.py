@@ -84,6 +84,10 @@ class TerritoryRepository:
         """Held until commit: a second loader waits, then finds the file already loaded."""
         await self.session.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": LOAD_LOCK_ID})
 
+    async def tables_exist(self) -> bool:
+        stmt = select(func.to_regclass(TerritorySource.__tablename__).is_not(None))
+        return bool((await self.session.execute(stmt)).scalar_one())
+
     async def last_source_sha256(self) -> str | None:
         stmt = select(TerritorySource.sha256).order_by(TerritorySource.id.desc()).limit(1)
         return (await self.session.execute(stmt)).scalar_one_or_none()
