@@ -31,6 +31,7 @@ from app.ratelimit.service import RateLimiter
 from app.reporting.router import router as reporting_router
 from app.sync.router import EXTRA_SCHEMAS
 from app.sync.router import router as sync_router
+from app.territories.router import router as territories_router
 
 DESCRIPTION = """
 Follow a public recovery and investment programme: priorities, chantiers, actions and the
@@ -62,6 +63,7 @@ TAGS = [
             "cent after every committed write."
         ),
     },
+    {"name": "territories", "description": "Communes, EPCI, départements and régions (INSEE)."},
     {"name": "sync", "description": "Partners push their commitments by their own reference."},
     {"name": "api-keys", "description": "Admins mint, list and revoke keys."},
     {"name": "operations", "description": "Probes for orchestrators."},
@@ -148,6 +150,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         priorities_router,
         sync_router,
         changes_router,
+        territories_router,
         api_keys_router,
     ):
         app.include_router(router, dependencies=reader)

@@ -11,6 +11,7 @@ from app.models.idempotency_key import IdempotencyKey
 from app.models.partner import Partner
 from app.models.priority import Priority
 from app.models.programme_year import ProgrammeYear
+from app.models.territory import Territory, TerritoryKind, TerritorySource
 
 __all__ = [
     "Action",
@@ -27,4 +28,7 @@ __all__ = [
     "Priority",
     "ProgrammeYear",
     "Resource",
+    "Territory",
+    "TerritoryKind",
+    "TerritorySource",
 ]

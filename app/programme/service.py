@@ -21,6 +21,7 @@ from app.partners.service import PartnerService
 from app.priorities.schemas import PriorityCreate, PriorityUpdate
 from app.priorities.service import PriorityService
 from app.programme.repository import ProgrammeRepository
+from app.territories.service import load_territories
 
 logger = logging.getLogger("relance.programme")
 
@@ -119,4 +120,5 @@ async def seed(session: AsyncSession, settings: Settings, path: Path | None = No
     for p in data["partners"]:
         wanted = {"name": p["name"], "kind": p["kind"], "siren": p.get("siren")}
         await _upsert(partners, {"code": p["code"]}, wanted, PartnerCreate, PartnerUpdate, report)
+    report.updated.extend((await load_territories(session)).changed)
     return report
