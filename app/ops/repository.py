@@ -18,7 +18,7 @@ async def commitment_totals(conn: AsyncConnection) -> list[tuple[str, int, str, 
     """Commitments by status, read from the roll-up: a few thousand rows, not the whole table."""
     stmt = select(
         CommitmentRollup.status,
-        func.sum(CommitmentRollup.n),
+        func.sum(CommitmentRollup.commitment_count),
         func.sum(CommitmentRollup.amount_sum),
         func.sum(CommitmentRollup.disbursed_sum),
     ).group_by(CommitmentRollup.status)
