@@ -71,13 +71,14 @@ def _dump(model: BaseModel | None) -> dict[str, Any]:
 
 
 def _changed(before: BaseModel | None, after: BaseModel | None) -> dict[str, FieldChange]:
+    """Each field as GET showed it before and after; a creation lists every field."""
     if after is None:  # a delete: the tombstone carries no fields
         return {}
     old, new = _dump(before), _dump(after)
     return {
         name: FieldChange(before=old.get(name), after=value)
         for name, value in new.items()
-        if name not in _BOOKKEEPING and old.get(name) != value
+        if name not in _BOOKKEEPING and (before is None or old.get(name) != value)
     }
 
 

@@ -8,6 +8,8 @@ miss rows. The second run proves that the scenario can catch the bug the feed is
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
 import uuid
 from collections.abc import Callable
 from datetime import datetime
@@ -16,6 +18,8 @@ from typing import Any, Protocol
 import asyncpg
 import httpx
 
+from app.changes.service import FEED
+from app.common.pagination import encode_cursor
 from tests.changes.feed import end_cursor
 from tests.conftest import assert_problem
 from tests.database import plain
@@ -245,3 +249,34 @@ async def test_malformed_cursor_is_400_and_unknown_cursor_is_410(
     assert body["reason"] == "CURSOR_EXPIRED"
     assert "resync" in body["detail"]
     assert_problem(await live_client.get("/v1/changes", params={"resource": "keys"}), 400)
+    known_shape_unknown_position = encode_cursor([10**15, 1], FEED)
+    body = assert_problem(
+        await live_client.get("/v1/changes", params={"cursor": known_shape_unknown_position}), 410
+    )
+    assert body["reason"] == "CURSOR_EXPIRED"
+    list_cursor = encode_cursor([1, 1], "another list")
+    assert_problem(await live_client.get("/v1/changes", params={"cursor": list_cursor}), 400)
+
+
+async def test_a_cursor_issued_before_the_commit_order_resumes_where_it_was(
+    live_client: httpx.AsyncClient, live_admin: dict[str, str], database_url: str
+) -> None:
+    """Cursors were {"t": transaction id, "i": change id}; the transactions already logged got
+    positions in that order, so such a cursor resumes after the same change."""
+    start = await end_cursor(database_url)
+    for _ in range(3):
+        await make_action(live_client, live_admin)
+    items = await _follow(live_client, start)
+    assert len(items) == 3
+    conn = await asyncpg.connect(plain(database_url))
+    try:
+        first = await conn.fetchrow(
+            "SELECT txid, id FROM changes WHERE resource_id = $1",
+            uuid.UUID(items[0]["resource_id"]),
+        )
+    finally:
+        await conn.close()
+    raw = json.dumps({"t": first["txid"], "i": first["id"]}).encode()
+    legacy = base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    resumed = (await live_client.get("/v1/changes", params={"cursor": legacy})).json()
+    assert [i["cursor"] for i in resumed["items"]] == [i["cursor"] for i in items[1:]]
