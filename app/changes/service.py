@@ -1,7 +1,16 @@
 """Change feed and history: commit order, tombstones, who changed what, and every item shaped
 by its resource's read model, so that it equals what GET answered at that version.
 
-Why the feed is in commit order and never skips a change: app/models/sql/change_commits.sql.
+Why the feed can neither skip nor reorder a change (the SQL is app/models/sql/change_commits.sql):
+- every transaction that logs a change takes a position while it commits, under one
+  transaction-level lock that PostgreSQL releases only once that commit is visible to new
+  snapshots; the next position is therefore taken only after the previous holder's commit is
+  visible (or it rolled back, leaving a gap nothing fills);
+- so the positions any snapshot sees are a prefix of those taken: a page read after (position,
+  id) cannot be followed by a commit that lands before it;
+- two transactions that write one row are serialised by its row lock, the second writing after
+  the first committed, so the second has the larger position: per resource, versions come in the
+  order they were made and the last entry is the current state.
 Cursors are the lists' codec (app/common/pagination.py): (position, id) for the feed.
 """
 
