@@ -1,19 +1,30 @@
-"""Migrations: models and migrations agree (alembic check), and a round trip on real data works."""
+"""Migrations: models and migrations agree (alembic check, the database's functions and triggers
+included), and a round trip on real data keeps every row."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
+from decimal import Decimal
+from typing import Any
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app import migrations
 from app.config import Settings
 from app.db import create_engine, create_sessionmaker
+from app.models.sql import ENTITIES
 from app.programme.demo import demo
 from app.programme.service import seed
 from tests.database import admin_url, create_scratch_database, drop_database
+
+# The revision before the change feed's commit order and the roll-up's commitment_count.
+BEFORE_COMMIT_ORDER = "e1f2a3b4c5d6"
+
+Snapshot = dict[str, list[dict[str, Any]]]
 
 
 @pytest.fixture
@@ -35,8 +46,62 @@ async def _table_count(url: str) -> int:
         await engine.dispose()
 
 
+def _key(row: dict[str, Any]) -> str:
+    return json.dumps(row, sort_keys=True, default=str)
+
+
+async def _snapshot(engine: AsyncEngine) -> Snapshot:
+    """Every row of every table but alembic_version, as JSON, in a stable order."""
+    async with engine.connect() as conn:
+        names = (
+            await conn.execute(
+                text(
+                    "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
+                    " AND tablename <> 'alembic_version' ORDER BY 1"
+                )
+            )
+        ).scalars()
+        snapshot: Snapshot = {}
+        for name in list(names):
+            rows = await conn.execute(text(f'SELECT to_jsonb(t)::text FROM "{name}" t'))
+            snapshot[name] = sorted(
+                (json.loads(row, parse_float=Decimal) for row in rows.scalars()), key=_key
+            )
+        return snapshot
+
+
+async def _write(engine: AsyncEngine, tag: int) -> None:
+    """Updates, a delete and a chantier's new target, as separate transactions."""
+    statements = [
+        "UPDATE commitments SET amount = amount + 1, version = version + 1, updated_at = now()"
+        " WHERE id IN (SELECT id FROM commitments ORDER BY id LIMIT 20)",
+        "UPDATE commitments SET label = 'round trip', version = version + 1"
+        " WHERE id IN (SELECT id FROM commitments ORDER BY id DESC LIMIT 5)",
+        "DELETE FROM commitments WHERE id = (SELECT id FROM commitments ORDER BY id LIMIT 1)",
+        f"UPDATE chantiers SET name = name || ' {tag}', version = version + 1 WHERE number = 5",
+    ]
+    for statement in statements:
+        async with engine.begin() as conn:
+            await conn.execute(text(statement))
+
+
+def _without(snapshot: Snapshot, table: str, column: str) -> list[dict[str, Any]]:
+    return sorted(
+        ({k: v for k, v in row.items() if k != column} for row in snapshot[table]), key=_key
+    )
+
+
 async def test_models_and_migrations_agree(database_url: str) -> None:
     await asyncio.to_thread(migrations.check, database_url)
+
+
+def test_every_declared_function_and_trigger_is_loaded_from_the_sql_files() -> None:
+    identities = {entity.identity for entity in ENTITIES}
+    assert len(identities) == len(ENTITIES) == 34
+    assert "PGFunction: public.change_commits_take_position()" in identities
+    assert "PGTrigger: public.change_commits_take_position True public.change_commits" in (
+        identities
+    )
 
 
 async def test_round_trip_upgrade_downgrade_upgrade_with_data(scratch_url: str) -> None:
@@ -51,5 +116,59 @@ async def test_round_trip_upgrade_downgrade_upgrade_with_data(scratch_url: str) 
     await asyncio.to_thread(migrations.downgrade, scratch_url, "base")
     assert await _table_count(scratch_url) == 1  # only alembic_version is left
     await asyncio.to_thread(migrations.upgrade, scratch_url)
-    assert await _table_count(scratch_url) == 15
+    assert await _table_count(scratch_url) == 16
     await asyncio.to_thread(migrations.check, scratch_url)
+
+
+async def test_commit_order_and_commitment_count_round_trip_keeps_every_row(
+    scratch_url: str,
+) -> None:
+    settings = Settings(database_url=scratch_url)  # type: ignore[arg-type]
+    await asyncio.to_thread(migrations.upgrade, scratch_url, BEFORE_COMMIT_ORDER)
+    engine = create_engine(settings)
+    try:
+        async with create_sessionmaker(engine)() as session, session.begin():
+            await seed(session, settings)
+            await demo(session, settings)
+        await _write(engine, 1)  # with the old triggers: `changed` filled by them
+        before = await _snapshot(engine)
+        assert any(row["changed"] for row in before["changes"])
+
+        await asyncio.to_thread(migrations.upgrade, scratch_url)
+        upgraded = await _snapshot(engine)
+        for table in set(before) - {"changes", "commitment_rollups"}:
+            assert upgraded[table] == before[table], table
+        assert upgraded["changes"] == _without(before, "changes", "changed")
+        renamed = [
+            {("commitment_count" if k == "n" else k): v for k, v in row.items()}
+            for row in before["commitment_rollups"]
+        ]
+        assert sorted(renamed, key=_key) == upgraded["commitment_rollups"]
+        # The transactions already logged, in the order the feed served them: by id.
+        txids = sorted({row["txid"] for row in before["changes"]})
+        assert sorted((r["position"], r["txid"]) for r in upgraded["change_commits"]) == list(
+            enumerate(txids, start=1)
+        )
+
+        await _write(engine, 2)  # with the new triggers: positions taken at commit
+        written = await _snapshot(engine)
+        assert len(written["change_commits"]) == len(txids) + 4
+
+        await asyncio.to_thread(migrations.downgrade, scratch_url, BEFORE_COMMIT_ORDER)
+        downgraded = await _snapshot(engine)
+        assert "change_commits" not in downgraded
+        for table in set(before) - {"changes", "commitment_rollups"}:
+            assert downgraded[table] == written[table], table
+        # The old `changed` column is back, as the old triggers had written it.
+        old_ids = {row["id"] for row in before["changes"]}
+        assert [r for r in downgraded["changes"] if r["id"] in old_ids] == sorted(
+            before["changes"], key=_key
+        )
+        assert _without(downgraded, "changes", "changed") == written["changes"]
+        assert all(r["changed"] is not None for r in downgraded["changes"] if r["op"] == "update")
+
+        await asyncio.to_thread(migrations.upgrade, scratch_url)
+        assert await _snapshot(engine) == written
+        await asyncio.to_thread(migrations.check, scratch_url)
+    finally:
+        await engine.dispose()

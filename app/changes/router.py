@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
-from app.changes.schemas import ChangePage, HistoryPage, ResourceName
+from app.changes.schemas import HISTORY_PAGES, ChangePage, HistoryPage, ResourceName
 from app.changes.service import ChangeService
 from app.common.http import READ_ERRORS, StrictRoute, problems
 from app.db import Session
@@ -40,8 +40,10 @@ async def list_changes(
     resource: Annotated[
         list[ResourceName] | None, Query(description="Only these resources (repeatable).")
     ] = None,
-) -> ChangePage:
-    return await ChangeService(session).feed(cursor, limit, resource)
+) -> Response:
+    page = await ChangeService(session).feed(cursor, limit, resource)
+    # Already validated item by item by the read models: serialised once, not validated again.
+    return Response(page.model_dump_json(), media_type="application/json")
 
 
 def _history_route(resource: ResourceName) -> None:
@@ -52,7 +54,7 @@ def _history_route(resource: ResourceName) -> None:
         resource_id: uuid.UUID,
         cursor: Cursor = None,
         limit: Annotated[int, Query(ge=1, le=500, description="Page size, 1 to 500.")] = 100,
-    ) -> HistoryPage:
+    ) -> HistoryPage[Any]:
         return await ChangeService(session).history(resource, resource_id, cursor, limit)
 
     router.add_api_route(
@@ -63,7 +65,7 @@ def _history_route(resource: ResourceName) -> None:
         summary=f"Every version of a {singular.replace('_', ' ')}: who, when, what changed",
         description="Append-only; still answers after the resource was deleted.",
         tags=[resource.value],
-        response_model=HistoryPage,
+        response_model=HISTORY_PAGES[resource],
         responses=problems(*READ_ERRORS, 404),
     )
 

@@ -1,13 +1,21 @@
-"""The change feed and history outputs."""
+"""The change feed and history outputs: each item carries its resource as GET shows it, with the
+resource's own read model, so the contract types it and the breaking-change gate covers it."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, Field
+
+from app.actions.schemas import ActionRead
+from app.chantiers.schemas import ChantierRead
+from app.commitments.schemas import CommitmentRead
+from app.common.schemas import ResourceRead
+from app.partners.schemas import PartnerRead
+from app.priorities.schemas import PriorityRead
 
 
 class ResourceName(StrEnum):
@@ -18,19 +26,59 @@ class ResourceName(StrEnum):
     commitments = "commitments"
 
 
-class ChangeRead(BaseModel):
+READ_MODELS: dict[ResourceName, type[ResourceRead]] = {
+    ResourceName.priorities: PriorityRead,
+    ResourceName.chantiers: ChantierRead,
+    ResourceName.actions: ActionRead,
+    ResourceName.partners: PartnerRead,
+    ResourceName.commitments: CommitmentRead,
+}
+"""The model GET /v1/<resource>/{id} answers with: the feed and history use the same."""
+
+Op = Literal["create", "update", "delete"]
+_DATA = "The resource at this version, exactly as GET answered then; null for a delete."
+
+
+class _Change(BaseModel):
     cursor: str = Field(description="Resume after this change by sending it back as `cursor`.")
-    op: Literal["create", "update", "delete"]
-    resource: ResourceName
+    op: Op
     resource_id: uuid.UUID
     version: int = Field(
         description="The resource's version after the change (before, for a delete)."
     )
     at: datetime = Field(description="When the writing transaction started.")
-    data: dict[str, Any] | None = Field(
-        description="The resource as stored after the change; null for a delete. Money is a "
-        "decimal string."
-    )
+
+
+class PriorityChange(_Change):
+    resource: Literal["priorities"]
+    data: PriorityRead | None = Field(description=_DATA)
+
+
+class ChantierChange(_Change):
+    resource: Literal["chantiers"]
+    data: ChantierRead | None = Field(description=_DATA)
+
+
+class ActionChange(_Change):
+    resource: Literal["actions"]
+    data: ActionRead | None = Field(description=_DATA)
+
+
+class PartnerChange(_Change):
+    resource: Literal["partners"]
+    data: PartnerRead | None = Field(description=_DATA)
+
+
+class CommitmentChange(_Change):
+    resource: Literal["commitments"]
+    data: CommitmentRead | None = Field(description=_DATA)
+
+
+ChangeRead = Annotated[
+    PriorityChange | ChantierChange | ActionChange | PartnerChange | CommitmentChange,
+    Field(discriminator="resource"),
+]
+"""One change of the feed; `resource` says which read model `data` follows."""
 
 
 class ChangePage(BaseModel):
@@ -47,20 +95,32 @@ class Actor(BaseModel):
 
 
 class FieldChange(BaseModel):
-    before: Any
-    after: Any
+    before: Any = Field(description="The field as GET showed it before; null on a create.")
+    after: Any = Field(description="The field as GET showed it after.")
 
 
-class VersionRead(BaseModel):
+R = TypeVar("R", bound=ResourceRead)
+
+
+class VersionRead(BaseModel, Generic[R]):
     version: int
-    op: Literal["create", "update", "delete"]
+    op: Op
     at: datetime
     actor: Actor | None = Field(description="Who wrote; null when written outside the API.")
+    data: R | None = Field(description=_DATA)
     changed: dict[str, FieldChange] = Field(
-        description="Each field that changed, with its value before and after."
+        description="Each field whose value changed with this version, as GET showed it before "
+        "and after (`updated_at` and `etag` change every time and are left out)."
     )
 
 
-class HistoryPage(BaseModel):
-    items: list[VersionRead]
+class HistoryPage(BaseModel, Generic[R]):
+    items: list[VersionRead[R]]
     next_cursor: str | None
+
+
+HISTORY_PAGES: dict[ResourceName, type[BaseModel]] = {
+    name: HistoryPage[model]  # type: ignore[valid-type]
+    for name, model in READ_MODELS.items()
+}
+"""The history page of each resource, typed with its read model in the contract."""

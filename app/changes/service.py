@@ -1,17 +1,32 @@
-"""Change feed and history: opaque cursors, commit order, tombstones, who changed what."""
+"""Change feed and history: commit order, tombstones, who changed what, and every item shaped
+by its resource's read model, so that it equals what GET answered at that version.
+
+Why the feed can neither skip nor reorder a change (the SQL is app/models/sql/change_commits.sql):
+- every transaction that logs a change takes a position while it commits, under one
+  transaction-level lock that PostgreSQL releases only once that commit is visible to new
+  snapshots; the next position is therefore taken only after the previous holder's commit is
+  visible (or it rolled back, leaving a gap nothing fills);
+- so the positions any snapshot sees are a prefix of those taken: a page read after (position,
+  id) cannot be followed by a commit that lands before it;
+- two transactions that write one row are serialised by its row lock, the second writing after
+  the first committed, so the second has the larger position: per resource, versions come in the
+  order they were made and the last entry is the current state.
+Cursors are the lists' codec (app/common/pagination.py): (position, id) for the feed.
+"""
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import uuid
 from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
 
+from pydantic import BaseModel, TypeAdapter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.changes.repository import ChangeRepository
 from app.changes.schemas import (
+    READ_MODELS,
     Actor,
     ChangePage,
     ChangeRead,
@@ -20,97 +35,138 @@ from app.changes.schemas import (
     ResourceName,
     VersionRead,
 )
-from app.errors import ErrorItem, Gone, InvalidParameter, NotFound
+from app.common.pagination import Int64, decode_cursor, encode_cursor, fingerprint, read_cursor
+from app.common.schemas import ResourceRead
+from app.errors import ErrorItem, Gone, NotFound
 from app.models import Change
+from app.models.base import etag_of
 
 _START = (0, 0)
+FEED = "changes"
 # Fields every version changes: not worth listing in a history entry.
-_BOOKKEEPING = frozenset({"id", "version", "created_at", "updated_at"})
+_BOOKKEEPING = frozenset({"id", "etag", "created_at", "updated_at"})
+_CHANGE: TypeAdapter[Any] = TypeAdapter(ChangeRead)
+_TIMESTAMPS = {
+    resource: [name for name, f in model.model_fields.items() if f.annotation is datetime]
+    for resource, model in READ_MODELS.items()
+}
 
 
-def encode_position(txid: int, id: int) -> str:
-    raw = json.dumps({"t": txid, "i": id}, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+def representation(resource: ResourceName, row: Change) -> ResourceRead | None:
+    """The resource as GET showed it at this version (None for a delete): the stored row
+    through the resource's own read model, with its ETag."""
+    if row.op == "delete" or row.data is None:
+        return None
+    model = READ_MODELS[resource]
+    data = dict(row.data)
+    for name in _TIMESTAMPS[resource]:
+        # Stored as the writing session rendered them; GET answers in UTC.
+        if isinstance(data.get(name), str):
+            data[name] = datetime.fromisoformat(data[name]).astimezone(UTC)
+    data["etag"] = etag_of(row.resource_id, row.version)
+    return model.model_validate(data)
 
 
-def _bad_cursor() -> InvalidParameter:
-    return InvalidParameter(
-        "cursor is not a cursor this feed produced.",
-        errors=[ErrorItem(parameter="cursor", detail="is not a cursor this feed produced")],
+def _expired() -> Gone:
+    return Gone(
+        "This cursor is unknown here (the change log was reset or restored, or the cursor comes "
+        "from another server): resync from the start, without a cursor.",
+        errors=[ErrorItem(parameter="cursor", detail="is expired or unknown; resync")],
     )
 
 
-def decode_position(cursor: str) -> tuple[int, int]:
-    try:
-        payload = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        txid, id = payload["t"], payload["i"]
-    except (ValueError, KeyError, TypeError, binascii.Error, UnicodeError):
-        raise _bad_cursor() from None
-    valid = all(type(v) is int and 0 <= v < 2**63 for v in (txid, id))
-    if not valid or set(payload) != {"t", "i"}:
-        raise _bad_cursor()
-    return txid, id
+def _dump(model: BaseModel | None) -> dict[str, Any]:
+    return {} if model is None else model.model_dump(mode="json")
 
 
-def _change(row: Change) -> ChangeRead:
-    return ChangeRead(
-        cursor=encode_position(row.txid, row.id),
-        op=row.op,  # type: ignore[arg-type]
-        resource=ResourceName(row.resource),
-        resource_id=row.resource_id,
-        version=row.version,
-        at=row.at,
-        data=None if row.op == "delete" else row.data,
-    )
-
-
-def _version(row: Change) -> VersionRead:
-    if row.op == "create":
-        changed = {
-            k: FieldChange(before=None, after=v)
-            for k, v in (row.data or {}).items()
-            if k not in _BOOKKEEPING
-        }
-    else:
-        changed = {k: FieldChange(before=v[0], after=v[1]) for k, v in (row.changed or {}).items()}
-    actor = None
-    if row.actor_name is not None:
-        actor = Actor(name=row.actor_name, role=row.actor_role or "unknown")
-    return VersionRead(version=row.version, op=row.op, at=row.at, actor=actor, changed=changed)  # type: ignore[arg-type]
+def _changed(before: BaseModel | None, after: BaseModel | None) -> dict[str, FieldChange]:
+    """Each field as GET showed it before and after; a creation lists every field."""
+    if after is None:  # a delete: the tombstone carries no fields
+        return {}
+    old, new = _dump(before), _dump(after)
+    return {
+        name: FieldChange(before=old.get(name), after=value)
+        for name, value in new.items()
+        if name not in _BOOKKEEPING and (before is None or old.get(name) != value)
+    }
 
 
 class ChangeService:
     def __init__(self, session: AsyncSession) -> None:
         self.repo = ChangeRepository(session)
 
+    async def _after(self, cursor: str | None) -> tuple[int, int]:
+        if cursor is None:
+            return _START
+        legacy = read_cursor(cursor)
+        if isinstance(legacy, dict) and set(legacy) == {"t", "i"}:
+            # Issued while the feed was ordered by transaction id: those transactions got
+            # positions in that order, so the cursor resumes exactly where it was.
+            txid, id = legacy["t"], legacy["i"]
+            if not all(type(v) is int and 0 <= v < 2**63 for v in (txid, id)):
+                raise _expired()
+            position = await self.repo.position_of(txid, id) if (txid, id) != _START else 0
+            if position is None:
+                raise _expired()
+            return position, id
+        position, id = decode_cursor(cursor, FEED, (Int64, Int64))
+        if (position, id) != _START and not await self.repo.is_position(position, id):
+            raise _expired()
+        return position, id
+
     async def feed(
         self, cursor: str | None, limit: int, resources: Sequence[ResourceName] | None
     ) -> ChangePage:
-        after = _START if cursor is None else decode_position(cursor)
-        if after != _START and not await self.repo.is_position(*after):
-            raise Gone(
-                "This cursor is unknown here (the change log was reset or restored, or the "
-                "cursor comes from another server): resync from the start, without a cursor.",
-                errors=[ErrorItem(parameter="cursor", detail="is expired or unknown; resync")],
-            )
+        after = await self._after(cursor)
         names = [r.value for r in resources] if resources else None
         rows = await self.repo.feed(after, limit + 1, names)
-        has_more = len(rows) > limit
-        items = [_change(row) for row in rows[:limit]]
-        next_cursor = items[-1].cursor if items else encode_position(*after)
-        return ChangePage(items=items, next_cursor=next_cursor, has_more=has_more)
+        items = [
+            _CHANGE.validate_python(
+                {
+                    "cursor": encode_cursor([position, row.id], FEED),
+                    "op": row.op,
+                    "resource": row.resource,
+                    "resource_id": row.resource_id,
+                    "version": row.version,
+                    "at": row.at,
+                    "data": representation(ResourceName(row.resource), row),
+                }
+            )
+            for position, row in rows[:limit]
+        ]
+        next_cursor = items[-1].cursor if items else encode_cursor(after, FEED)
+        return ChangePage(items=items, next_cursor=next_cursor, has_more=len(rows) > limit)
 
     async def history(
         self, resource: ResourceName, resource_id: uuid.UUID, cursor: str | None, limit: int
-    ) -> HistoryPage:
-        after = 0
-        if cursor is not None:
-            txid, after = decode_position(cursor)
-            if txid != 0:
-                raise _bad_cursor()
+    ) -> HistoryPage[Any]:
+        scope = fingerprint({"resource": resource.value, "resource_id": resource_id}, ())
+        after = 0 if cursor is None else decode_cursor(cursor, scope, (Int64,))[0]
         rows = await self.repo.history(resource.value, resource_id, after, limit + 1)
         if not rows and cursor is None:
             raise NotFound(f"No {resource.value} with id {resource_id} was ever recorded.")
-        items = [_version(row) for row in rows[:limit]]
-        next_cursor = encode_position(0, rows[limit - 1].id) if len(rows) > limit else None
-        return HistoryPage(items=items, next_cursor=next_cursor)
+        previous = None
+        if rows and rows[0].op != "create":
+            before = await self.repo.version_before(resource.value, resource_id, rows[0].id)
+            previous = None if before is None else representation(resource, before)
+        items = []
+        for row in rows[:limit]:
+            data = representation(resource, row)
+            actor = None
+            if row.actor_name is not None:
+                actor = Actor(name=row.actor_name, role=row.actor_role or "unknown")
+            items.append(
+                VersionRead[Any](
+                    version=row.version,
+                    op=row.op,  # type: ignore[arg-type]
+                    at=row.at,
+                    actor=actor,
+                    data=data,
+                    changed=_changed(previous, data),
+                )
+            )
+            previous = data
+        next_cursor = None
+        if len(rows) > limit:
+            next_cursor = encode_cursor([rows[limit - 1].id], scope)
+        return HistoryPage[Any](items=items, next_cursor=next_cursor)

@@ -49,6 +49,11 @@ def _bad(parameter: str, detail: str) -> InvalidParameter:
     )
 
 
+class Int64(int):
+    """The type of a BIGINT cursor key (the change feed's positions and log ids), where a list's
+    `int` keys are INTEGER columns and refused beyond 2**31."""
+
+
 def _encode(value: Any) -> Any:
     if isinstance(value, datetime | date):
         return value.isoformat()
@@ -69,6 +74,10 @@ def _decode(value: Any, python_type: type[Any]) -> Any:
         return uuid.UUID(str(value))
     if python_type is Decimal:
         return Decimal(str(value))
+    if python_type is Int64 and isinstance(value, int) and not isinstance(value, bool):
+        if not 0 <= value < 2**63:
+            raise ValueError("out of range")
+        return value
     if python_type is int and isinstance(value, int) and not isinstance(value, bool):
         if abs(value) >= 2**31:
             raise ValueError("out of range")
@@ -94,15 +103,26 @@ def fingerprint(filters: Mapping[str, Any], sort: Sequence[SortKey]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
+_COMPACT = json.JSONEncoder(separators=(",", ":"))  # built once: the feed encodes a cursor per item
+
+
 def encode_cursor(values: Sequence[Any], fp: str) -> str:
-    raw = json.dumps({"k": [_encode(v) for v in values], "f": fp}, separators=(",", ":"))
+    raw = _COMPACT.encode({"k": [_encode(v) for v in values], "f": fp})
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str, fp: str, types: Sequence[type[Any]]) -> tuple[Any, ...]:
+def read_cursor(cursor: str) -> Any:
+    """The JSON value a cursor carries (base64url JSON), or a 400 naming `cursor`: for readers
+    that must recognise a cursor of an older shape before `decode_cursor` refuses it."""
     try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        payload = json.loads(raw)
+        return json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (ValueError, TypeError, binascii.Error, UnicodeError):
+        raise _bad("cursor", "is not a cursor this list produced") from None
+
+
+def decode_cursor(cursor: str, fp: str, types: Sequence[type[Any]]) -> tuple[Any, ...]:
+    payload = read_cursor(cursor)
+    try:
         keys = payload["k"]
         cursor_fp = payload["f"]
         if not isinstance(keys, list) or len(keys) != len(types):

@@ -3,7 +3,7 @@
 from app.models.action import Action
 from app.models.api_key import ApiKey
 from app.models.base import Base, Resource
-from app.models.change import Change
+from app.models.change import Change, ChangeCommit
 from app.models.chantier import Chantier, ChantierPriority, ChantierTarget
 from app.models.commitment import Commitment
 from app.models.commitment_rollup import CommitmentRollup
@@ -18,6 +18,7 @@ __all__ = [
     "ApiKey",
     "Base",
     "Change",
+    "ChangeCommit",
     "Chantier",
     "ChantierPriority",
     "ChantierTarget",

@@ -18,6 +18,11 @@ NAMING_CONVENTION = {
 }
 
 
+def etag_of(id: uuid.UUID, version: int) -> str:
+    """The strong ETag of one version of a resource (GET, the change feed and history)."""
+    return f'"{id.hex[:12]}-{version}"'
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
@@ -45,4 +50,4 @@ class Resource(Base):
 
     @property
     def etag(self) -> str:
-        return f'"{self.id.hex[:12]}-{self.version}"'
+        return etag_of(self.id, self.version)

@@ -1,6 +1,6 @@
 """Commitment roll-ups: sums per (chantier, partner, year, status, instrument), kept exact by
-triggers on `commitments` and `actions` in the writing transaction (see the migration
-20261125-1921_commitment_rollups and README "Aggregates")."""
+triggers on `commitments` and `actions` in the writing transaction (app/models/sql/
+commitment_rollups.sql, and README "How the aggregates stay fast and exact")."""
 
 import uuid
 from decimal import Decimal
@@ -28,4 +28,4 @@ class CommitmentRollup(Base):
     # Unbounded NUMERIC: a sum of NUMERIC(15,2) amounts may need more digits than one amount.
     amount_sum: Mapped[Decimal] = mapped_column(Numeric)
     disbursed_sum: Mapped[Decimal] = mapped_column(Numeric)
-    n: Mapped[int] = mapped_column(BigInteger)
+    commitment_count: Mapped[int] = mapped_column(BigInteger)

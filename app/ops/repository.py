@@ -19,7 +19,7 @@ async def commitment_totals(conn: AsyncConnection) -> list[tuple[str, int, int, 
     read from the roll-up: a few thousand rows, not the whole table."""
     stmt = select(
         CommitmentRollup.status,
-        func.sum(CommitmentRollup.n),
+        func.sum(CommitmentRollup.commitment_count),
         cast(func.sum(CommitmentRollup.amount_sum) * 100, BigInteger),
         cast(func.sum(CommitmentRollup.disbursed_sum) * 100, BigInteger),
     ).group_by(CommitmentRollup.status)

@@ -102,7 +102,7 @@ def source(fine: bool) -> FromClause:
             c.instrument,
             c.amount.label("amount_sum"),
             c.disbursed_amount.label("disbursed_sum"),
-            literal(1).label("n"),
+            literal(1).label("commitment_count"),
         )
         .select_from(Commitment.__table__.join(Action.__table__, a.id == c.action_id))
         .subquery("s")
@@ -118,7 +118,7 @@ def measures_of(s: FromClause) -> dict[str, ColumnElement[Any]]:
         ),
         "committed": func.coalesce(func.sum(s.c.amount_sum).filter(committed_rows), zero),
         "disbursed": func.coalesce(func.sum(s.c.disbursed_sum).filter(committed_rows), zero),
-        "count": func.coalesce(func.sum(s.c.n), 0),
+        "count": func.coalesce(func.sum(s.c.commitment_count), 0),
     }
 
 

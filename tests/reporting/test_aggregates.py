@@ -161,7 +161,7 @@ async def compare_everything(
     drift = await conn.execute(
         text(
             "(SELECT chantier_id, partner_id, year, status, instrument, amount_sum,"
-            " disbursed_sum, n FROM commitment_rollups"
+            " disbursed_sum, commitment_count FROM commitment_rollups"
             " EXCEPT SELECT a.chantier_id, c.partner_id, c.year, c.status, c.instrument,"
             " sum(c.amount), sum(c.disbursed_amount), count(*)"
             " FROM commitments c JOIN actions a ON a.id = c.action_id GROUP BY 1, 2, 3, 4, 5)"
@@ -170,7 +170,7 @@ async def compare_everything(
             " sum(c.amount), sum(c.disbursed_amount), count(*)"
             " FROM commitments c JOIN actions a ON a.id = c.action_id GROUP BY 1, 2, 3, 4, 5"
             " EXCEPT SELECT chantier_id, partner_id, year, status, instrument, amount_sum,"
-            " disbursed_sum, n FROM commitment_rollups)"
+            " disbursed_sum, commitment_count FROM commitment_rollups)"
         )
     )
     assert drift.all() == []

@@ -18,11 +18,13 @@ from tests.database import admin_url, create_scratch_database, drop_database
 BEFORE = "a3f1c2d4e5b6"
 GROUPED = (
     "SELECT a.chantier_id, c.partner_id, c.year, c.status, c.instrument,"
-    " sum(c.amount) AS amount_sum, sum(c.disbursed_amount) AS disbursed_sum, count(*) AS n"
+    " sum(c.amount) AS amount_sum, sum(c.disbursed_amount) AS disbursed_sum,"
+    " count(*) AS commitment_count"
     " FROM commitments c JOIN actions a ON a.id = c.action_id GROUP BY 1, 2, 3, 4, 5"
 )
 ROLLUP = (
-    "SELECT chantier_id, partner_id, year, status, instrument, amount_sum, disbursed_sum, n"
+    "SELECT chantier_id, partner_id, year, status, instrument, amount_sum, disbursed_sum,"
+    " commitment_count"
     " FROM commitment_rollups"
 )
 
@@ -48,7 +50,7 @@ async def test_upgrade_backfills_the_rollup_from_existing_commitments(scratch_ur
             grouped = set((await conn.execute(text(GROUPED))).all())
             rolled = set((await conn.execute(text(ROLLUP))).all())
             assert rolled == grouped
-            assert sum(row.n for row in rolled) == report.commitments
+            assert sum(row.commitment_count for row in rolled) == report.commitments
         await asyncio.to_thread(migrations.downgrade, scratch_url, BEFORE)
         async with engine.connect() as conn:
             left = await conn.execute(text("SELECT to_regclass('commitment_rollups')"))
