@@ -30,15 +30,20 @@ class Policy:
     setup: Setup  # builds what the call needs (as admin); returns the URL and the body
     ok: int  # the status of an allowed call
     allowed: frozenset[str]  # identities allowed; keyless ones get 401, the others 403
+    # Identities for which the resource is out of reach: they get the 404 of a missing one.
+    hidden: frozenset[str] = frozenset()
 
     def expected(self, identity: str) -> int:
         if identity in ("none", "invalid"):
             return 401
+        if identity in self.hidden:
+            return 404
         return self.ok if identity in self.allowed else 403
 
 
 STAFF = frozenset({"editor", "admin"})
 WRITERS = frozenset({"partner_a", "editor", "admin"})  # partner A owns the commitment
+FOREIGN = frozenset({"partner_b"})  # a partner key, for another partner's commitment
 ADMIN = frozenset({"admin"})
 
 
@@ -172,8 +177,10 @@ POLICY: dict[tuple[str, str], Policy] = {
     ("PATCH", "/v1/actions/{action_id}"): Policy(_patch_action, 200, STAFF),
     ("DELETE", "/v1/actions/{action_id}"): Policy(_delete_action, 204, STAFF),
     ("POST", "/v1/commitments"): Policy(_post_commitment, 201, WRITERS),
-    ("PATCH", "/v1/commitments/{commitment_id}"): Policy(_patch_commitment, 200, WRITERS),
-    ("DELETE", "/v1/commitments/{commitment_id}"): Policy(_delete_commitment, 204, WRITERS),
+    ("PATCH", "/v1/commitments/{commitment_id}"): Policy(_patch_commitment, 200, WRITERS, FOREIGN),
+    ("DELETE", "/v1/commitments/{commitment_id}"): Policy(
+        _delete_commitment, 204, WRITERS, FOREIGN
+    ),
     ("PUT", "/v1/partners/{partner_id}/commitments/{external_ref}"): Policy(_put_one, 201, WRITERS),
     ("PUT", "/v1/partners/{partner_id}/commitments"): Policy(_put_batch, 200, WRITERS),
     ("POST", "/v1/api-keys"): Policy(_post_key, 201, ADMIN),

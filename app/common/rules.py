@@ -1,0 +1,73 @@
+"""Rules several resources share, each written once: the programme period, partner scoping and
+the references a body makes to other resources."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from app.common.principal import Principal
+from app.common.repository import Repository
+from app.errors import ErrorItem, Forbidden
+from app.models import Resource
+from app.models.enums import Role
+
+NOT_YOUR_PARTNER = "A partner key may only write its own partner's commitments."
+
+
+def period_errors(period: range, years: Iterable[tuple[str, int]]) -> list[ErrorItem]:
+    """An error at each pointer whose year is outside the programme period (the database
+    refuses those years too; checked here to name every bad field at once)."""
+    detail = f"is outside the programme period {period.start}–{period.stop - 1}"
+    return [
+        ErrorItem(pointer=pointer, detail=detail) for pointer, year in years if year not in period
+    ]
+
+
+def own_partner(principal: Principal | None) -> uuid.UUID | None:
+    """The partner a partner key is bound to; None for other keys, which reach every partner."""
+    if principal is not None and principal.role is Role.partner:
+        return principal.partner_id
+    return None
+
+
+def reaches_partner(principal: Principal | None, partner_id: uuid.UUID) -> bool:
+    own = own_partner(principal)
+    return own is None or own == partner_id
+
+
+def check_partner(principal: Principal | None, partner_id: uuid.UUID) -> None:
+    """403 when a partner key names another partner, whether that partner exists or not."""
+    if not reaches_partner(principal, partner_id):
+        raise Forbidden(NOT_YOUR_PARTNER)
+
+
+async def reference_errors(
+    repo: Repository[Any],
+    model: type[Resource],
+    noun: str,
+    references: Iterable[tuple[str, uuid.UUID]],
+) -> list[ErrorItem]:
+    """An error at each pointer whose id names no `model` row: one statement for them all."""
+    pairs = list(references)
+    known = await repo.existing(model, {id for _, id in pairs})
+    return [
+        ErrorItem(pointer=pointer, detail=f"no such {noun}")
+        for pointer, id in pairs
+        if id not in known
+    ]
+
+
+async def field_reference_errors(
+    repo: Repository[Any],
+    values: Mapping[str, Any],
+    references: Mapping[str, tuple[type[Resource], str]],
+) -> list[ErrorItem]:
+    """For a body's fields holding one id each (`{"action_id": (Action, "action")}`): an error
+    for each field sent whose id names no row (`/action_id`: "no such action")."""
+    errors: list[ErrorItem] = []
+    for field, (model, noun) in references.items():
+        if values.get(field) is not None:
+            errors += await reference_errors(repo, model, noun, [(f"/{field}", values[field])])
+    return errors
