@@ -12,21 +12,25 @@ from sqlalchemy import func
 from app.chantiers.repository import ChantierRepository
 from app.chantiers.schemas import ChantierFilters
 from app.common.pagination import ListParams
-from app.common.rules import period_errors, reference_errors
+from app.common.rules import Pointer, period_errors, reference_errors
 from app.common.service import ResourceService
 from app.errors import ErrorItem, ValidationFailed
 from app.models import Chantier, ChantierPriority, ChantierTarget, Priority
 
 
-def _twice(values: Sequence[tuple[str, object]]) -> list[ErrorItem]:
-    """An error at each pointer whose value an earlier one already holds."""
+def _twice(values: Sequence[object], pointer: Pointer) -> list[ErrorItem]:
+    """An error for each value that an earlier one already holds."""
     seen: set[object] = set()
     errors = []
-    for pointer, value in values:
+    for n, value in enumerate(values):
         if value in seen:
-            errors.append(ErrorItem(pointer=pointer, detail="appears twice"))
+            errors.append(ErrorItem(pointer=pointer(n), detail="appears twice"))
         seen.add(value)
     return errors
+
+
+def _target_year(n: int) -> str:
+    return f"/targets/{n}/year"
 
 
 class ChantierService(ResourceService[Chantier, ChantierRepository]):
@@ -46,14 +50,13 @@ class ChantierService(ResourceService[Chantier, ChantierRepository]):
         per year."""
         errors: list[ErrorItem] = []
         priority_ids: Sequence[uuid.UUID] = values.get("priority_ids") or ()
-        pointers = [(f"/priority_ids/{i}", p) for i, p in enumerate(priority_ids)]
-        errors += await reference_errors(self.repo, Priority, "priority", pointers)
-        errors += _twice(pointers)
-        years = [
-            (f"/targets/{i}/year", t["year"]) for i, t in enumerate(values.get("targets") or ())
-        ]
-        errors += period_errors(self.settings.programme.years, years)
-        errors += _twice(years)
+        errors += await reference_errors(
+            self.repo, Priority, "priority", priority_ids, lambda n: f"/priority_ids/{n}"
+        )
+        errors += _twice(priority_ids, lambda n: f"/priority_ids/{n}")
+        years = [target["year"] for target in values.get("targets") or ()]
+        errors += period_errors(self.settings.programme.years, years, _target_year)
+        errors += _twice(years, _target_year)
         if errors:
             raise ValidationFailed(
                 "The chantier's priorities or targets are invalid.", errors=errors

@@ -14,6 +14,7 @@ from app.common.rules import (
     field_reference_errors,
     period_errors,
     reaches_partner,
+    single,
 )
 from app.common.service import ResourceService
 from app.errors import ErrorItem, ValidationFailed
@@ -47,7 +48,9 @@ class CommitmentService(ResourceService[Commitment, CommitmentRepository]):
     async def validate(self, values: Mapping[str, Any], current: Commitment | None) -> None:
         errors: list[ErrorItem] = []
         if "year" in values:
-            errors += period_errors(self.settings.programme.years, [("/year", values["year"])])
+            errors += period_errors(
+                self.settings.programme.years, [values["year"]], single("/year")
+            )
         amount = values.get("amount", current.amount if current else None)
         disbursed = values.get("disbursed_amount", current.disbursed_amount if current else None)
         if amount is not None and disbursed is not None and disbursed > amount:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 import asyncpg
 import httpx
 import pytest
+from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -165,9 +167,11 @@ async def test_batch_body_shape_errors_are_422(
     client: httpx.AsyncClient, admin: dict[str, str]
 ) -> None:
     url = f"/v1/partners/{await partner_id(client, 'BDT')}/commitments"
-    for whole in (b"{", b"[]"):
-        body = assert_problem(await client.put(url, content=whole, headers=admin), 422)
-        assert body["errors"][0]["pointer"] == ""
+    json_headers = admin | {"Content-Type": "application/json"}
+    broken = assert_problem(await client.put(url, content=b"{", headers=json_headers), 422)
+    assert broken["errors"][0]["detail"] == "the body is not valid JSON"
+    listed = assert_problem(await client.put(url, content=b"[]", headers=json_headers), 422)
+    assert [e["pointer"] for e in listed["errors"]] == [""]
     body = assert_problem(await client.put(url, json={"items": 3, "x": 1}, headers=admin), 422)
     assert pointers(body) == ["/items", "/x"]
     too_many: dict[str, Any] = {"items": [{}] * 10_001}
@@ -178,6 +182,24 @@ async def test_batch_body_shape_errors_are_422(
     assert pointers(assert_problem(await client.put(url, json=prune, headers=admin), 422)) == [
         "/prune/year"
     ]
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", None])
+async def test_batch_in_another_media_type_than_json_is_415_and_writes_nothing(
+    client: httpx.AsyncClient,
+    app: FastAPI,
+    admin: dict[str, str],
+    connection: AsyncConnection,
+    content_type: str | None,
+) -> None:
+    action = (await make_action(client, admin))["id"]
+    url = app.url_path_for("put_commitments", partner_id=await partner_id(client, "BDT"))
+    body = json.dumps({"items": [_item(action, external_ref="PLAIN-1")]}).encode()
+    headers = admin | ({"Content-Type": content_type} if content_type else {})
+    before = await count(connection, "commitments")
+    response = await client.put(url, content=body, headers=headers)
+    assert_problem(response, 415, "UNSUPPORTED_MEDIA_TYPE")
+    assert await count(connection, "commitments") == before
 
 
 async def test_forty_concurrent_identical_puts_leave_one_row_and_no_5xx(
