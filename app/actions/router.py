@@ -1,23 +1,134 @@
 """/v1/actions: concrete projects inside one chantier."""
 
-from app.actions.schemas import ActionCreate, ActionFilters, ActionRead, ActionUpdate
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request, Response, status
+
+from app.actions.schemas import (
+    ActionCreate,
+    ActionFilters,
+    ActionRead,
+    ActionUpdate,
+)
 from app.actions.service import ActionService
 from app.auth.dependencies import editor_key
-from app.common.crud import ResourceSpec, crud_router
+from app.common.http import (
+    DELETE_ERRORS,
+    GET_RESPONSES,
+    ITEM_WRITE_ERRORS,
+    READ_ERRORS,
+    WRITE_ERRORS,
+    AppSettings,
+    IfMatch,
+    IfNoneMatch,
+    StrictRoute,
+    created,
+    is_current,
+    not_modified,
+    problems,
+    with_etag,
+)
+from app.common.pagination import ListParams, Page, page_params
+from app.common.principal import Principal
+from app.db import Session
 from app.models import Action
 
-router = crud_router(
-    ResourceSpec(
-        plural="actions",
-        singular="action",
-        read=ActionRead,
-        create=ActionCreate,
-        update=ActionUpdate,
-        filters=ActionFilters,
-        service=ActionService,
-        writer=editor_key,
-        default_sort="code",
-        sortable=Action.sortable,
-        delete_note="Refused with 409 while the action has commitments.",
-    )
+router = APIRouter(prefix="/v1/actions", tags=["actions"], route_class=StrictRoute)
+Writer = Annotated[Principal, Depends(editor_key)]
+Listing = Annotated[ListParams, Depends(page_params("code", Action.sortable))]
+Filters = Annotated[ActionFilters, Depends()]
+
+
+@router.get(
+    "",
+    summary="List actions",
+    response_model=Page[ActionRead],
+    responses=problems(*READ_ERRORS),
 )
+async def list_actions(
+    session: Session, settings: AppSettings, params: Listing, filters: Filters
+) -> Page[ActionRead]:
+    rows, next_cursor = await ActionService(session, settings).list(params, filters)
+    return Page[ActionRead].of(rows, next_cursor)
+
+
+@router.get(
+    "/{action_id}",
+    summary="Get a action",
+    response_model=ActionRead,
+    responses=GET_RESPONSES,
+)
+async def get_action(
+    response: Response,
+    session: Session,
+    settings: AppSettings,
+    action_id: uuid.UUID,
+    if_none_match: IfNoneMatch = None,
+) -> ActionRead | Response:
+    action = await ActionService(session, settings).get(action_id)
+    if is_current(if_none_match, action):
+        return not_modified(action)
+    with_etag(response, action)
+    return ActionRead.model_validate(action)
+
+
+@router.post(
+    "",
+    summary="Create a action",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ActionRead,
+    responses=problems(*WRITE_ERRORS),
+)
+async def create_action(
+    request: Request,
+    response: Response,
+    session: Session,
+    settings: AppSettings,
+    principal: Writer,
+    data: ActionCreate,
+) -> ActionRead:
+    action = await ActionService(session, settings, principal).create(data)
+    created(response, request, action)
+    return ActionRead.model_validate(action)
+
+
+@router.patch(
+    "/{action_id}",
+    summary="Update a action (only the fields sent)",
+    response_model=ActionRead,
+    responses=problems(*ITEM_WRITE_ERRORS),
+)
+async def update_action(
+    response: Response,
+    session: Session,
+    settings: AppSettings,
+    principal: Writer,
+    action_id: uuid.UUID,
+    data: ActionUpdate,
+    if_match: IfMatch = None,
+) -> ActionRead:
+    service = ActionService(session, settings, principal)
+    action = await service.update(action_id, data, if_match)
+    with_etag(response, action)
+    return ActionRead.model_validate(action)
+
+
+@router.delete(
+    "/{action_id}",
+    summary="Delete a action",
+    description="Refused with 409 while the action has commitments.",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    responses=problems(*DELETE_ERRORS),
+)
+async def delete_action(
+    session: Session,
+    settings: AppSettings,
+    principal: Writer,
+    action_id: uuid.UUID,
+    if_match: IfMatch = None,
+) -> None:
+    await ActionService(session, settings, principal).delete(action_id, if_match)

@@ -1,26 +1,36 @@
-"""Action rules: dates ordered and progress in range (also database checks)."""
+"""Action rules: its chantier and lead partner exist; dates ordered and progress in range are
+checked by the input models and by the database."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import ColumnElement
-
 from app.actions.repository import ActionRepository
+from app.actions.schemas import ActionFilters
+from app.common.pagination import ListParams
+from app.common.rules import field_reference_errors
 from app.common.service import ResourceService
-from app.models import Action
+from app.errors import ValidationFailed
+from app.models import Action, Chantier, Partner
+
+_REFERENCES = {"chantier_id": (Chantier, "chantier"), "lead_partner_id": (Partner, "partner")}
 
 
-class ActionService(ResourceService[Action]):
+class ActionService(ResourceService[Action, ActionRepository]):
+    """Every write is also captured in the change log (changes: /v1/changes and history), and
+    moving an action to another chantier moves its roll-up (commitment_rollups): both by
+    database triggers."""
+
     repository = ActionRepository
     noun = "action"
 
-    def where(self, filters: Mapping[str, Any]) -> list[ColumnElement[bool]]:
-        simple = {k: v for k, v in filters.items() if k not in ("commune", "synthetic")}
-        where = super().where(simple)
-        if filters.get("commune"):
-            where.append(Action.communes.overlap(filters["commune"]))
-        if filters.get("synthetic") is not None:
-            where.append(Action.synthetic.is_(filters["synthetic"]))
-        return where
+    async def list(
+        self, params: ListParams, filters: ActionFilters
+    ) -> tuple[list[Action], str | None]:
+        return await self.repo.page(params, filters, self.repo.where(filters))
+
+    async def validate(self, values: Mapping[str, Any], current: Action | None) -> None:
+        errors = await field_reference_errors(self.repo, values, _REFERENCES)
+        if errors:
+            raise ValidationFailed("The action is invalid.", errors=errors)

@@ -1,21 +1,27 @@
-"""Chantier rows, loaded with their priority links and targets."""
-
-import uuid
-from collections.abc import Collection
+"""Chantier rows, loaded with their priority links and targets, and the SQL of the filters."""
 
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from app.common.repository import Repository
-from app.models import Chantier, Priority
+from app.chantiers.schemas import ChantierFilters
+from app.common.repository import Condition, Repository, conditions, when
+from app.models import Chantier, ChantierPriority
 
 
 class ChantierRepository(Repository[Chantier]):
     model = Chantier
     load_options = (selectinload(Chantier.priority_links), selectinload(Chantier.target_rows))
 
-    async def existing_priorities(self, ids: Collection[uuid.UUID]) -> set[uuid.UUID]:
-        if not ids:
-            return set()
-        rows = await self.session.scalars(select(Priority.id).where(Priority.id.in_(ids)))
-        return set(rows.all())
+    def where(self, filters: ChantierFilters) -> list[Condition]:
+        return conditions(
+            when(filters.code, Chantier.code.in_),
+            when(filters.number, Chantier.number.in_),
+            when(
+                filters.priority_id,
+                lambda ids: Chantier.id.in_(
+                    select(ChantierPriority.chantier_id).where(
+                        ChantierPriority.priority_id.in_(ids)
+                    )
+                ),
+            ),
+        )

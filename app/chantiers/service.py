@@ -7,64 +7,65 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import func
 
 from app.chantiers.repository import ChantierRepository
+from app.chantiers.schemas import ChantierFilters
+from app.common.pagination import ListParams
+from app.common.rules import Pointer, period_errors, reference_errors
 from app.common.service import ResourceService
 from app.errors import ErrorItem, ValidationFailed
-from app.models import Chantier, ChantierPriority, ChantierTarget
+from app.models import Chantier, ChantierPriority, ChantierTarget, Priority
 
 
-class ChantierService(ResourceService[Chantier]):
+def _twice(values: Sequence[object], pointer: Pointer) -> list[ErrorItem]:
+    """An error for each value that an earlier one already holds."""
+    seen: set[object] = set()
+    errors = []
+    for n, value in enumerate(values):
+        if value in seen:
+            errors.append(ErrorItem(pointer=pointer(n), detail="appears twice"))
+        seen.add(value)
+    return errors
+
+
+def _target_year(n: int) -> str:
+    return f"/targets/{n}/year"
+
+
+class ChantierService(ResourceService[Chantier, ChantierRepository]):
+    """Every write is also captured in the change log (changes: /v1/changes and history), by
+    database triggers; the roll-up follows chantiers by id, so no write of theirs moves it."""
+
     repository = ChantierRepository
     noun = "chantier"
 
-    def where(self, filters: Mapping[str, Any]) -> list[ColumnElement[bool]]:
-        rest = {k: v for k, v in filters.items() if k != "priority_id"}
-        where = super().where(rest)
-        if filters.get("priority_id"):
-            served = select(ChantierPriority.chantier_id).where(
-                ChantierPriority.priority_id.in_(filters["priority_id"])
-            )
-            where.append(Chantier.id.in_(served))
-        return where
+    async def list(
+        self, params: ListParams, filters: ChantierFilters
+    ) -> tuple[list[Chantier], str | None]:
+        return await self.repo.page(params, filters, self.repo.where(filters))
 
-    async def _check(
-        self, priority_ids: Sequence[uuid.UUID] | None, targets: Sequence[Any] | None
-    ) -> None:
+    async def validate(self, values: Mapping[str, Any], current: Chantier | None) -> None:
+        """The priorities served exist, once each; targets fall in the programme period, one
+        per year."""
         errors: list[ErrorItem] = []
-        if priority_ids is not None:
-            assert isinstance(self.repo, ChantierRepository)
-            known = await self.repo.existing_priorities(priority_ids)
-            seen: set[uuid.UUID] = set()
-            for i, pid in enumerate(priority_ids):
-                if pid not in known:
-                    errors.append(
-                        ErrorItem(pointer=f"/priority_ids/{i}", detail="no such priority")
-                    )
-                elif pid in seen:
-                    errors.append(ErrorItem(pointer=f"/priority_ids/{i}", detail="appears twice"))
-                seen.add(pid)
-        if targets is not None:
-            period = self.settings.programme.years
-            years: set[int] = set()
-            for i, target in enumerate(targets):
-                if target["year"] not in period:
-                    detail = f"is outside the programme period {period.start}–{period.stop - 1}"
-                    errors.append(ErrorItem(pointer=f"/targets/{i}/year", detail=detail))
-                elif target["year"] in years:
-                    errors.append(ErrorItem(pointer=f"/targets/{i}/year", detail="appears twice"))
-                years.add(target["year"])
+        priority_ids: Sequence[uuid.UUID] = values.get("priority_ids") or ()
+        errors += await reference_errors(
+            self.repo, Priority, "priority", priority_ids, lambda n: f"/priority_ids/{n}"
+        )
+        errors += _twice(priority_ids, lambda n: f"/priority_ids/{n}")
+        years = [target["year"] for target in values.get("targets") or ()]
+        errors += period_errors(self.settings.programme.years, years, _target_year)
+        errors += _twice(years, _target_year)
         if errors:
             raise ValidationFailed(
                 "The chantier's priorities or targets are invalid.", errors=errors
             )
 
-    async def build(self, data: dict[str, Any]) -> Chantier:
-        priority_ids, targets = data.pop("priority_ids"), data.pop("targets")
-        await self._check(priority_ids, targets)
+    async def build(self, values: dict[str, Any]) -> Chantier:
+        priority_ids, targets = values.pop("priority_ids"), values.pop("targets")
         return Chantier(
-            **data,
+            **values,
             # In the order the relationships load in, so that 201 and GET answer alike.
             priority_links=[ChantierPriority(priority_id=p) for p in sorted(priority_ids)],
             target_rows=[
@@ -76,7 +77,6 @@ class ChantierService(ResourceService[Chantier]):
     async def apply(self, obj: Chantier, changes: dict[str, Any]) -> None:
         priority_ids = changes.pop("priority_ids", None)
         targets = changes.pop("targets", None)
-        await self._check(priority_ids, targets)
         await super().apply(obj, changes)
         if priority_ids is not None and set(priority_ids) != set(obj.priority_ids):
             keep = [link for link in obj.priority_links if link.priority_id in priority_ids]

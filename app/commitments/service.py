@@ -1,80 +1,60 @@
-"""Commitment rules: year in the programme period, disbursed within amount, partner scoping."""
+"""Commitment rules: year in the programme period, disbursed within amount, the action and the
+partner exist, and a partner key reaches only its own partner's commitments."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Mapping
-from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, select
-
 from app.commitments.repository import CommitmentRepository
+from app.commitments.schemas import CommitmentFilters
+from app.common.pagination import ListParams
+from app.common.rules import (
+    check_partner,
+    field_reference_errors,
+    period_errors,
+    reaches_partner,
+    single,
+)
 from app.common.service import ResourceService
-from app.errors import ErrorItem, Forbidden, NotFound, ValidationFailed
-from app.models import Action, Commitment
-from app.models.enums import Role
+from app.errors import ErrorItem, ValidationFailed
+from app.models import Action, Commitment, Partner
 
-_NOT_YOURS = "A partner key may only write its own partner's commitments."
+_REFERENCES = {"action_id": (Action, "action"), "partner_id": (Partner, "partner")}
 
 
-class CommitmentService(ResourceService[Commitment]):
+class CommitmentService(ResourceService[Commitment, CommitmentRepository]):
+    """Every write also moves the roll-up (commitment_rollups) and is captured in the change log
+    (changes: /v1/changes and history), all three by database triggers."""
+
     repository = CommitmentRepository
     noun = "commitment"
 
-    def where(self, filters: Mapping[str, Any]) -> list[ColumnElement[bool]]:
-        simple = {k: v for k, v in filters.items() if k not in ("chantier_id", "synthetic")}
-        where = super().where(simple)
-        if filters.get("chantier_id"):
-            actions = select(Action.id).where(Action.chantier_id.in_(filters["chantier_id"]))
-            where.append(Commitment.action_id.in_(actions))
-        if filters.get("synthetic") is not None:
-            where.append(Commitment.synthetic.is_(filters["synthetic"]))
-        return where
+    async def list(
+        self, params: ListParams, filters: CommitmentFilters
+    ) -> tuple[list[Commitment], str | None]:
+        return await self.repo.page(params, filters, self.repo.where(filters))
 
-    @property
-    def _own_partner(self) -> uuid.UUID | None:
-        if self.principal is not None and self.principal.role is Role.partner:
-            return self.principal.partner_id
-        return None
+    def check_access(self, obj: Commitment) -> None:
+        # Another partner's commitment answers like a missing one: a partner key learns
+        # nothing of other partners' ids, versions or ETags.
+        if not reaches_partner(self.principal, obj.partner_id):
+            raise self.missing(obj.id)
 
-    def authorize(self, obj: Commitment | None, data: Mapping[str, Any]) -> None:
-        own = self._own_partner
-        if own is None:
-            return
-        if obj is not None and obj.partner_id != own:
-            raise Forbidden(_NOT_YOURS)
-        if "partner_id" in data and data["partner_id"] != own:
-            raise Forbidden(_NOT_YOURS)
+    def check_allowed(self, values: Mapping[str, Any]) -> None:
+        if "partner_id" in values:
+            check_partner(self.principal, values["partner_id"])
 
-    async def _lock(self, id: uuid.UUID, if_match: str | None) -> Commitment:
-        try:
-            return await super()._lock(id, if_match)
-        except NotFound:
-            # A partner learns nothing about other partners' ids: missing and foreign look alike.
-            if self._own_partner is not None:
-                raise Forbidden(_NOT_YOURS) from None
-            raise
-
-    def _check(self, year: int | None, amount: Decimal, disbursed: Decimal) -> None:
-        errors = []
-        period = self.settings.programme.years
-        if year is not None and year not in period:
-            detail = f"is outside the programme period {period.start}–{period.stop - 1}"
-            errors.append(ErrorItem(pointer="/year", detail=detail))
-        if disbursed > amount:
+    async def validate(self, values: Mapping[str, Any], current: Commitment | None) -> None:
+        errors: list[ErrorItem] = []
+        if "year" in values:
+            errors += period_errors(
+                self.settings.programme.years, [values["year"]], single("/year")
+            )
+        amount = values.get("amount", current.amount if current else None)
+        disbursed = values.get("disbursed_amount", current.disbursed_amount if current else None)
+        if amount is not None and disbursed is not None and disbursed > amount:
             errors.append(ErrorItem(pointer="/disbursed_amount", detail="must not be above amount"))
+        errors += await field_reference_errors(self.repo, values, _REFERENCES)
         if errors:
             raise ValidationFailed("The commitment is invalid.", errors=errors)
-
-    async def build(self, data: dict[str, Any]) -> Commitment:
-        self._check(data["year"], data["amount"], data["disbursed_amount"])
-        return await super().build(data)
-
-    async def apply(self, obj: Commitment, changes: dict[str, Any]) -> None:
-        self._check(
-            changes.get("year"),
-            changes.get("amount", obj.amount),
-            changes.get("disbursed_amount", obj.disbursed_amount),
-        )
-        await super().apply(obj, changes)

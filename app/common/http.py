@@ -6,10 +6,11 @@ import uuid
 from collections.abc import Callable, Coroutine, Iterable
 from typing import Annotated, Any, Protocol
 
-from fastapi import Header, Request, Response
+from fastapi import Depends, Header, Request, Response
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 
+from app.config import Settings
 from app.errors import (
     PROBLEM_JSON,
     ErrorItem,
@@ -112,11 +113,6 @@ def check_if_match(if_match: str | None, etag: str) -> None:
     )
 
 
-def not_modified(if_none_match: str | None, etag: str) -> bool:
-    tags = set(_tags(if_none_match))
-    return "*" in tags or etag in tags or f"W/{etag}" in tags
-
-
 IfMatch = Annotated[
     str | None,
     Header(
@@ -137,6 +133,16 @@ class HasEtag(Protocol):
     def etag(self) -> str: ...
 
 
+def is_current(if_none_match: str | None, obj: HasEtag) -> bool:
+    """Whether If-None-Match names the version the client would get (then answer 304)."""
+    tags = set(_tags(if_none_match))
+    return "*" in tags or obj.etag in tags or f"W/{obj.etag}" in tags
+
+
+def not_modified(obj: HasEtag) -> Response:
+    return Response(status_code=304, headers={"ETag": obj.etag})
+
+
 def with_etag(response: Response, obj: HasEtag) -> None:
     response.headers["ETag"] = obj.etag
 
@@ -145,3 +151,17 @@ def created(response: Response, request: Request, obj: HasEtag) -> None:
     """201 headers: where the new resource lives, and its ETag."""
     response.headers["Location"] = f"{request.url.path.rstrip('/')}/{obj.id}"
     with_etag(response, obj)
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+AppSettings = Annotated[Settings, Depends(_settings)]
+"""The application's settings (those `create_app` was given), for a route to hand its service."""
+
+GET_RESPONSES: dict[int | str, dict[str, Any]] = {
+    304: {"description": "Not modified (If-None-Match)"},
+    **problems(*READ_ERRORS, 404),
+}

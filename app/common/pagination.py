@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, Self, TypeVar
 
 from fastapi import Query
 from pydantic import BaseModel, Field
@@ -28,6 +28,11 @@ class Page(BaseModel, Generic[T]):
 
     items: list[T]
     next_cursor: str | None = Field(description="Opaque; null when this is the last page.")
+
+    @classmethod
+    def of(cls, rows: Sequence[object], next_cursor: str | None) -> Self:
+        """The page of these rows (ORM objects, read through the item model)."""
+        return cls.model_validate({"items": rows, "next_cursor": next_cursor}, from_attributes=True)
 
 
 @dataclass(frozen=True)

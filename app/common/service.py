@@ -1,18 +1,16 @@
-"""Rules every resource shares: filters, found or 404, If-Match or 412, fields applied as sent."""
+"""The service base of a resource: found or 404, If-Match or 412, fields applied as sent, and
+public hooks where a feature adds its rules."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from dataclasses import asdict, is_dataclass
 from typing import Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel
-from sqlalchemy import ColumnElement
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.common.http import check_if_match
-from app.common.pagination import ListParams
 from app.common.principal import Principal
 from app.common.repository import Repository
 from app.config import Settings
@@ -20,74 +18,85 @@ from app.errors import NotFound
 from app.models import Resource
 
 M = TypeVar("M", bound=Resource)
+R = TypeVar("R", bound=Repository[Any])
 
 
-class ResourceService(Generic[M]):
-    """CRUD for one resource; features override `where`, `build`, `apply` or `authorize`."""
+class ResourceService(Generic[M, R]):
+    """Get, create, update and delete one resource; a feature overrides the hooks:
 
-    repository: ClassVar[type[Repository[Any]]]
+    - `check_access(obj)`: may the caller write this stored row? Out of reach answers exactly
+      like a missing row (`raise self.missing(obj.id)`), before any If-Match comparison.
+    - `check_allowed(values)`: may the caller set these values? (403 if not.)
+    - `validate(values, current)`: the rules pydantic cannot see (programme period, references
+      that must exist), one 422 naming every bad field; `current` is None on create.
+    - `build(values)` and `apply(obj, changes)`: make the row, change it.
+    """
+
+    repository: type[R]
     noun: ClassVar[str]
 
     def __init__(
         self, session: AsyncSession, settings: Settings, principal: Principal | None = None
     ) -> None:
-        self.repo: Repository[M] = self.repository(session)
+        self.repo: R = self.repository(session)
         self.settings = settings
         self.principal = principal
 
-    @property
-    def model(self) -> type[M]:
-        model: type[M] = self.repo.model
-        return model
+    def missing(self, id: uuid.UUID) -> NotFound:
+        return NotFound(f"No {self.noun} has id {id}.")
 
-    # -- reads ---------------------------------------------------------------------------------
+    # -- hooks ---------------------------------------------------------------------------------
 
-    def where(self, filters: Mapping[str, Any]) -> list[ColumnElement[bool]]:
-        """By default each filter is a column of the same name, a list meaning OR."""
-        return [getattr(self.model, name).in_(values) for name, values in filters.items() if values]
+    def check_access(self, obj: M) -> None:
+        """Reference data: every writer reaches every row."""
 
-    async def list(self, params: ListParams, filters: object) -> tuple[list[M], str | None]:
-        values = asdict(filters) if is_dataclass(filters) and not isinstance(filters, type) else {}
-        return await self.repo.page(params, values, self.where(values))
+    def check_allowed(self, values: Mapping[str, Any]) -> None:
+        """Reference data: a writer may send any field its input model admits."""
 
-    async def get(self, id: uuid.UUID, *, for_update: bool = False) -> M:
-        obj = await self.repo.get(id, for_update=for_update)
-        if obj is None:
-            raise NotFound(f"No {self.noun} has id {id}.")
+    async def validate(self, values: Mapping[str, Any], current: M | None) -> None:
+        """Nothing beyond the input model and the database's constraints."""
+
+    async def build(self, values: dict[str, Any]) -> M:
+        obj: M = self.repo.model(**values)
         return obj
-
-    # -- writes --------------------------------------------------------------------------------
-
-    def authorize(self, obj: M | None, data: Mapping[str, Any]) -> None:
-        """Object-level access; `obj` is None on create. Reference data has none."""
-
-    async def build(self, data: dict[str, Any]) -> M:
-        return self.model(**data)
 
     async def apply(self, obj: M, changes: dict[str, Any]) -> None:
         for field, value in changes.items():
             setattr(obj, field, value)
 
-    async def create(self, data: BaseModel) -> M:
-        values = data.model_dump()
-        self.authorize(None, values)
-        return await self.repo.add(await self.build(values))
+    # -- operations ----------------------------------------------------------------------------
 
-    async def _lock(self, id: uuid.UUID, if_match: str | None) -> M:
-        """Load the row FOR UPDATE, so that of two writers holding one ETag only the first wins."""
-        obj = await self.get(id, for_update=True)
+    async def get(self, id: uuid.UUID) -> M:
+        obj: M | None = await self.repo.get(id)
+        if obj is None:
+            raise self.missing(id)
+        return obj
+
+    async def get_for_write(self, id: uuid.UUID, if_match: str | None) -> M:
+        """The row, locked FOR UPDATE so that of two writers holding one ETag only the first
+        wins; access is checked before If-Match, so a 412 never shows a foreign row's ETag."""
+        obj: M | None = await self.repo.get(id, for_update=True)
+        if obj is None:
+            raise self.missing(id)
+        self.check_access(obj)
         check_if_match(if_match, obj.etag)
         return obj
 
+    async def create(self, data: BaseModel) -> M:
+        values = data.model_dump()
+        self.check_allowed(values)
+        await self.validate(values, None)
+        obj: M = await self.repo.add(await self.build(values))
+        return obj
+
     async def update(self, id: uuid.UUID, data: BaseModel, if_match: str | None) -> M:
+        obj = await self.get_for_write(id, if_match)
         changes = data.model_dump(exclude_unset=True)
-        obj = await self._lock(id, if_match)
-        self.authorize(obj, changes)
+        self.check_allowed(changes)
+        await self.validate(changes, obj)
         await self.apply(obj, changes)
         await self.repo.flush()
         return obj
 
     async def delete(self, id: uuid.UUID, if_match: str | None) -> None:
-        obj = await self._lock(id, if_match)
-        self.authorize(obj, {})
-        await self.repo.delete(obj)
+        await self.repo.delete(await self.get_for_write(id, if_match))

@@ -1,23 +1,134 @@
 """/v1/partners: organisations that finance or carry actions."""
 
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request, Response, status
+
 from app.auth.dependencies import editor_key
-from app.common.crud import ResourceSpec, crud_router
+from app.common.http import (
+    DELETE_ERRORS,
+    GET_RESPONSES,
+    ITEM_WRITE_ERRORS,
+    READ_ERRORS,
+    WRITE_ERRORS,
+    AppSettings,
+    IfMatch,
+    IfNoneMatch,
+    StrictRoute,
+    created,
+    is_current,
+    not_modified,
+    problems,
+    with_etag,
+)
+from app.common.pagination import ListParams, Page, page_params
+from app.common.principal import Principal
+from app.db import Session
 from app.models import Partner
-from app.partners.schemas import PartnerCreate, PartnerFilters, PartnerRead, PartnerUpdate
+from app.partners.schemas import (
+    PartnerCreate,
+    PartnerFilters,
+    PartnerRead,
+    PartnerUpdate,
+)
 from app.partners.service import PartnerService
 
-router = crud_router(
-    ResourceSpec(
-        plural="partners",
-        singular="partner",
-        read=PartnerRead,
-        create=PartnerCreate,
-        update=PartnerUpdate,
-        filters=PartnerFilters,
-        service=PartnerService,
-        writer=editor_key,
-        default_sort="code",
-        sortable=Partner.sortable,
-        delete_note="Refused with 409 while actions, commitments or keys refer to the partner.",
-    )
+router = APIRouter(prefix="/v1/partners", tags=["partners"], route_class=StrictRoute)
+Writer = Annotated[Principal, Depends(editor_key)]
+Listing = Annotated[ListParams, Depends(page_params("code", Partner.sortable))]
+Filters = Annotated[PartnerFilters, Depends()]
+
+
+@router.get(
+    "",
+    summary="List partners",
+    response_model=Page[PartnerRead],
+    responses=problems(*READ_ERRORS),
 )
+async def list_partners(
+    session: Session, settings: AppSettings, params: Listing, filters: Filters
+) -> Page[PartnerRead]:
+    rows, next_cursor = await PartnerService(session, settings).list(params, filters)
+    return Page[PartnerRead].of(rows, next_cursor)
+
+
+@router.get(
+    "/{partner_id}",
+    summary="Get a partner",
+    response_model=PartnerRead,
+    responses=GET_RESPONSES,
+)
+async def get_partner(
+    response: Response,
+    session: Session,
+    settings: AppSettings,
+    partner_id: uuid.UUID,
+    if_none_match: IfNoneMatch = None,
+) -> PartnerRead | Response:
+    partner = await PartnerService(session, settings).get(partner_id)
+    if is_current(if_none_match, partner):
+        return not_modified(partner)
+    with_etag(response, partner)
+    return PartnerRead.model_validate(partner)
+
+
+@router.post(
+    "",
+    summary="Create a partner",
+    status_code=status.HTTP_201_CREATED,
+    response_model=PartnerRead,
+    responses=problems(*WRITE_ERRORS),
+)
+async def create_partner(
+    request: Request,
+    response: Response,
+    session: Session,
+    settings: AppSettings,
+    principal: Writer,
+    data: PartnerCreate,
+) -> PartnerRead:
+    partner = await PartnerService(session, settings, principal).create(data)
+    created(response, request, partner)
+    return PartnerRead.model_validate(partner)
+
+
+@router.patch(
+    "/{partner_id}",
+    summary="Update a partner (only the fields sent)",
+    response_model=PartnerRead,
+    responses=problems(*ITEM_WRITE_ERRORS),
+)
+async def update_partner(
+    response: Response,
+    session: Session,
+    settings: AppSettings,
+    principal: Writer,
+    partner_id: uuid.UUID,
+    data: PartnerUpdate,
+    if_match: IfMatch = None,
+) -> PartnerRead:
+    service = PartnerService(session, settings, principal)
+    partner = await service.update(partner_id, data, if_match)
+    with_etag(response, partner)
+    return PartnerRead.model_validate(partner)
+
+
+@router.delete(
+    "/{partner_id}",
+    summary="Delete a partner",
+    description="Refused with 409 while actions, commitments or keys refer to the partner.",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    responses=problems(*DELETE_ERRORS),
+)
+async def delete_partner(
+    session: Session,
+    settings: AppSettings,
+    principal: Writer,
+    partner_id: uuid.UUID,
+    if_match: IfMatch = None,
+) -> None:
+    await PartnerService(session, settings, principal).delete(partner_id, if_match)

@@ -54,7 +54,7 @@ class SeedReport:
 
 
 async def _upsert(
-    service: ResourceService[Any],
+    service: ResourceService[Any, Any],
     key: dict[str, Any],
     wanted: dict[str, Any],
     create: type[Any],

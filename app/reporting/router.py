@@ -6,22 +6,24 @@ import csv
 import io
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
-from pydantic import Field
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.common.fields import format_money
 from app.common.http import READ_ERRORS, StrictRoute, problems
 from app.db import Session
-from app.models.enums import CommitmentStatus, Instrument, PartnerKind
-from app.reporting.schemas import AggregateCell, AggregateResponse, ProgrammeSummary, Progress
+from app.reporting.schemas import (
+    AggregateCell,
+    AggregateFilters,
+    AggregateResponse,
+    ProgrammeSummary,
+    Progress,
+)
 from app.reporting.service import (
     PHYSICAL_PROGRESS_FORMULA,
-    RawCut,
     ReportingService,
     parse_drilldown,
     parse_order,
@@ -64,50 +66,6 @@ as every write: they are exact as soon as a write is committed.
 (`1250.50`) unless `decimal=comma` asks for `1250,50`, which a French-locale spreadsheet reads
 as a number.
 """
-
-
-def _list(description: str) -> Any:
-    return Query(description=description)
-
-
-@dataclass
-class AggregateFilters:
-    year: Annotated[
-        list[Annotated[int, Field(ge=1900, le=2200)]] | None, _list("Budget years.")
-    ] = None
-    year_from: Annotated[
-        int | None, Query(ge=1900, le=2200, description="From this budget year.")
-    ] = None
-    year_to: Annotated[int | None, Query(ge=1900, le=2200, description="To this year.")] = None
-    priority: Annotated[list[str] | None, _list("Priority ids or codes.")] = None
-    chantier: Annotated[list[str] | None, _list("Chantier ids or codes.")] = None
-    action: Annotated[list[str] | None, _list("Action ids or codes.")] = None
-    partner: Annotated[list[str] | None, _list("Partner ids or codes.")] = None
-    partner_kind: Annotated[list[PartnerKind] | None, _list("Partner kinds.")] = None
-    status: Annotated[list[CommitmentStatus] | None, _list("Commitment statuses.")] = None
-    instrument: Annotated[list[Instrument] | None, _list("Instruments.")] = None
-    commune: Annotated[
-        list[Annotated[str, Field(pattern=r"^([0-9]{5}|2[AB][0-9]{3})$")]] | None,
-        _list("INSEE codes: actions spanning one of these communes."),
-    ] = None
-
-    def raw(self) -> RawCut:
-        def t(values: list[Any] | None) -> tuple[Any, ...]:
-            return tuple(dict.fromkeys(str(v) for v in values or ()))
-
-        return RawCut(
-            year=tuple(dict.fromkeys(self.year or ())),
-            year_from=self.year_from,
-            year_to=self.year_to,
-            priority=t(self.priority),
-            chantier=t(self.chantier),
-            action=t(self.action),
-            partner=t(self.partner),
-            partner_kind=t(self.partner_kind),
-            status=t(self.status),
-            instrument=t(self.instrument),
-            commune=t(self.commune),
-        )
 
 
 def _service(request: Request, session: AsyncSession) -> ReportingService:
@@ -165,7 +123,7 @@ async def aggregate_commitments(
     dims = parse_drilldown(drilldown)
     keys = parse_order(order, dims)
     service = _service(request, session)
-    cut = await service.resolve(filters.raw())
+    cut = await service.resolve(filters)
     wants_csv = format == "csv" or (
         format is None and CSV_MEDIA_TYPE in request.headers.get("accept", "")
     )

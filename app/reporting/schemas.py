@@ -1,17 +1,48 @@
-"""Aggregate outputs: measures as decimal strings, cells keyed by their dimensions."""
+"""Aggregate filters and outputs: measures as decimal strings, cells keyed by their dimensions."""
 
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
-from typing import Annotated
+from typing import Annotated, Any
 
+from fastapi import Query
 from pydantic import BaseModel, Field, PlainSerializer, WithJsonSchema
 
 from app.common.fields import Money
 from app.models.enums import CommitmentStatus, Instrument, PartnerKind
 
 RATE_PLACES = Decimal("0.000001")
+
+
+def _list(description: str) -> Any:
+    return Query(description=description)
+
+
+@dataclass
+class AggregateFilters:
+    """The filters of /v1/aggregates/commitments as sent: entities by id or code, a repeated
+    parameter meaning OR. The service resolves them into the statements' `Cut`."""
+
+    year: Annotated[
+        list[Annotated[int, Field(ge=1900, le=2200)]] | None, _list("Budget years.")
+    ] = None
+    year_from: Annotated[
+        int | None, Query(ge=1900, le=2200, description="From this budget year.")
+    ] = None
+    year_to: Annotated[int | None, Query(ge=1900, le=2200, description="To this year.")] = None
+    priority: Annotated[list[str] | None, _list("Priority ids or codes.")] = None
+    chantier: Annotated[list[str] | None, _list("Chantier ids or codes.")] = None
+    action: Annotated[list[str] | None, _list("Action ids or codes.")] = None
+    partner: Annotated[list[str] | None, _list("Partner ids or codes.")] = None
+    partner_kind: Annotated[list[PartnerKind] | None, _list("Partner kinds.")] = None
+    status: Annotated[list[CommitmentStatus] | None, _list("Commitment statuses.")] = None
+    instrument: Annotated[list[Instrument] | None, _list("Instruments.")] = None
+    commune: Annotated[
+        list[Annotated[str, Field(pattern=r"^([0-9]{5}|2[AB][0-9]{3})$")]] | None,
+        _list("INSEE codes: actions spanning one of these communes."),
+    ] = None
 
 
 def ratio(numerator: Decimal, denominator: Decimal | None) -> Decimal | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, replace
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
@@ -16,6 +16,7 @@ from app.errors import ErrorItem, InvalidParameter, NotFound
 from app.reporting.repository import ReportingRepository, Totals
 from app.reporting.schemas import (
     AggregateCell,
+    AggregateFilters,
     AggregateResponse,
     EntityRef,
     Measures,
@@ -81,23 +82,6 @@ def parse_order(value: str | None, drilldown: Sequence[str]) -> tuple[OrderKey, 
     return tuple(keys)
 
 
-@dataclass(frozen=True)
-class RawCut:
-    """Filters as sent: entity values are ids or codes."""
-
-    year: tuple[int, ...] = ()
-    year_from: int | None = None
-    year_to: int | None = None
-    priority: tuple[str, ...] = ()
-    chantier: tuple[str, ...] = ()
-    action: tuple[str, ...] = ()
-    partner: tuple[str, ...] = ()
-    partner_kind: tuple[str, ...] = ()
-    status: tuple[str, ...] = ()
-    instrument: tuple[str, ...] = ()
-    commune: tuple[str, ...] = ()
-
-
 def measures(row: Totals | RowMapping) -> dict[str, Any]:
     values: Any = asdict(row) if isinstance(row, Totals) else row
     return {
@@ -129,11 +113,16 @@ class ReportingService:
         self.repo = ReportingRepository(session)
         self.settings = settings
 
-    async def resolve(self, raw: RawCut) -> Cut:
-        """Entity codes or ids become ids; a value naming nothing is a 400, not an empty answer."""
+    async def resolve(self, filters: AggregateFilters) -> Cut:
+        """Entity codes or ids become ids; a value naming nothing is a 400, not an empty answer.
+        Repeated values count once."""
+
+        def once(values: Sequence[Any] | None) -> tuple[str, ...]:
+            return tuple(dict.fromkeys(str(v) for v in values or ()))
+
         resolved: dict[str, tuple[uuid.UUID, ...]] = {}
         for entity in ENTITIES:
-            values: tuple[str, ...] = getattr(raw, entity)
+            values = once(getattr(filters, entity))
             if not values:
                 continue
             found = await self.repo.resolve(entity, values)
@@ -147,13 +136,13 @@ class ReportingService:
                 )
             resolved[entity] = tuple(dict.fromkeys(found[v] for v in values))
         return Cut(
-            year=raw.year,
-            year_from=raw.year_from,
-            year_to=raw.year_to,
-            partner_kind=raw.partner_kind,
-            status=raw.status,
-            instrument=raw.instrument,
-            commune=raw.commune,
+            year=tuple(dict.fromkeys(filters.year or ())),
+            year_from=filters.year_from,
+            year_to=filters.year_to,
+            partner_kind=once(filters.partner_kind),
+            status=once(filters.status),
+            instrument=once(filters.instrument),
+            commune=once(filters.commune),
             **resolved,
         )
 

@@ -5,16 +5,16 @@ from __future__ import annotations
 import asyncio
 import random
 import uuid
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from datetime import date
 
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.common.repository import Repository
 from app.errors import sqlstate
-from app.models import Commitment, Partner
+from app.models import Commitment
 
 
 @dataclass(frozen=True)
@@ -82,8 +82,6 @@ FROM written
 """  # noqa: S608
 )
 
-EXISTING_ACTIONS = text("SELECT id FROM actions WHERE id = ANY(CAST(:ids AS uuid[]))")
-
 PRUNE = text(
     """
 DELETE FROM commitments c
@@ -107,19 +105,8 @@ DEADLOCK = "40P01"
 DEADLOCK_ATTEMPTS = 5
 
 
-class SyncRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
-    async def partner_exists(self, partner_id: uuid.UUID) -> bool:
-        found = await self.session.scalar(select(Partner.id).where(Partner.id == partner_id))
-        return found is not None
-
-    async def existing_actions(self, ids: Collection[uuid.UUID]) -> set[uuid.UUID]:
-        if not ids:
-            return set()
-        rows = await self.session.scalars(EXISTING_ACTIONS, {"ids": list(ids)})
-        return set(rows.all())
+class SyncRepository(Repository[Commitment]):
+    model = Commitment
 
     async def by_ref(
         self, partner_id: uuid.UUID, external_ref: str, *, for_update: bool = False

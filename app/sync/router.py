@@ -5,14 +5,22 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Request, Response, status
+from fastapi import APIRouter, Depends, Path, Response, status
 
 from app.auth.dependencies import commitment_writer_key
 from app.commitments.schemas import CommitmentRead, ExternalRef
-from app.common.http import ITEM_WRITE_ERRORS, WRITE_ERRORS, IfMatch, StrictRoute, problems
+from app.common.http import (
+    ITEM_WRITE_ERRORS,
+    WRITE_ERRORS,
+    AppSettings,
+    IfMatch,
+    StrictRoute,
+    problems,
+    with_etag,
+)
 from app.common.principal import Principal
 from app.db import Session
-from app.sync.schemas import BatchResult, CommitmentBatch, CommitmentPut
+from app.sync.schemas import BatchBody, BatchResult, CommitmentBatch, CommitmentPut
 from app.sync.service import SyncService
 
 router = APIRouter(
@@ -37,21 +45,21 @@ PartnerId = Annotated[uuid.UUID, Path(description="The partner whose commitments
     },
 )
 async def put_commitment(
-    request: Request,
     response: Response,
     session: Session,
+    settings: AppSettings,
     principal: Writer,
     partner_id: PartnerId,
     external_ref: Annotated[ExternalRef, Path()],
     data: CommitmentPut,
     if_match: IfMatch = None,
 ) -> CommitmentRead:
-    service = SyncService(session, request.app.state.settings, principal)
+    service = SyncService(session, settings, principal)
     stored, created = await service.put_one(partner_id, external_ref, data, if_match)
     if created:
         response.status_code = status.HTTP_201_CREATED
         response.headers["Location"] = f"/v1/commitments/{stored.id}"
-    response.headers["ETag"] = stored.etag
+    with_etag(response, stored)
     return CommitmentRead.model_validate(stored)
 
 
@@ -66,22 +74,17 @@ async def put_commitment(
     ),
     response_model=BatchResult,
     responses=problems(*WRITE_ERRORS, 404),
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {
-                "application/json": {"schema": {"$ref": "#/components/schemas/CommitmentBatch"}}
-            },
-        }
-    },
 )
 async def put_commitments(
-    request: Request, session: Session, principal: Writer, partner_id: PartnerId
+    session: Session,
+    settings: AppSettings,
+    principal: Writer,
+    partner_id: PartnerId,
+    batch: BatchBody,
 ) -> BatchResult:
-    # The body is validated by the service, so that one 422 reports every bad item at once.
-    service = SyncService(session, request.app.state.settings, principal)
-    return await service.put_batch(partner_id, await request.body())
+    return await SyncService(session, settings, principal).put_batch(partner_id, batch)
 
 
 EXTRA_SCHEMAS = (CommitmentBatch,)
-"""Models documented in the OpenAPI components though no signature names them."""
+"""Models documented in the OpenAPI components though no signature names them: the batch body
+is validated as a ReceivedBatch (every bad item reported), documented as a CommitmentBatch."""

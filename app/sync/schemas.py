@@ -1,13 +1,18 @@
 """Partner sync inputs and outputs: one commitment by the partner's reference, or a batch."""
 
-import uuid
+from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+import uuid
+from typing import Annotated, Any
+
+from fastapi import Body
+from pydantic import BaseModel, ConfigDict, Field, PlainValidator, ValidationError, WithJsonSchema
 from pydantic.config import JsonDict
 
 from app.commitments.schemas import COMMITMENT_EXAMPLE, CommitmentFields, ExternalRef
 from app.common.fields import Year
 from app.common.schemas import Input
+from app.errors import ErrorItem, error_items
 
 MAX_BATCH = 10_000
 
@@ -61,6 +66,65 @@ class CommitmentBatch(Input):
         default=None,
         description="Delete the partner's commitments inside this scope missing from the batch.",
     )
+
+
+class ReceivedBatch:
+    """A batch body as validated at the HTTP edge: the valid items, by their index in the body,
+    and an error for every bad one. Left to FastAPI, pydantic's errors would be answered before
+    any check against the database ran; keeping the valid items lets the service check them
+    too, so that one 422 lists every bad item (shape and rules alike) and a partner fixes its
+    export in one round. A plain class: FastAPI would document a dataclass or a model."""
+
+    __slots__ = ("errors", "items", "prune")
+
+    def __init__(
+        self,
+        items: list[tuple[int, BatchItem]],
+        prune: PruneScope | None = None,
+        errors: list[ErrorItem] | None = None,
+    ) -> None:
+        self.items = items
+        self.prune = prune
+        self.errors = errors or []
+
+    @classmethod
+    def validate(cls, body: Any) -> ReceivedBatch:
+        try:  # one validation for the whole batch: the path a good batch takes
+            batch = CommitmentBatch.model_validate(body)
+        except ValidationError as exc:
+            return cls._with_errors(body, exc)
+        return cls(list(enumerate(batch.items)), batch.prune)
+
+    @classmethod
+    def _with_errors(cls, body: Any, exc: ValidationError) -> ReceivedBatch:
+        if not isinstance(body, dict):
+            error = ErrorItem(pointer="", detail='must be an object {"items": [...]}')
+            return cls([], errors=[error])
+        found = exc.errors()
+        raw_items = body.get("items")
+        items: list[tuple[int, BatchItem]] = []
+        if isinstance(raw_items, list) and len(raw_items) <= MAX_BATCH:
+            bad = {
+                err["loc"][1]
+                for err in found
+                if err["loc"][:1] == ("items",) and len(err["loc"]) > 1
+            }
+            items = [
+                (i, BatchItem.model_validate(raw))
+                for i, raw in enumerate(raw_items)
+                if i not in bad
+            ]
+        return cls(items, errors=error_items(found))
+
+
+# The body's JSON schema is CommitmentBatch's (documented in the components); FastAPI reads it
+# as JSON (415 for any other media type) and hands the route a ReceivedBatch.
+BatchBody = Annotated[
+    ReceivedBatch,
+    Body(),
+    PlainValidator(ReceivedBatch.validate),
+    WithJsonSchema({"$ref": "#/components/schemas/CommitmentBatch"}),
+]
 
 
 class BatchResult(BaseModel):

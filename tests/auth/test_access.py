@@ -57,7 +57,7 @@ async def test_partner_key_may_not_write_reference_data(
 
 
 async def test_partner_key_writes_only_its_own_commitments(
-    client: httpx.AsyncClient, make_key: KeyMaker, admin: dict[str, str]
+    app: FastAPI, client: httpx.AsyncClient, make_key: KeyMaker, admin: dict[str, str]
 ) -> None:
     bdt_key = await make_key(Role.partner, "BDT")
     action = await make_action(client, admin)
@@ -65,21 +65,43 @@ async def test_partner_key_writes_only_its_own_commitments(
         client, bdt_key, action_id=action["id"], partner_id=await partner_id(client, "BDT")
     )
     assert (
-        await client.patch(f"/v1/commitments/{own['id']}", json={"label": "x"}, headers=bdt_key)
+        await client.patch(
+            app.url_path_for("update_commitment", commitment_id=own["id"]),
+            json={"label": "x"},
+            headers=bdt_key,
+        )
     ).status_code == 200
     foreign = await make_commitment(client, admin, partner_id=await partner_id(client, "AMP"))
     body = {k: foreign[k] for k in ("action_id", "partner_id", "year", "amount", "instrument")}
-    assert_problem(await client.post("/v1/commitments", json=body, headers=bdt_key), 403)
+    assert_problem(
+        await client.post(app.url_path_for("create_commitment"), json=body, headers=bdt_key), 403
+    )
     on_foreign = await client.patch(
-        f"/v1/commitments/{foreign['id']}", json={"label": "x"}, headers=bdt_key
+        app.url_path_for("update_commitment", commitment_id=foreign["id"]),
+        json={"label": "x"},
+        headers=bdt_key,
     )
+    missing = "4b0e6f62-51c5-4bb8-9d71-0b1c1f8c8a11"
     on_missing = await client.patch(
-        "/v1/commitments/4b0e6f62-51c5-4bb8-9d71-0b1c1f8c8a11", json={"label": "x"}, headers=bdt_key
+        app.url_path_for("update_commitment", commitment_id=missing),
+        json={"label": "x"},
+        headers=bdt_key,
     )
-    assert assert_problem(on_foreign, 403) == assert_problem(on_missing, 403)
-    assert_problem(await client.delete(f"/v1/commitments/{foreign['id']}", headers=bdt_key), 403)
+    # Another partner's commitment answers as a missing one does (but for the id sent).
+    seen = assert_problem(on_foreign, 404)
+    assert (
+        seen["detail"].replace(foreign["id"], missing) == assert_problem(on_missing, 404)["detail"]
+    )
+    assert_problem(
+        await client.delete(
+            app.url_path_for("delete_commitment", commitment_id=foreign["id"]), headers=bdt_key
+        ),
+        404,
+    )
     moved = await client.patch(
-        f"/v1/commitments/{own['id']}", json={"partner_id": foreign["partner_id"]}, headers=bdt_key
+        app.url_path_for("update_commitment", commitment_id=own["id"]),
+        json={"partner_id": foreign["partner_id"]},
+        headers=bdt_key,
     )
     assert_problem(moved, 403)
 

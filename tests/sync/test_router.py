@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 import asyncpg
 import httpx
 import pytest
+from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -37,15 +39,17 @@ async def _changes(connection: AsyncConnection, resource_id: str) -> int:
 
 
 async def test_put_creates_201_then_identical_200_without_new_version_then_updates(
-    client: httpx.AsyncClient, admin: dict[str, str], connection: AsyncConnection
+    app: FastAPI, client: httpx.AsyncClient, admin: dict[str, str], connection: AsyncConnection
 ) -> None:
     action = await make_action(client, admin)
     bdt = await partner_id(client, "BDT")
-    url = f"/v1/partners/{bdt}/commitments/BDT-1"
+    url = app.url_path_for("put_commitment", partner_id=bdt, external_ref="BDT-1")
     first = await client.put(url, json=_item(action["id"]), headers=admin)
     assert first.status_code == 201, first.text
     created = first.json()
-    assert first.headers["Location"] == f"/v1/commitments/{created['id']}"
+    assert first.headers["Location"] == app.url_path_for(
+        "get_commitment", commitment_id=created["id"]
+    )
     assert created["external_ref"] == "BDT-1"
     assert created["partner_id"] == bdt
     assert await _changes(connection, created["id"]) == 1
@@ -64,10 +68,12 @@ async def test_put_creates_201_then_identical_200_without_new_version_then_updat
 
 
 async def test_put_with_stale_if_match_is_412(
-    client: httpx.AsyncClient, admin: dict[str, str]
+    app: FastAPI, client: httpx.AsyncClient, admin: dict[str, str]
 ) -> None:
     action = await make_action(client, admin)
-    url = f"/v1/partners/{await partner_id(client, 'BDT')}/commitments/BDT-2"
+    url = app.url_path_for(
+        "put_commitment", partner_id=await partner_id(client, "BDT"), external_ref="BDT-2"
+    )
     created = (await client.put(url, json=_item(action["id"]), headers=admin)).json()
     await client.put(url, json=_item(action["id"], label="x"), headers=admin)
     stale = await client.put(
@@ -77,10 +83,12 @@ async def test_put_with_stale_if_match_is_412(
 
 
 async def test_put_bad_body_is_422_naming_fields(
-    client: httpx.AsyncClient, admin: dict[str, str]
+    app: FastAPI, client: httpx.AsyncClient, admin: dict[str, str]
 ) -> None:
     action = await make_action(client, admin)
-    url = f"/v1/partners/{await partner_id(client, 'BDT')}/commitments/BDT-3"
+    url = app.url_path_for(
+        "put_commitment", partner_id=await partner_id(client, "BDT"), external_ref="BDT-3"
+    )
     bad = _item(MISSING, year=2019, amount="10", disbursed_amount="11")
     body = assert_problem(await client.put(url, json=bad, headers=admin), 422, "VALIDATION_ERROR")
     assert pointers(body) == ["/disbursed_amount"]
@@ -90,34 +98,42 @@ async def test_put_bad_body_is_422_naming_fields(
 
 
 async def test_partner_key_gets_403_for_another_partner_existing_or_not(
-    client: httpx.AsyncClient, admin: dict[str, str], make_key: KeyMaker
+    app: FastAPI, client: httpx.AsyncClient, admin: dict[str, str], make_key: KeyMaker
 ) -> None:
     action = await make_action(client, admin)
     bdt_key = await make_key(Role.partner, "BDT")
     amp = await partner_id(client, "AMP")
     foreign = await client.put(
-        f"/v1/partners/{amp}/commitments/X", json=_item(action["id"]), headers=bdt_key
+        app.url_path_for("put_commitment", partner_id=amp, external_ref="X"),
+        json=_item(action["id"]),
+        headers=bdt_key,
     )
     missing = await client.put(
-        f"/v1/partners/{MISSING}/commitments/X", json=_item(action["id"]), headers=bdt_key
+        app.url_path_for("put_commitment", partner_id=MISSING, external_ref="X"),
+        json=_item(action["id"]),
+        headers=bdt_key,
     )
     assert assert_problem(foreign, 403) == assert_problem(missing, 403)
-    batch = await client.put(f"/v1/partners/{amp}/commitments", json={"items": []}, headers=bdt_key)
+    batch = await client.put(
+        app.url_path_for("put_commitments", partner_id=amp), json={"items": []}, headers=bdt_key
+    )
     assert_problem(batch, 403)
     assert_problem(
         await client.put(
-            f"/v1/partners/{MISSING}/commitments/X", json=_item(action["id"]), headers=admin
+            app.url_path_for("put_commitment", partner_id=MISSING, external_ref="X"),
+            json=_item(action["id"]),
+            headers=admin,
         ),
         404,
     )
 
 
 async def test_batch_counts_created_updated_unchanged_and_prunes_within_scope(
-    client: httpx.AsyncClient, admin: dict[str, str], connection: AsyncConnection
+    app: FastAPI, client: httpx.AsyncClient, admin: dict[str, str], connection: AsyncConnection
 ) -> None:
     action = (await make_action(client, admin))["id"]
     bdt = await partner_id(client, "BDT")
-    url = f"/v1/partners/{bdt}/commitments"
+    url = app.url_path_for("put_commitments", partner_id=bdt)
     items = [_item(action, external_ref=f"B-{i}") for i in range(5)]
     items.append(_item(action, external_ref="OLD-2023", year=2023))
     first = await client.put(url, json={"items": items}, headers=admin)
@@ -137,10 +153,10 @@ async def test_batch_counts_created_updated_unchanged_and_prunes_within_scope(
 
 
 async def test_batch_with_bad_items_reports_every_one_and_writes_nothing(
-    client: httpx.AsyncClient, admin: dict[str, str], connection: AsyncConnection
+    app: FastAPI, client: httpx.AsyncClient, admin: dict[str, str], connection: AsyncConnection
 ) -> None:
     action = (await make_action(client, admin))["id"]
-    url = f"/v1/partners/{await partner_id(client, 'BDT')}/commitments"
+    url = app.url_path_for("put_commitments", partner_id=await partner_id(client, "BDT"))
     items = [_item(action, external_ref=f"R-{i}") for i in range(12)]
     items[1]["year"] = 2031
     items[3]["action_id"] = MISSING
@@ -162,12 +178,14 @@ async def test_batch_with_bad_items_reports_every_one_and_writes_nothing(
 
 
 async def test_batch_body_shape_errors_are_422(
-    client: httpx.AsyncClient, admin: dict[str, str]
+    app: FastAPI, client: httpx.AsyncClient, admin: dict[str, str]
 ) -> None:
-    url = f"/v1/partners/{await partner_id(client, 'BDT')}/commitments"
-    for whole in (b"{", b"[]"):
-        body = assert_problem(await client.put(url, content=whole, headers=admin), 422)
-        assert body["errors"][0]["pointer"] == ""
+    url = app.url_path_for("put_commitments", partner_id=await partner_id(client, "BDT"))
+    json_headers = admin | {"Content-Type": "application/json"}
+    broken = assert_problem(await client.put(url, content=b"{", headers=json_headers), 422)
+    assert broken["errors"][0]["detail"] == "the body is not valid JSON"
+    listed = assert_problem(await client.put(url, content=b"[]", headers=json_headers), 422)
+    assert [e["pointer"] for e in listed["errors"]] == [""]
     body = assert_problem(await client.put(url, json={"items": 3, "x": 1}, headers=admin), 422)
     assert pointers(body) == ["/items", "/x"]
     too_many: dict[str, Any] = {"items": [{}] * 10_001}
@@ -180,12 +198,33 @@ async def test_batch_body_shape_errors_are_422(
     ]
 
 
+@pytest.mark.parametrize("content_type", ["text/plain", None])
+async def test_batch_in_another_media_type_than_json_is_415_and_writes_nothing(
+    client: httpx.AsyncClient,
+    app: FastAPI,
+    admin: dict[str, str],
+    connection: AsyncConnection,
+    content_type: str | None,
+) -> None:
+    action = (await make_action(client, admin))["id"]
+    url = app.url_path_for("put_commitments", partner_id=await partner_id(client, "BDT"))
+    body = json.dumps({"items": [_item(action, external_ref="PLAIN-1")]}).encode()
+    headers = admin | ({"Content-Type": content_type} if content_type else {})
+    before = await count(connection, "commitments")
+    response = await client.put(url, content=body, headers=headers)
+    assert_problem(response, 415, "UNSUPPORTED_MEDIA_TYPE")
+    assert await count(connection, "commitments") == before
+
+
 async def test_forty_concurrent_identical_puts_leave_one_row_and_no_5xx(
-    live_client: httpx.AsyncClient, live_admin: dict[str, str], live_count: LiveCount
+    live_app: FastAPI,
+    live_client: httpx.AsyncClient,
+    live_admin: dict[str, str],
+    live_count: LiveCount,
 ) -> None:
     action = await make_action(live_client, live_admin)
     bdt = await partner_id(live_client, "BDT")
-    url = f"/v1/partners/{bdt}/commitments/RACE-1"
+    url = live_app.url_path_for("put_commitment", partner_id=bdt, external_ref="RACE-1")
     responses = await asyncio.gather(
         *(live_client.put(url, json=_item(action["id"]), headers=live_admin) for _ in range(40))
     )
@@ -199,10 +238,12 @@ async def test_forty_concurrent_identical_puts_leave_one_row_and_no_5xx(
     [("signed_on", 0), ("year", True), ("year", 2024.0), ("signed_on", "2023-02-30")],
 )
 async def test_put_refuses_coerced_values(
-    client: httpx.AsyncClient, admin: dict[str, str], field: str, value: object
+    app: FastAPI, client: httpx.AsyncClient, admin: dict[str, str], field: str, value: object
 ) -> None:
     action = await make_action(client, admin)
-    url = f"/v1/partners/{await partner_id(client, 'BDT')}/commitments/COERCE"
+    url = app.url_path_for(
+        "put_commitment", partner_id=await partner_id(client, "BDT"), external_ref="COERCE"
+    )
     body = _item(action["id"]) | {field: value}
     assert pointers(assert_problem(await client.put(url, json=body, headers=admin), 422)) == [
         f"/{field}"
@@ -210,14 +251,14 @@ async def test_put_refuses_coerced_values(
 
 
 async def test_an_upsert_chosen_as_deadlock_victim_reruns_and_succeeds(
-    live_client: httpx.AsyncClient, live_admin: dict[str, str], database_url: str
+    live_app: FastAPI, live_client: httpx.AsyncClient, live_admin: dict[str, str], database_url: str
 ) -> None:
     """A deadlock made on purpose: the batch holds commitment c1 and waits for the roll-up row
     of (2024, grant) that another transaction holds; that transaction then wants c1. PostgreSQL
     aborts the batch's statement (it waited first); the batch reruns it and answers 200."""
     action = (await make_action(live_client, live_admin))["id"]
     bdt = await partner_id(live_client, "BDT")
-    put = f"/v1/partners/{bdt}/commitments"
+    put = live_app.url_path_for("put_commitments", partner_id=bdt)
     seeded = [_item(action, external_ref="C1", year=2023), _item(action, external_ref="C2",
               year=2024, instrument="grant")]  # fmt: skip
     assert (
@@ -260,12 +301,12 @@ async def _deadlocks(conn: asyncpg.Connection) -> int:
 
 
 async def test_concurrent_batches_of_one_partner_queue_instead_of_deadlocking(
-    live_client: httpx.AsyncClient, live_admin: dict[str, str], database_url: str
+    live_app: FastAPI, live_client: httpx.AsyncClient, live_admin: dict[str, str], database_url: str
 ) -> None:
     """Two kinds of batch: one updates (2023) and inserts (2024), the other the reverse. Run
     together, their roll-up triggers lock the two cells in opposite orders."""
     action = (await make_action(live_client, live_admin))["id"]
-    put = f"/v1/partners/{await partner_id(live_client, 'BDT')}/commitments"
+    put = live_app.url_path_for("put_commitments", partner_id=await partner_id(live_client, "BDT"))
     base = [_item(action, external_ref=f"A{i}", year=2023) for i in range(6)] + [
         _item(action, external_ref=f"B{i}", year=2024) for i in range(6)
     ]
