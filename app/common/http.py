@@ -126,24 +126,26 @@ IfNoneMatch = Annotated[
 ]
 
 
-class HasEtag(Protocol):
-    id: uuid.UUID
-
+class Tagged(Protocol):
     @property
     def etag(self) -> str: ...
 
 
-def is_current(if_none_match: str | None, obj: HasEtag) -> bool:
+class HasEtag(Tagged, Protocol):
+    id: uuid.UUID
+
+
+def is_current(if_none_match: str | None, obj: Tagged) -> bool:
     """Whether If-None-Match names the version the client would get (then answer 304)."""
     tags = set(_tags(if_none_match))
     return "*" in tags or obj.etag in tags or f"W/{obj.etag}" in tags
 
 
-def not_modified(obj: HasEtag) -> Response:
+def not_modified(obj: Tagged) -> Response:
     return Response(status_code=304, headers={"ETag": obj.etag})
 
 
-def with_etag(response: Response, obj: HasEtag) -> None:
+def with_etag(response: Response, obj: Tagged) -> None:
     response.headers["ETag"] = obj.etag
 
 

@@ -6,7 +6,15 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Response
 
-from app.common.http import READ_ERRORS, IfNoneMatch, StrictRoute, not_modified, problems
+from app.common.http import (
+    READ_ERRORS,
+    IfNoneMatch,
+    StrictRoute,
+    is_current,
+    not_modified,
+    problems,
+    with_etag,
+)
 from app.common.pagination import ListParams, Page, page_params
 from app.db import Session
 from app.models import Territory
@@ -66,7 +74,7 @@ async def get_territory(
     if_none_match: IfNoneMatch = None,
 ) -> TerritoryRead | Response:
     territory = TerritoryRead.model_validate(await TerritoryService(session).get(code))
-    if not_modified(if_none_match, territory.etag):
-        return Response(status_code=304, headers={"ETag": territory.etag})
-    response.headers["ETag"] = territory.etag
+    if is_current(if_none_match, territory):
+        return not_modified(territory)
+    with_etag(response, territory)
     return territory
