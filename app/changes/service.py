@@ -20,7 +20,7 @@ from app.changes.schemas import (
     ResourceName,
     VersionRead,
 )
-from app.errors import ErrorItem, Gone, InvalidParameter, NotFound
+from app.errors import CursorExpired, ErrorItem, InvalidParameter, NotFound
 from app.models import Change
 
 _START = (0, 0)
@@ -88,7 +88,7 @@ class ChangeService:
     ) -> ChangePage:
         after = _START if cursor is None else decode_position(cursor)
         if after != _START and not await self.repo.is_position(*after):
-            raise Gone(
+            raise CursorExpired(
                 "This cursor is unknown here (the change log was reset or restored, or the "
                 "cursor comes from another server): resync from the start, without a cursor.",
                 errors=[ErrorItem(parameter="cursor", detail="is expired or unknown; resync")],
