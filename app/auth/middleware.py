@@ -6,22 +6,22 @@ Two steps, with the rate limit between them (app.main wires the order):
   caller's Principal (None when anonymous) in `scope["state"]["principal"]`. An unknown or
   revoked key leaves a refusal beside it instead of answering at once, so that the rate limit,
   next, counts the failed attempt against the client's address.
-- `KeyRequiredMiddleware` answers that refusal (401), and refuses an anonymous body sent to a
-  route that needs a key (its dependencies include a RoleRequirement), before anything reads
-  the body.
+- `KeyRequiredMiddleware` answers that refusal (401) before the request goes further, and
+  refuses an anonymous body sent to a route that needs a key (its dependencies include a
+  RoleRequirement) without reading it.
 
 The route dependencies (app.auth.dependencies) only read the principal and check its role.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from starlette.routing import BaseRoute, Match
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.auth.dependencies import NO_KEY, RoleRequirement
 from app.auth.repository import ApiKeyRepository
@@ -33,8 +33,6 @@ logger = logging.getLogger("relance.auth")
 
 REFUSAL = "authentication_refusal"
 """The request-state key of the 401 that KeyRequiredMiddleware answers."""
-
-_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 
 def bearer_token(scope: Scope) -> str | None:
@@ -75,40 +73,55 @@ class AuthenticationMiddleware:
         await self.app(scope, receive, send)
 
 
+class _KeyRequired(Exception):
+    """Raised into the route, instead of its body, when an anonymous caller sends one."""
+
+
 class KeyRequiredMiddleware:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
         self._needs_key: dict[int, bool] = {}  # by id() of the route: routes live as long
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            refusal: Unauthorized | None = scope.get("state", {}).get(REFUSAL)
-            if refusal is None and self._anonymous_body_to_a_keyed_route(scope):
-                refusal = Unauthorized(NO_KEY)
-            if refusal is not None:
-                await render(refusal)(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        refusal: Unauthorized | None = scope.get("state", {}).get(REFUSAL)
+        if refusal is not None:
+            await render(refusal)(scope, receive, send)
+            return
+        if principal_of(scope) is not None:
+            await self.app(scope, receive, send)
+            return
+        # Anonymous: which route the request is for is known once the router has matched it
+        # (scope["route"]), and FastAPI reads the body before it runs the route's dependencies.
+        # So the first read of the body is where a keyed route refuses it, unread: the answer
+        # the app gives to the aborted read is replaced by the 401 (as the body limit does).
+        refused = False
 
-    def _anonymous_body_to_a_keyed_route(self, scope: Scope) -> bool:
-        # Only requests with a body: a GET is refused by the route's dependency at no cost.
-        if scope["method"] not in _BODY_METHODS or principal_of(scope) is not None:
-            return False
-        route = _route(scope)
+        async def guarded_receive() -> Message:
+            nonlocal refused
+            if self._requires_a_key(scope.get("route")):
+                refused = True
+                raise _KeyRequired
+            return await receive()
+
+        async def guarded_send(message: Message) -> None:
+            if not refused:
+                await send(message)
+
+        with contextlib.suppress(_KeyRequired):
+            await self.app(scope, guarded_receive, guarded_send)
+        if refused:
+            await render(Unauthorized(NO_KEY))(scope, receive, send)
+
+    def _requires_a_key(self, route: object) -> bool:
         if not isinstance(route, APIRoute):
-            return False  # no such path or method: the router answers 404 or 405
+            return False
         needs = self._needs_key.get(id(route))
         if needs is None:
             needs = self._needs_key[id(route)] = _requires_a_key(route.dependant)
         return needs
-
-
-def _route(scope: Scope) -> BaseRoute | None:
-    for route in scope["app"].router.routes:
-        match, _ = route.matches(scope)
-        if match is Match.FULL:
-            return route  # type: ignore[no-any-return]
-    return None
 
 
 def _requires_a_key(dependant: Dependant) -> bool:
