@@ -94,7 +94,7 @@ async def test_failed_authentications_count_against_the_client_address(
     assert statuses == [401, 401, 429]
 
 
-async def test_a_write_looks_its_key_up_once(
+async def test_each_request_looks_its_key_up_once_and_signs_its_writes(
     app: FastAPI, client: httpx.AsyncClient, admin: dict[str, str]
 ) -> None:
     lookups: list[str] = []
@@ -110,10 +110,19 @@ async def test_a_write_looks_its_key_up_once(
         patched = await client.patch(
             created.headers["Location"], json={"name": "État français"}, headers=admin
         )
+        idempotent = await client.post(
+            "/v1/partners",
+            json=PARTNER | {"code": "ETAT2"},
+            headers=admin | {"Idempotency-Key": "once"},
+        )
     finally:
         event.remove(engine, "before_cursor_execute", count_lookups)
-    assert (created.status_code, patched.status_code) == (201, 200)
-    assert len(lookups) == 2  # one per request
+    statuses = (created.status_code, patched.status_code, idempotent.status_code)
+    assert statuses == (201, 200, 201)
+    assert len(lookups) == 3  # one per request
+    for url in (created.headers["Location"], idempotent.headers["Location"]):
+        history = (await client.get(f"{url}/history")).json()
+        assert {v["actor"]["name"] for v in history["items"]} == {"test admin"}
 
 
 def _imports(package: str) -> set[str]:

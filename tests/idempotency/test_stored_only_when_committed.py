@@ -4,18 +4,22 @@ same key, retried, then creates the resource: 201, not a replay."""
 
 from __future__ import annotations
 
-import asyncio
+import time
 import uuid
 from collections.abc import AsyncIterator
+from types import SimpleNamespace
 
 import httpx
 import pytest
 from fastapi import FastAPI
+from limits.aio import strategies as limits_strategies
+from limits.aio.storage import memory as limits_memory
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.config import RateLimitSettings, Settings
 from app.main import attach_database, create_app
 from app.models.enums import Role
+from app.ratelimit import service as ratelimit_service
 from tests.conftest import KeyMaker, assert_problem, count
 from tests.factories import make_action, partner_id
 
@@ -27,11 +31,34 @@ def _created_not_replayed(response: httpx.Response) -> None:
     assert "Idempotent-Replayed" not in response.headers
 
 
+class LimiterClock:
+    """The rate limiter's clock, stopped: waiting Retry-After seconds is advancing it, so that
+    a slow machine never lets a window pass between two requests of the test."""
+
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def time(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def limiter_clock(monkeypatch: pytest.MonkeyPatch) -> LimiterClock:
+    clock = LimiterClock()
+    fake = SimpleNamespace(time=clock.time, monotonic=time.monotonic)
+    for module in (limits_memory, limits_strategies, ratelimit_service):
+        monkeypatch.setattr(module, "time", fake)
+    return clock
+
+
 @pytest.fixture
 async def limited_client(
-    settings: Settings, engine: AsyncEngine, sessionmaker: async_sessionmaker[AsyncSession]
+    settings: Settings,
+    engine: AsyncEngine,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    limiter_clock: LimiterClock,
 ) -> AsyncIterator[httpx.AsyncClient]:
-    """A client of an app that allows each key one request a second."""
+    """A client of an app that allows each key one request a second (on the stopped clock)."""
     rate = RateLimitSettings(per_key="1/second", redis_prefix=f"relance-test-{uuid.uuid4().hex}")
     app: FastAPI = create_app(settings.model_copy(update={"rate_limit": rate}))
     attach_database(app, engine, sessionmaker)
@@ -41,14 +68,17 @@ async def limited_client(
 
 
 async def test_a_429_is_not_stored_and_the_retry_after_retry_after_creates(
-    limited_client: httpx.AsyncClient, admin: dict[str, str], connection: AsyncConnection
+    limited_client: httpx.AsyncClient,
+    limiter_clock: LimiterClock,
+    admin: dict[str, str],
+    connection: AsyncConnection,
 ) -> None:
     headers = admin | {"Idempotency-Key": "after-429"}
     assert (await limited_client.get("/v1/chantiers", headers=admin)).status_code == 200
     refused = await limited_client.post("/v1/partners", json=PARTNER, headers=headers)
     assert_problem(refused, 429, "RATE_LIMITED")
     assert await count(connection, "idempotency_keys") == 0  # refused before the key was seen
-    await asyncio.sleep(int(refused.headers["Retry-After"]))
+    limiter_clock.now += int(refused.headers["Retry-After"])  # the client waits as told
     _created_not_replayed(await limited_client.post("/v1/partners", json=PARTNER, headers=headers))
     assert await count(connection, "partners WHERE code = 'ETAT'") == 1
 
