@@ -20,7 +20,7 @@ from app import embedded, migrations
 from app.auth.repository import ApiKeyRepository
 from app.auth.service import create_key
 from app.config import Settings, get_settings
-from app.db import create_engine, create_sessionmaker
+from app.db import create_engine, create_sessionmaker, sign_writes
 from app.models.enums import Role
 from app.ops.logs import log_config
 from app.partners.repository import PartnerRepository
@@ -58,7 +58,7 @@ def _in_session(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]
         engine = create_engine(settings)
         try:
             async with create_sessionmaker(engine)() as session, session.begin():
-                await ApiKeyRepository(session).set_actor(actor, "system")
+                await sign_writes(session, actor, "system")
                 return await work(session)
         finally:
             await engine.dispose()

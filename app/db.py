@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol
 
 from fastapi import Depends, Request
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from app.common.principal import principal_of
 from app.config import Settings
 
 IDLE_BEFORE_PING_SECONDS = 2.0
@@ -69,23 +70,63 @@ def create_read_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSes
 READ_METHODS = frozenset({"GET", "HEAD"})
 
 
+async def sign_writes(session: AsyncSession, name: str, role: str) -> None:
+    """Name who writes, for this transaction only: the change-capture triggers copy it into the
+    change log, where the history shows it as `actor`."""
+    await session.execute(
+        text(
+            "SELECT set_config('relance.actor_name', :name, true),"
+            " set_config('relance.actor_role', :role, true)"
+        ),
+        {"name": name, "role": role},
+    )
+
+
+class WriteClaim(Protocol):
+    """What must commit together with a request's writes, or not at all.
+
+    The Idempotency-Key middleware leaves one in request state (`WRITE_CLAIM`) before the route
+    runs; `get_session` calls `mark_applied` in the request's own transaction just before its
+    commit, then `mark_committed` once that commit succeeded. So the claim knows, without
+    guessing from the status code, whether the request's writes are stored.
+    """
+
+    async def mark_applied(self, session: AsyncSession) -> None: ...
+
+    def mark_committed(self) -> None: ...
+
+
+WRITE_CLAIM = "write_claim"
+"""The request-state key (`scope["state"]["write_claim"]`) of the request's WriteClaim."""
+
+
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """Yield the request's session; commit when the handler returns, roll back when it raises."""
+    """Yield the request's session; commit when the handler returns, roll back when it raises.
+
+    A write transaction is signed with the caller's name (history) and carries the request's
+    WriteClaim, if any, into its commit.
+    """
     state = request.app.state
     if request.method in READ_METHODS:
         async with state.read_sessionmaker() as session:
             yield session
         return
     sessionmaker: async_sessionmaker[AsyncSession] = state.sessionmaker
+    principal = principal_of(request.scope)
+    claim: WriteClaim | None = request.scope.get("state", {}).get(WRITE_CLAIM)
     async with sessionmaker() as session:
         try:
+            if principal is not None:
+                await sign_writes(session, principal.name, principal.role.value)
             yield session
         except BaseException:
             await session.rollback()
             raise
-        for hook in getattr(state, "before_commit", ()):  # e.g. the Idempotency-Key mark
-            await hook(request, session)
+        if claim is not None:
+            await claim.mark_applied(session)
         await session.commit()
+        if claim is not None:
+            claim.mark_committed()
 
 
 # scope="function": the commit runs before the response is sent, so a failed commit is a 5xx/4xx

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.actions.router import router as actions_router
 from app.auth.dependencies import require_reader
+from app.auth.middleware import AuthenticationMiddleware, KeyRequiredMiddleware
 from app.auth.router import router as api_keys_router
 from app.changes.router import router as changes_router
 from app.chantiers.router import router as chantiers_router
@@ -22,11 +23,13 @@ from app.config import Settings, get_settings
 from app.db import create_engine, create_read_sessionmaker, create_sessionmaker
 from app.docs.router import router as docs_router
 from app.errors import PROBLEM_JSON, install_error_handlers
-from app.idempotency.middleware import IdempotencyMiddleware, mark_applied
-from app.ops.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
+from app.idempotency.middleware import IdempotencyMiddleware
+from app.ops.body_limit import BodySizeLimitMiddleware
+from app.ops.middleware import RequestContextMiddleware
 from app.ops.router import router as ops_router
 from app.partners.router import router as partners_router
 from app.priorities.router import router as priorities_router
+from app.ratelimit.middleware import RateLimitMiddleware
 from app.ratelimit.service import RateLimiter
 from app.reporting.router import router as reporting_router
 from app.sync.router import EXTRA_SCHEMAS
@@ -119,24 +122,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.engine = None
-    redis_url = settings.redis_url.get_secret_value() if settings.redis_url else None
-    app.state.rate_limiter = RateLimiter(settings.rate_limit, redis_url)
-    app.state.before_commit = [mark_applied]
     install_error_handlers(app)
-    # Added innermost first: a replayed answer still gets CORS headers, request ids, logs.
-    app.add_middleware(IdempotencyMiddleware)
-    if settings.cors_origins:
-        app.add_middleware(
-            CORSMiddleware,
-            allow_origins=settings.cors_origins,
-            allow_credentials=settings.cors_allow_credentials,
-            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
-            allow_headers=["Authorization", "Content-Type", "If-Match", "If-None-Match",
-                           "Idempotency-Key", "X-Request-ID"],
-            expose_headers=["ETag", "Location", "Retry-After", "X-Request-ID"],
-        )  # fmt: skip
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
-    app.add_middleware(RequestContextMiddleware)  # outermost: ids and logs cover everything
+    _add_pipeline(app, settings)
     app.include_router(ops_router)
     app.include_router(docs_router)
     reader = [Depends(require_reader)]
@@ -156,6 +143,36 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router, dependencies=reader)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
+
+
+def _add_pipeline(app: FastAPI, settings: Settings) -> None:
+    """The request pipeline (DESIGN.md), outermost first:
+
+    request id and access log -> CORS -> body size limit -> authentication (the key resolved
+    once, into request state) -> rate limit (429 before anything else runs; refused keys count
+    against their address) -> key required (401 for a refused key, or for an anonymous body to a
+    route that needs a key, before the body is read) -> Idempotency-Key (an answer stored only
+    when the request's transaction committed) -> the route, in one transaction (app.db).
+    """
+    redis_url = settings.redis_url.get_secret_value() if settings.redis_url else None
+    limiter = RateLimiter(settings.rate_limit, redis_url)
+    # add_middleware wraps what is there already: added innermost first.
+    app.add_middleware(IdempotencyMiddleware)
+    app.add_middleware(KeyRequiredMiddleware)
+    app.add_middleware(RateLimitMiddleware, limiter=limiter)
+    app.add_middleware(AuthenticationMiddleware)
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    if settings.cors_origins:  # before authentication: preflights and 401s get CORS headers
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_credentials=settings.cors_allow_credentials,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "If-Match", "If-None-Match",
+                           "Idempotency-Key", "X-Request-ID"],
+            expose_headers=["ETag", "Location", "Retry-After", "X-Request-ID"],
+        )  # fmt: skip
+    app.add_middleware(RequestContextMiddleware)  # outermost: ids and logs cover everything
 
 
 def _add_links(schema: dict[str, Any]) -> None:

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import httpx
 
-from tests.conftest import assert_problem
+from app.errors import (
+    STATUSES,
+    AppError,
+    CursorExpired,
+    ServiceBusy,
+    ServiceUnavailable,
+    problems,
+)
+from tests.conftest import assert_problem, pointers
 
 
 async def test_unknown_path_is_404_problem(client: httpx.AsyncClient) -> None:
@@ -35,4 +43,34 @@ async def test_integrity_error_never_leaks_sql(
     response = await client.post("/v1/partners", json=body, headers=admin)
     assert_problem(response, 409)
     assert "duplicate key" not in response.text
+    assert "INSERT" not in response.text
+
+
+def _error_types(cls: type[AppError] = AppError) -> list[type[AppError]]:
+    return [cls] + [sub for direct in cls.__subclasses__() for sub in _error_types(direct)]
+
+
+def test_every_error_type_takes_its_title_from_the_one_status_table() -> None:
+    for error in _error_types():
+        assert error.status in STATUSES, error
+        assert error.title == STATUSES[error.status].title, error
+    assert (CursorExpired.status, CursorExpired.reason) == (410, "CURSOR_EXPIRED")
+    assert (ServiceBusy.status, ServiceBusy.reason) == (503, "SERVICE_BUSY")
+    assert ServiceUnavailable.reason == "SERVICE_UNAVAILABLE"
+
+
+def test_the_documented_responses_come_from_the_same_table() -> None:
+    documented = problems(409, 503)
+    assert documented[409]["description"] == STATUSES[409].description
+    assert "SERVICE_BUSY" in documented[503]["description"]
+    assert "SERVICE_UNAVAILABLE" in documented[503]["description"]
+
+
+async def test_an_api_key_for_an_unknown_partner_is_422_naming_partner_id(
+    client: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    body = {"name": "x", "role": "partner", "partner_id": "4b0e6f62-51c5-4bb8-9d71-0b1c1f8c8a11"}
+    response = await client.post("/v1/api-keys", json=body, headers=admin)
+    problem = assert_problem(response, 422, "VALIDATION_ERROR")
+    assert pointers(problem) == ["/partner_id"]
     assert "INSERT" not in response.text

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, select, update
 
 from app.common.repository import Repository
 from app.models import ApiKey
@@ -31,16 +31,6 @@ class ApiKeyRepository(Repository[ApiKey]):
     async def has_active_admin(self) -> bool:
         stmt = select(ApiKey.id).where(ApiKey.role == "admin", ApiKey.revoked_at.is_(None)).limit(1)
         return (await self.session.scalars(stmt)).first() is not None
-
-    async def set_actor(self, name: str, role: str) -> None:
-        """Name the writer for the change-capture triggers, for this transaction only."""
-        await self.session.execute(
-            text(
-                "SELECT set_config('relance.actor_name', :name, true),"
-                " set_config('relance.actor_role', :role, true)"
-            ),
-            {"name": name, "role": role},
-        )
 
     async def active(self) -> list[ApiKey]:
         stmt = select(ApiKey).where(ApiKey.revoked_at.is_(None)).order_by(ApiKey.created_at)

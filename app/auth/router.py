@@ -14,8 +14,7 @@ from app.auth.service import create_key
 from app.common.http import DELETE_ERRORS, READ_ERRORS, WRITE_ERRORS, StrictRoute, problems
 from app.common.principal import Principal
 from app.db import Session
-from app.errors import ErrorItem, NotFound, ValidationFailed
-from app.partners.repository import PartnerRepository
+from app.errors import NotFound
 
 router = APIRouter(prefix="/v1/api-keys", tags=["api-keys"], route_class=StrictRoute)
 Admin = Annotated[Principal, Depends(admin_key)]
@@ -24,6 +23,13 @@ Admin = Annotated[Principal, Depends(admin_key)]
 @router.post(
     "",
     summary="Create an API key (the secret is shown once)",
+    description=(
+        "The answer holds the new key's secret, this once: it is stored only as a digest, and "
+        "the answer carries `Cache-Control: no-store`. With an `Idempotency-Key`, the answer is "
+        "therefore not kept for replays: a retry of a request that created its key answers 409 "
+        "`REQUEST_ALREADY_APPLIED` with that key's `Location` (revoke it and create another if "
+        "the secret was lost). An unknown `partner_id` is a 422 naming `/partner_id`."
+    ),
     status_code=status.HTTP_201_CREATED,
     response_model=ApiKeyCreated,
     responses=problems(*WRITE_ERRORS),
@@ -31,18 +37,12 @@ Admin = Annotated[Principal, Depends(admin_key)]
 async def create_api_key(
     request: Request, response: Response, session: Session, _: Admin, data: ApiKeyCreate
 ) -> ApiKeyCreated:
-    if (
-        data.partner_id is not None
-        and await PartnerRepository(session).get(data.partner_id) is None
-    ):
-        raise ValidationFailed(
-            "partner_id refers to no partner.",
-            errors=[ErrorItem(pointer="/partner_id", detail="no such partner")],
-        )
+    # An unknown partner_id is refused by the foreign key: 422 naming /partner_id.
     key, token = await create_key(
         ApiKeyRepository(session), name=data.name, role=data.role, partner_id=data.partner_id
     )
     response.headers["Location"] = f"{request.url.path}/{key.id}"
+    response.headers["Cache-Control"] = "no-store"  # the secret: never kept, by anyone
     return ApiKeyCreated(**ApiKeyRead.model_validate(key).model_dump(), key=token)
 
 

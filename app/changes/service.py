@@ -37,7 +37,7 @@ from app.changes.schemas import (
 )
 from app.common.pagination import Int64, decode_cursor, encode_cursor, fingerprint, read_cursor
 from app.common.schemas import ResourceRead
-from app.errors import ErrorItem, Gone, NotFound
+from app.errors import CursorExpired, ErrorItem, NotFound
 from app.models import Change
 from app.models.base import etag_of
 
@@ -67,8 +67,8 @@ def representation(resource: ResourceName, row: Change) -> ResourceRead | None:
     return model.model_validate(data)
 
 
-def _expired() -> Gone:
-    return Gone(
+def _expired() -> CursorExpired:
+    return CursorExpired(
         "This cursor is unknown here (the change log was reset or restored, or the cursor comes "
         "from another server): resync from the start, without a cursor.",
         errors=[ErrorItem(parameter="cursor", detail="is expired or unknown; resync")],

@@ -12,13 +12,12 @@ from fastapi.routing import APIRoute
 
 from app.config import Settings
 from app.errors import (
-    PROBLEM_JSON,
     ErrorItem,
     InvalidParameter,
     PreconditionFailed,
-    Problem,
     UnsupportedMediaType,
 )
+from app.errors import problems as problems  # re-exported: routers document errors from here
 
 
 def _is_json(content_type: str | None) -> bool:
@@ -60,34 +59,6 @@ class StrictRoute(APIRoute):
             return await handler(request)
 
         return strict_handler
-
-
-_TITLES = {
-    400: "Invalid query parameter, unknown parameter or bad cursor.",
-    401: "Missing or invalid API key.",
-    403: "The key's role may not do this.",
-    404: "No such resource.",
-    409: "Conflict with stored data (duplicate value, or still referenced).",
-    410: "The cursor is no longer (or was never) valid here: resync from the start.",
-    412: "If-Match does not match the current ETag.",
-    413: "The body is too large.",
-    415: "The body is not application/json.",
-    422: "Invalid body; `errors[].pointer` names each bad field.",
-    429: "Rate limit reached for this key; retry after `Retry-After` seconds.",
-    503: "The database is unreachable; retry after `Retry-After` seconds.",
-}
-
-
-def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI `responses` entries for these error statuses, all with the problem schema."""
-    return {
-        status: {
-            "model": Problem,
-            "description": _TITLES[status],
-            "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
-        }
-        for status in statuses
-    }
 
 
 READ_ERRORS = (400, 401, 429, 503)

@@ -1,9 +1,20 @@
 """Idempotency-Key on every POST: a retry gets the first answer instead of a second write.
 
-A pure ASGI middleware, so that it covers every POST route, present and future, and sees the
-response exactly as sent. The key is claimed in its own short transaction before the request
-runs: a duplicate arriving meanwhile finds the claim (409), a replay finds the stored answer,
-and the same key with another request is refused (422). Keys are scoped per API key.
+A pure ASGI middleware, the last step of the pipeline before the route: authentication has put
+the caller in request state (keys are scoped per API key) and the rate limit has let the request
+through. The key is claimed in its own short transaction before the request runs: a duplicate
+arriving meanwhile finds the claim (409 REQUEST_IN_PROGRESS), a replay finds the stored answer,
+and the same key with another request is refused (422 IDEMPOTENCY_KEY_REUSED).
+
+An answer is stored only when the request's transaction committed its writes (Stripe's rule):
+the claim waits in request state as a `Claim` (an app.db.WriteClaim), the request's session marks
+it applied in that same transaction just before committing, then marks it committed. A request
+that wrote nothing (a 4xx, a 409 from a rolled-back transaction, a 5xx) releases its key, so the
+same key may be retried and then succeeds.
+
+An answer marked `Cache-Control: no-store` (the new API key's secret) is never stored: only its
+status and headers are, and a replay answers 409 REQUEST_ALREADY_APPLIED with the Location of
+what the first request created.
 """
 
 from __future__ import annotations
@@ -11,16 +22,17 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.datastructures import Headers
-from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.auth.repository import ApiKeyRepository
-from app.auth.service import authenticate
+from app.common.principal import principal_of
 from app.config import Settings
+from app.db import WRITE_CLAIM
 from app.errors import (
     DATABASE_FAILURES,
     AppError,
@@ -31,13 +43,13 @@ from app.errors import (
     database_failure,
     render,
 )
-from app.idempotency.repository import IdempotencyRepository
+from app.idempotency.repository import IdempotencyRepository, Stored
 
 logger = logging.getLogger("relance.idempotency")
 
 HEADER = "Idempotency-Key"
 # Replayed as they were; the rest (dates, request ids) belong to each answer.
-_KEPT_HEADERS = {"content-type", "location", "etag"}
+_KEPT_HEADERS = {"content-type", "location", "etag", "cache-control"}
 
 
 class KeyReused(ValidationFailed):
@@ -48,18 +60,23 @@ class RequestInProgress(Conflict):
     reason = "REQUEST_IN_PROGRESS"
 
 
-class AnswerLost(Conflict):
+class RequestAlreadyApplied(Conflict):
     reason = "REQUEST_ALREADY_APPLIED"
 
 
-CLAIM_STATE = "idempotency_claim"
+@dataclass
+class Claim:
+    """This request owns the key: what its session records in the request's own transaction."""
 
+    owner_id: uuid.UUID
+    key: str
+    committed: bool = False
 
-async def mark_applied(request: Request, session: AsyncSession) -> None:
-    """Before a request's commit: record, in that same transaction, that its key was applied."""
-    claim = getattr(request.state, CLAIM_STATE, None)
-    if claim is not None:
-        await IdempotencyRepository(session).mark_applied(*claim)
+    async def mark_applied(self, session: AsyncSession) -> None:
+        await IdempotencyRepository(session).mark_applied(self.owner_id, self.key)
+
+    def mark_committed(self) -> None:
+        self.committed = True
 
 
 def _header_error(detail: str) -> list[ErrorItem]:
@@ -75,21 +92,19 @@ class IdempotencyMiddleware:
         if scope["type"] != "http" or scope["method"] != "POST":
             await self.app(scope, receive, send)
             return
-        headers = Headers(scope=scope)
-        key = headers.get(HEADER)
-        scheme, _, token = (headers.get("authorization") or "").partition(" ")
-        if key is None or scheme.lower() != "bearer" or not token:
-            await self.app(scope, receive, send)  # without a key, the route answers 401 itself
+        key = Headers(scope=scope).get(HEADER)
+        principal = principal_of(scope)
+        if key is None or principal is None:  # keys are scoped per API key
+            await self.app(scope, receive, send)
             return
         if not 1 <= len(key) <= 255 or not key.isprintable():
             invalid = InvalidParameter(
                 f"{HEADER} must be 1 to 255 printable characters.",
                 errors=_header_error("must be 1 to 255 printable characters"),
             )
-            await self._answer(invalid, scope, receive, send)
+            await render(invalid)(scope, receive, send)
             return
         body = await _read_body(receive)
-        replay = _replaying(body)
         fingerprint = hashlib.sha256(
             b"\n".join([b"POST", scope["path"].encode(), scope.get("query_string", b""), body])
         ).hexdigest()
@@ -100,60 +115,31 @@ class IdempotencyMiddleware:
         try:
             await _flush(sessionmaker, self.pending)
             async with sessionmaker() as session, session.begin():
-                principal = await authenticate(ApiKeyRepository(session), token)
-                if principal is None:
-                    stored = None
-                else:
-                    repo = IdempotencyRepository(session)
-                    await repo.purge(options.ttl_hours)
-                    stored = await repo.claim(
-                        principal.key_id,
-                        key,
-                        fingerprint,
-                        ttl_hours=options.ttl_hours,
-                        lease_seconds=options.lease_seconds,
-                    )
+                repo = IdempotencyRepository(session)
+                await repo.purge(options.ttl_hours)
+                stored = await repo.claim(
+                    principal.key_id,
+                    key,
+                    fingerprint,
+                    ttl_hours=options.ttl_hours,
+                    lease_seconds=options.lease_seconds,
+                )
         except DATABASE_FAILURES as exc:
             # Outside the routes, so the app's handlers do not see it: answer as they would
             # (503 + Retry-After) rather than let it become a 500.
             unavailable = database_failure(exc)
             if unavailable is None:
                 raise
-            logger.warning("database unavailable for %s: %s", HEADER, type(exc).__name__)
-            await self._answer(unavailable, scope, receive, send)
+            logger.warning("database %s for %s: %s", unavailable.reason, HEADER, type(exc).__name__)
+            await render(unavailable)(scope, receive, send)
             return
-        if principal is None:
-            await self.app(scope, replay, send)  # an unknown key: the route answers 401
-            return
-        if stored is not None:
-            if stored.fingerprint != fingerprint:
-                error: AppError = KeyReused(
-                    f"This {HEADER} was already used with another request.",
-                    errors=_header_error("was already used with another request"),
-                )
-            elif stored.status_code is None and stored.applied and stored.lease_expired:
-                # Applied, and its answer not stored within the lease: it never will be.
-                error = AnswerLost(
-                    f"The request with this {HEADER} was applied, but its answer could not be "
-                    "stored: do not send it again; read the resource instead.",
-                    errors=_header_error("was applied; its answer is lost"),
-                )
-            elif stored.status_code is None:
-                error = RequestInProgress(
-                    f"A request with this {HEADER} is still running; retry shortly.",
-                    errors=_header_error("is in use by a request still running"),
-                    headers={"Retry-After": "1"},
-                )
-            else:
-                await _replay(
-                    stored.status_code, stored.response_headers, stored.response_body, send
-                )
-                return
-            await self._answer(error, scope, receive, send)
-            return
-        # The key was just checked: the route reuses this instead of looking it up again.
-        scope.setdefault("state", {})["principal"] = principal
-        await self._run(scope, replay, send, sessionmaker, principal.key_id, key)
+        if stored is None:
+            claim = Claim(principal.key_id, key)
+            await self._run(scope, _replaying(body), send, sessionmaker, claim)
+        elif stored.fingerprint == fingerprint and stored.status_code is not None:
+            await _replay(stored, scope, receive, send)
+        else:
+            await render(_refusal(stored, fingerprint))(scope, receive, send)
 
     async def _run(
         self,
@@ -161,10 +147,9 @@ class IdempotencyMiddleware:
         receive: Receive,
         send: Send,
         sessionmaker: async_sessionmaker[AsyncSession],
-        owner_id: Any,
-        key: str,
+        claim: Claim,
     ) -> None:
-        scope.setdefault("state", {})[CLAIM_STATE] = (owner_id, key)
+        scope.setdefault("state", {})[WRITE_CLAIM] = claim
         status = 500
         kept: list[list[str]] = []
         chunks: list[bytes] = []
@@ -182,21 +167,48 @@ class IdempotencyMiddleware:
 
         try:
             await self.app(scope, receive, capture)
-        except BaseException:
-            await _record(sessionmaker, self.pending, (owner_id, key, None))
-            raise
-        if status >= 500:  # nothing was written: let the retry run again
-            await _record(sessionmaker, self.pending, (owner_id, key, None))
-        else:
-            answer = (status, json.dumps(kept), b"".join(chunks))
-            await _record(sessionmaker, self.pending, (owner_id, key, answer))
-
-    @staticmethod
-    async def _answer(error: AppError, scope: Scope, receive: Receive, send: Send) -> None:
-        await render(error)(scope, receive, send)
+        finally:
+            answer: Answer | None = None
+            if claim.committed and status < 500:
+                body = None if _no_store(kept) else b"".join(chunks)
+                answer = (status, json.dumps(kept), body)
+            # Not committed: nothing was written, release the key. (Committed yet a 5xx: the
+            # release leaves the applied key alone, and a retry is told it was applied.)
+            await _record(sessionmaker, self.pending, (claim.owner_id, claim.key, answer))
 
 
-Outcome = tuple[Any, str, tuple[int, str, bytes] | None]
+def _refusal(stored: Stored, fingerprint: str) -> AppError:
+    """Why a request cannot run under a key that is already taken."""
+    if stored.fingerprint != fingerprint:
+        return KeyReused(
+            f"This {HEADER} was already used with another request.",
+            errors=_header_error("was already used with another request"),
+        )
+    if stored.applied and stored.lease_expired:
+        # Applied, and its answer not stored within the lease: it never will be.
+        return RequestAlreadyApplied(
+            f"The request with this {HEADER} was applied, but its answer could not be "
+            "stored: do not send it again; read the resource instead.",
+            errors=_header_error("was applied; its answer is lost"),
+        )
+    return RequestInProgress(
+        f"A request with this {HEADER} is still running; retry shortly.",
+        errors=_header_error("is in use by a request still running"),
+        headers={"Retry-After": "1"},
+    )
+
+
+def _no_store(headers: list[list[str]] | list[Any] | None) -> bool:
+    return any(
+        name.lower() == "cache-control" and "no-store" in value.lower()
+        for name, value in headers or []
+    )
+
+
+Answer = tuple[int, str, bytes | None]
+"""(status, headers as JSON, body): what a replay sends; body None when it was withheld."""
+
+Outcome = tuple[uuid.UUID, str, Answer | None]
 """(owner, key, answer): the answer to store, or None to release the key."""
 
 # Outcomes this process could not write (the database was away), written as soon as it is
@@ -272,8 +284,21 @@ def _replaying(body: bytes) -> Receive:
     return receive
 
 
-async def _replay(status: int, headers: list[Any] | None, body: bytes | None, send: Send) -> None:
-    raw = [(n.encode("latin-1"), v.encode("latin-1")) for n, v in headers or []]
+async def _replay(stored: Stored, scope: Scope, receive: Receive, send: Send) -> None:
+    """Send the stored answer again; one whose body was withheld (no-store) is a 409."""
+    headers: list[list[str]] = stored.response_headers or []
+    if stored.response_body is None and _no_store(headers):
+        location = next((v for n, v in headers if n.lower() == "location"), None)
+        withheld = RequestAlreadyApplied(
+            f"The request with this {HEADER} was applied; its answer held a secret, which is "
+            "shown once and never stored: use what the first answer gave you, or revoke "
+            "what it created (its Location) and start again with a new key.",
+            errors=_header_error("was applied; its answer is not kept"),
+            headers={"Location": location} if location else None,
+        )
+        await render(withheld)(scope, receive, send)
+        return
+    raw = [(n.encode("latin-1"), v.encode("latin-1")) for n, v in headers]
     raw.append((b"idempotent-replayed", b"true"))
-    await send({"type": "http.response.start", "status": status, "headers": raw})
-    await send({"type": "http.response.body", "body": body or b""})
+    await send({"type": "http.response.start", "status": stored.status_code, "headers": raw})
+    await send({"type": "http.response.body", "body": stored.response_body or b""})

@@ -1,4 +1,4 @@
-"""Idempotency key rows: claim, complete, release, purge."""
+"""Idempotency key rows: claim, mark applied, complete, release, purge."""
 
 from __future__ import annotations
 
@@ -64,7 +64,11 @@ APPLIED = text(
     "UPDATE idempotency_keys SET applied_at = now() WHERE owner_id = :owner_id AND key = :key"
 )
 
-RELEASE = text("DELETE FROM idempotency_keys WHERE owner_id = :owner_id AND key = :key")
+# Only a claim that was not applied: one whose commit went through (even if the request then
+# failed, or its commit's answer was lost) must never run a second time.
+RELEASE = text(
+    "DELETE FROM idempotency_keys WHERE owner_id = :owner_id AND key = :key AND applied_at IS NULL"
+)
 
 PURGE = text(
     """
@@ -103,8 +107,9 @@ class IdempotencyRepository:
         return Stored(*row)
 
     async def complete(
-        self, owner_id: uuid.UUID, key: str, status_code: int, headers: str, body: bytes
+        self, owner_id: uuid.UUID, key: str, status_code: int, headers: str, body: bytes | None
     ) -> None:
+        """Store the answer for replays (body None: withheld, it held a secret)."""
         await self.session.execute(
             COMPLETE,
             {

@@ -1,8 +1,7 @@
-"""Per-request plumbing: the request id, one JSON log line, and the HTTP metrics."""
+"""The pipeline's first step: the request id, one JSON log line, and the HTTP metrics."""
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import re
 import time
@@ -10,7 +9,7 @@ import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.errors import problem_response
+from app.common.principal import principal_of
 from app.ops.logs import request_id_var
 from app.ops.metrics import LATENCY, REQUESTS
 
@@ -54,7 +53,7 @@ class RequestContextMiddleware:
             template = getattr(route, "path", None) or "unmatched"
             REQUESTS.labels(scope["method"], template, str(status)).inc()
             LATENCY.labels(scope["method"], template).observe(elapsed)
-            principal = getattr(scope.get("state", {}).get("principal"), "name", None)
+            principal = principal_of(scope)
             logger.info(
                 "%s %s %s",
                 scope["method"],
@@ -66,57 +65,7 @@ class RequestContextMiddleware:
                     "path": scope["path"],
                     "status": status,
                     "duration_ms": round(elapsed * 1000, 2),
-                    "key_name": principal,
+                    "key_name": principal.name if principal is not None else None,
                 },
             )
             request_id_var.reset(token)
-
-
-class BodyTooLarge(Exception):
-    pass
-
-
-class BodySizeLimitMiddleware:
-    """Refuse bodies above `max_bytes` with a 413 problem, announced by Content-Length or not.
-
-    (FastAPI's own `max_body_size` answers a declared oversize body in plain text.)
-    """
-
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
-        self.app = app
-        self.max_bytes = max_bytes
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        declared = next((v for k, v in scope["headers"] if k == b"content-length"), None)
-        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
-            await self._too_large(scope, receive, send)
-            return
-        received = 0
-        too_large = False
-
-        async def counting_receive() -> Message:
-            nonlocal received, too_large
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    too_large = True
-                    raise BodyTooLarge
-            return message
-
-        async def guarded_send(message: Message) -> None:
-            if not too_large:  # the app's own answer to the aborted read is replaced
-                await send(message)
-
-        with contextlib.suppress(BodyTooLarge):
-            await self.app(scope, counting_receive, guarded_send)
-        if too_large:
-            await self._too_large(scope, receive, send)
-
-    async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
-        detail = f"The body is larger than {self.max_bytes} bytes."
-        response = problem_response(413, "PAYLOAD_TOO_LARGE", "Payload too large", detail)
-        await response(scope, receive, send)

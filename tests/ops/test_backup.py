@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from app.auth.repository import ApiKeyRepository
 from app.auth.service import create_key
 from app.config import Settings
-from app.db import create_engine, create_sessionmaker
+from app.db import create_engine, create_sessionmaker, sign_writes
 from app.main import attach_database, create_app
 from app.models.enums import Role
 from app.programme.demo import demo
@@ -136,7 +136,7 @@ async def _fill(engine: AsyncEngine, settings: Settings) -> None:
     """The demo programme, then writes through the API: an update, a delete (a tombstone in
     the change feed), an idempotent create."""
     async with create_sessionmaker(engine)() as session, session.begin():
-        await ApiKeyRepository(session).set_actor("backup test", "system")
+        await sign_writes(session, "backup test", "system")
         report = await demo(session, settings)
         assert report.commitments > 10
     headers = await _admin(engine)

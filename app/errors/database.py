@@ -1,0 +1,136 @@
+"""Database failures, classified: a constraint violation becomes a 409/422 naming the field, an
+unreachable database a 503 SERVICE_UNAVAILABLE, an exhausted pool a 503 SERVICE_BUSY, anything
+else a bug (None: the handler answers 500). Never the database's text."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+from app.errors.problem import ErrorItem
+from app.errors.types import (
+    AppError,
+    Conflict,
+    ServiceBusy,
+    ServiceUnavailable,
+    StillReferenced,
+    ValidationFailed,
+)
+
+logger = logging.getLogger("relance.errors")
+
+# --- constraint violations ------------------------------------------------------------------
+# Constraint names are predictable (see app.models.base), so each maps to the field it guards.
+
+_CHECK_MESSAGES = {
+    "amount_positive": ("amount", "must be greater than 0"),
+    "disbursed_within_amount": ("disbursed_amount", "must be between 0 and amount"),
+    "progress_range": ("progress", "must be between 0 and 100"),
+    "weight_non_negative": ("weight", "must not be negative"),
+    "dates_ordered": ("end_date", "must not be before start_date"),
+    "number_positive": ("number", "must be greater than 0"),
+    "partner_role": ("partner_id", "is required for the partner role and only for it"),
+}
+_FK_MESSAGES = {
+    "year": "is outside the programme period",
+}
+_KEY_COLUMNS = re.compile(r"^Key \(([a-z_, ]+)\)=")
+
+
+def sqlstate(exc: DBAPIError) -> str:
+    """The PostgreSQL error code behind a SQLAlchemy error ('' when there is none)."""
+    cause = getattr(exc.orig, "__cause__", None) or exc.orig
+    return str(getattr(cause, "sqlstate", "") or "")
+
+
+def integrity_error(exc: IntegrityError) -> AppError:
+    """Turn a constraint violation into a client error naming the field, never the SQL text."""
+    cause = getattr(exc.orig, "__cause__", None)
+    code = getattr(cause, "sqlstate", None)
+    name = getattr(cause, "constraint_name", None) or ""
+    key = _KEY_COLUMNS.search(getattr(cause, "detail", None) or "")
+    column = key.group(1).split(", ")[-1] if key else "field"
+    referenced = "still referenced" in (getattr(cause, "detail", None) or "")
+    if code == "23001" or (code == "23503" and referenced):  # ON DELETE RESTRICT
+        return StillReferenced("The resource is still referenced by other resources.")
+    if code == "23503":  # foreign_key_violation on insert or update
+        message = _FK_MESSAGES.get(column, "refers to a resource that does not exist")
+        return ValidationFailed(
+            f"{column} {message}.", errors=[ErrorItem(pointer=f"/{column}", detail=message)]
+        )
+    if code == "23505":  # unique_violation
+        return Conflict(
+            f"Another resource already has this {column}.",
+            errors=[ErrorItem(pointer=f"/{column}", detail="is already taken")],
+        )
+    if code == "23514":  # check_violation
+        for check, (field, message) in _CHECK_MESSAGES.items():
+            if name.endswith(f"_{check}_check"):
+                return ValidationFailed(
+                    f"{field} {message}.", errors=[ErrorItem(pointer=f"/{field}", detail=message)]
+                )
+        return ValidationFailed("A value breaks a rule of the programme's data.")
+    if code == "23502":  # not_null_violation
+        column = getattr(cause, "column_name", None) or "field"
+        return ValidationFailed(
+            f"{column} must not be null.",
+            errors=[ErrorItem(pointer=f"/{column}", detail="must not be null")],
+        )
+    logger.error("unmapped integrity error %s on constraint %s", code, name)
+    return Conflict("The change conflicts with the data already stored.")
+
+
+# --- the database away, or busy -------------------------------------------------------------
+
+# Connection failures, server shutting down, too many connections, database closed to
+# connections (55000 is what ALLOW_CONNECTIONS false answers), statement timeout, conflicts
+# between transactions: the client may retry, the service stays up.
+_RETRYABLE_SQLSTATES = ("08", "57P", "53", "55000", "57014", "40001", "40P01")
+
+
+def unavailable(detail: str, retry_after: int = 5) -> ServiceUnavailable:
+    return ServiceUnavailable(detail, headers={"Retry-After": str(retry_after)})
+
+
+def busy(retry_after: int = 1) -> ServiceBusy:
+    """Every connection of the pool stayed in use for DB__POOL_TIMEOUT_SECONDS."""
+    return ServiceBusy("The service is busy, retry.", headers={"Retry-After": str(retry_after)})
+
+
+def database_error(exc: DBAPIError) -> AppError | None:
+    """A client-facing error for a failure the driver reported, or None when it is a bug."""
+    if isinstance(exc, IntegrityError):
+        return integrity_error(exc)
+    cause = getattr(exc.orig, "__cause__", None) or exc.orig
+    code = str(getattr(cause, "sqlstate", "") or "")
+    if code == "57014":
+        return unavailable("The database took too long to answer; try again later.")
+    if exc.connection_invalidated or code.startswith(_RETRYABLE_SQLSTATES):
+        return unavailable("The database is unavailable; try again later.")
+    if isinstance(cause, OSError | TimeoutError):
+        return unavailable("The database is unreachable; try again later.")
+    if code.startswith("22"):  # data exception that slipped past validation
+        return ValidationFailed("A value is out of range for the programme's data.")
+    return None
+
+
+DATABASE_FAILURES = (DBAPIError, PoolTimeout, OSError, TimeoutError)
+"""What reaching the database may raise: the driver's errors (DBAPIError), the pool's timeout
+when every connection is in use, and connect failures (refused, timed out)."""
+
+
+def database_failure(exc: BaseException) -> AppError | None:
+    """The client-facing error for one of DATABASE_FAILURES, or None when it is a bug (500).
+
+    The handlers use it, and so does code outside the routes (pure ASGI middleware).
+    """
+    if isinstance(exc, DBAPIError):
+        return database_error(exc)
+    if isinstance(exc, PoolTimeout):  # before OSError: the pool's own timeout
+        return busy()
+    if isinstance(exc, OSError | TimeoutError):
+        return unavailable("The database is unreachable; try again later.")
+    return None

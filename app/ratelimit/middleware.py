@@ -1,0 +1,42 @@
+"""Rate limit in the request pipeline: 429 + Retry-After before anything else runs.
+
+It sits right after authentication: a caller with a valid key is counted against its key
+(RATE_LIMIT__PER_KEY); anyone else, including a request whose key was refused, against its
+client address (RATE_LIMIT__ANONYMOUS), so that guessing keys is limited too. Only the API
+(`/v1/…`) is limited: probes, /metrics and the documentation never are.
+"""
+
+from __future__ import annotations
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from app.common.principal import principal_of
+from app.errors import TooManyRequests, render
+from app.ratelimit.service import RateLimiter
+
+API_PREFIX = "/v1/"
+
+
+class RateLimitMiddleware:
+    def __init__(self, app: ASGIApp, limiter: RateLimiter) -> None:
+        self.app = app
+        self.limiter = limiter
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] == "http"
+            and self.limiter.enabled
+            and scope["path"].startswith(API_PREFIX)
+        ):
+            principal = principal_of(scope)
+            if principal is not None:
+                identity, authenticated = f"key:{principal.key_id}", True
+            else:
+                client = scope.get("client")
+                identity, authenticated = f"addr:{client[0] if client else 'unknown'}", False
+            try:
+                await self.limiter.check(identity, authenticated=authenticated)
+            except TooManyRequests as refused:
+                await render(refused)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
