@@ -38,9 +38,10 @@ run: install  ## serve on http://127.0.0.1:8000 (embedded PostgreSQL unless DATA
 demo: install  ## add synthetic actions and commitments to the local database
 	$(BIN)/relance demo
 
-lint: install  ## ruff and ruff format --check
+lint: install  ## ruff, ruff format --check, and the import layers (pyproject.toml, importlinter)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-logo
 
 typecheck: install  ## mypy --strict
 	$(BIN)/mypy
@@ -75,8 +76,8 @@ bench: install  ## benchmarks; they print their figures
 	$(BIN)/python -m bench.crud
 
 clean:  ## remove the venv, the tools and the caches
-	rm -rf $(VENV) $(TOOLS) .pytest_cache .mypy_cache .ruff_cache $(CONTRACT_TS)/node_modules \
-		$(CONTRACT_TS)/generated
+	rm -rf $(VENV) $(TOOLS) .pytest_cache .mypy_cache .ruff_cache .import_linter_cache .grimp_cache \
+		$(CONTRACT_TS)/node_modules $(CONTRACT_TS)/generated
 
 -include mk/*.mk
 
