@@ -10,6 +10,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# pytest-xdist workers, each with its own scratch database (tests/conftest.py); 0: one process.
+PYTEST_WORKERS ?= auto
 export UV_PYTHON_DOWNLOADS := never
 
 .DEFAULT_GOAL := help
@@ -46,8 +48,8 @@ lint: install  ## ruff, ruff format --check, and the import layers (pyproject.to
 typecheck: install  ## mypy --strict
 	$(BIN)/mypy
 
-pytest: install  ## includes alembic check and the migration round trip (tests/test_migrations.py)
-	$(BIN)/pytest
+pytest: install  ## in parallel (PYTEST_WORKERS); includes alembic check and the migration round trip
+	$(BIN)/pytest -n $(PYTEST_WORKERS)
 
 test: lint typecheck pytest  ## everything CI checks on a commit: lint, typecheck, pytest
 
