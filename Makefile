@@ -49,7 +49,7 @@ typecheck: install  ## mypy --strict
 	$(BIN)/mypy
 
 pytest: install  ## in parallel (PYTEST_WORKERS); includes alembic check and the migration round trip
-	$(BIN)/pytest -n $(PYTEST_WORKERS)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist worksteal
 
 test: lint typecheck pytest  ## everything CI checks on a commit: lint, typecheck, pytest
 
