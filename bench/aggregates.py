@@ -28,7 +28,8 @@ from app import migrations
 from app.config import Settings
 from app.db import create_engine, create_sessionmaker
 from app.programme.service import seed
-from tests.database import admin_url, create_scratch_database, drop_database, plain
+from bench.common import server_url
+from devtools.scratch import create_scratch_database, drop_database, plain
 
 PARTNERS = 20  # the seed's AMP and BDT, and 18 more of every kind
 COMMITMENTS_PER_ACTION = 20
@@ -224,7 +225,7 @@ async def time_http(url: str, requests: int) -> dict[str, float]:
 
 
 async def run(n: int, requests: int) -> None:
-    server = os.environ.get("BENCH_DATABASE_URL") or str(await asyncio.to_thread(admin_url))
+    server, _ = await asyncio.to_thread(server_url)
     url = await create_scratch_database(server, "relance_bench")
     try:
         print(f"\n== {n:,} commitments ==", flush=True)

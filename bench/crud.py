@@ -40,7 +40,7 @@ from bench.common import (
     raw_load,
     server_url,
 )
-from tests.database import create_scratch_database, drop_database, plain
+from devtools.scratch import create_scratch_database, drop_database, plain
 
 GOAL_GET_ONE = 1_000  # requests/s, one worker, on the 2-core reference machine
 

@@ -51,7 +51,7 @@ from bench.load_check import (
     verify_writes,
 )
 from bench.load_client import BACKOFF_CAP, CLIENT_TIMEOUT, WRITE_SHARE, Fixtures, LoadClient
-from tests.database import create_scratch_database, drop_database, plain, with_database
+from devtools.scratch import create_scratch_database, drop_database, plain, with_database
 
 OUTAGE_AT = 0.4  # of the run
 OUTAGE_SECONDS = 5.0

@@ -35,7 +35,7 @@ from app.main import attach_database, create_app
 from app.models.enums import Role
 from app.programme.service import seed
 from bench.common import server_url
-from tests.database import create_scratch_database, drop_database
+from devtools.scratch import create_scratch_database, drop_database
 
 BATCH = 10_000
 ROUNDS = 3

@@ -12,14 +12,18 @@ from alembic import op
 ${imports if imports else ""}
 
 revision: str = ${repr(up_revision)}
-down_revision: str | None = ${repr(down_revision)}
+down_revision: str | Sequence[str] | None = ${repr(down_revision)}
 branch_labels: str | Sequence[str] | None = ${repr(branch_labels)}
 depends_on: str | Sequence[str] | None = ${repr(depends_on)}
 
 
 def upgrade() -> None:
-    ${upgrades if upgrades else "pass"}
+    # Give up after 5 s waiting for a lock rather than queue every query of the service behind
+    # this migration; run it again when the table is quieter.
+    op.execute("SET LOCAL lock_timeout = '5s'")
+    ${upgrades if upgrades else ""}
 
 
 def downgrade() -> None:
-    ${downgrades if downgrades else "pass"}
+    op.execute("SET LOCAL lock_timeout = '5s'")
+    ${downgrades if downgrades else ""}

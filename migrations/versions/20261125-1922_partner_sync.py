@@ -24,7 +24,6 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-
 revision: str = "b7c1d2e3f4a5"
 down_revision: str | None = "c8d2e3f4a5b6"
 branch_labels: str | Sequence[str] | None = None
@@ -183,12 +182,16 @@ def upgrade() -> None:
         sa.Column("resource_id", sa.Uuid(), nullable=False),
         sa.Column("op", sa.Text(), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
-        sa.Column("at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
+        sa.Column(
+            "at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False
+        ),
         sa.Column("data", postgresql.JSONB(astext_type=sa.Text()), nullable=True),
         sa.Column("changed", postgresql.JSONB(astext_type=sa.Text()), nullable=True),
         sa.Column("actor_name", sa.Text(), nullable=True),
         sa.Column("actor_role", sa.Text(), nullable=True),
-        sa.CheckConstraint("op IN ('create', 'update', 'delete')", name=op.f("changes_op_known_check")),
+        sa.CheckConstraint(
+            "op IN ('create', 'update', 'delete')", name=op.f("changes_op_known_check")
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("changes_pkey")),
     )
     op.create_index("ix_changes_txid_id", "changes", ["txid", "id"], unique=False)
@@ -201,14 +204,31 @@ def upgrade() -> None:
         sa.Column("status_code", sa.Integer(), nullable=True),
         sa.Column("response_headers", postgresql.JSONB(astext_type=sa.Text()), nullable=True),
         sa.Column("response_body", sa.LargeBinary(), nullable=True),
-        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
+        sa.Column(
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
         sa.Column("completed_at", sa.DateTime(timezone=True), nullable=True),
-        sa.ForeignKeyConstraint(["owner_id"], ["api_keys.id"], name=op.f("idempotency_keys_owner_id_fkey"), ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["owner_id"],
+            ["api_keys.id"],
+            name=op.f("idempotency_keys_owner_id_fkey"),
+            ondelete="CASCADE",
+        ),
         sa.PrimaryKeyConstraint("owner_id", "key", name=op.f("idempotency_keys_pkey")),
     )
-    op.create_index(op.f("ix_idempotency_keys_created_at"), "idempotency_keys", ["created_at"], unique=False)
+    op.create_index(
+        op.f("ix_idempotency_keys_created_at"), "idempotency_keys", ["created_at"], unique=False
+    )
     # asyncpg runs one statement per call: split the scripts on the blank lines between them.
-    for script in (FUNCTIONS, *map(_statement_triggers, STATEMENT_TABLES), CHANTIER_TRIGGERS, BACKFILL):
+    for script in (
+        FUNCTIONS,
+        *map(_statement_triggers, STATEMENT_TABLES),
+        CHANTIER_TRIGGERS,
+        BACKFILL,
+    ):
         for statement in _statements(script):
             op.execute(statement)
 

@@ -14,6 +14,7 @@ import asyncio
 import os
 import subprocess
 import sys
+from contextlib import ExitStack
 from pathlib import Path
 
 from app import migrations
@@ -25,7 +26,7 @@ from app.models.enums import Role
 from app.programme.demo import demo
 from app.programme.service import seed
 from tests.database import admin_url, create_scratch_database, drop_database
-from tests.processes import free_port, wait_ready
+from tests.processes import reserved_port, wait_ready
 
 ROOT = Path(__file__).resolve().parents[2]
 CHECKS = [
@@ -60,16 +61,17 @@ def main() -> int:
     args = parser.parse_args()
 
     url = asyncio.run(create_scratch_database(admin_url(), "relance_fuzz"))
+    held = ExitStack()  # the server's port, kept from other processes while it runs
     try:
         token = asyncio.run(_prepare(url))
-        port = free_port()
+        port = held.enter_context(reserved_port())
         env = os.environ | {"DATABASE_URL": url, "LOG_LEVEL": "WARNING"}
         server = subprocess.Popen(
             [sys.executable, "-m", "app", "serve", "--port", str(port)], env=env, cwd=ROOT
         )
         try:
             base = f"http://127.0.0.1:{port}"
-            wait_ready(base)
+            wait_ready(base, process=server)
             command = [
                 str(Path(sys.executable).parent / "schemathesis"),
                 "run",
@@ -95,6 +97,7 @@ def main() -> int:
             server.terminate()
             server.wait(30)
     finally:
+        held.close()
         asyncio.run(drop_database(url))
 
 

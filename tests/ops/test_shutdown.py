@@ -11,20 +11,23 @@ from sqlalchemy import text
 
 from app.config import Settings
 from app.db import create_engine
-from tests.processes import free_port, relance, serve, wait_ready
+from tests.database import wait_for_lock_waits
+from tests.processes import relance, serve, wait_ready
 
 
-async def test_sigterm_drains_the_request_in_flight(own_database: str, tmp_path: Path) -> None:
+async def test_sigterm_drains_the_request_in_flight(
+    own_database: str, server_port: int, tmp_path: Path
+) -> None:
     token = relance(own_database, "keys", "create", "--role", "admin", "--name", "drain")
     headers = {"Authorization": f"Bearer {token.stdout.strip().splitlines()[-1]}"}
-    port = free_port()
+    port = server_port
     log = tmp_path / "serve.log"
     server = serve(own_database, port, log=log, SHUTDOWN_GRACE_SECONDS="20")
     engine = create_engine(Settings(database_url=own_database))  # type: ignore[arg-type]
     try:
         base = f"http://127.0.0.1:{port}"
-        await asyncio.to_thread(wait_ready, base)
-        async with httpx.AsyncClient(base_url=base, timeout=30) as client:
+        await asyncio.to_thread(wait_ready, base, process=server)
+        async with httpx.AsyncClient(base_url=base, timeout=60) as client:
             partner = await client.post(
                 "/v1/partners",
                 json={"code": "DRAIN", "name": "d", "kind": "other"},
@@ -41,7 +44,7 @@ async def test_sigterm_drains_the_request_in_flight(own_database: str, tmp_path:
                         partner.headers["Location"], json={"name": "drained"}, headers=headers
                     )
                 )
-                await asyncio.sleep(0.5)
+                await wait_for_lock_waits(own_database)  # the PATCH waits for the row
                 server.send_signal(signal.SIGTERM)
                 await asyncio.sleep(0.5)
                 assert server.poll() is None, "the server quit with a request in flight"
@@ -50,7 +53,7 @@ async def test_sigterm_drains_the_request_in_flight(own_database: str, tmp_path:
             assert response.status_code == 200
             assert response.json()["name"] == "drained"
         # uvicorn re-raises SIGTERM once drained; relance turns it into exit status 143.
-        assert await asyncio.to_thread(server.wait, 15) == 128 + signal.SIGTERM
+        assert await asyncio.to_thread(server.wait, 60) == 128 + signal.SIGTERM
         assert "Finished server process" in log.read_text()
     finally:
         if server.poll() is None:

@@ -8,7 +8,7 @@ import signal
 
 import httpx
 
-from tests.processes import free_port, serve, wait_ready
+from tests.processes import serve, wait_ready
 
 COUNTER = re.compile(
     r'^relance_http_requests_total\{method="GET",route="/v1/priorities",status="200"\} (\S+)$',
@@ -17,9 +17,9 @@ COUNTER = re.compile(
 
 
 async def test_two_workers_serve_and_metrics_count_every_request(
-    own_database: str,
+    own_database: str, server_port: int
 ) -> None:
-    port = free_port()
+    port = server_port
     server = serve(own_database, port, "--workers", "2")
     try:
         # A fresh connection per request, so that both workers get some of them.
@@ -27,11 +27,11 @@ async def test_two_workers_serve_and_metrics_count_every_request(
             async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
                 return await client.get(path)
 
-        await asyncio.to_thread(wait_ready, f"http://127.0.0.1:{port}")
+        await asyncio.to_thread(wait_ready, f"http://127.0.0.1:{port}", process=server)
         for _ in range(40):
             assert (await get("/v1/priorities")).status_code == 200
         counts = {float(m) for m in COUNTER.findall((await get("/metrics")).text)}
         assert counts == {40.0}  # whichever worker answers, it reports all 40
     finally:
         server.send_signal(signal.SIGTERM)
-        await asyncio.to_thread(server.wait, 20)
+        await asyncio.to_thread(server.wait, 60)

@@ -11,11 +11,11 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.models.enums import Role
 from tests.conftest import KeyMaker, LiveCount, assert_problem, count, pointers
-from tests.database import plain
+from tests.database import plain, wait_for_lock_waits
 from tests.factories import make_action, partner_id
 
 MISSING = "4b0e6f62-51c5-4bb8-9d71-0b1c1f8c8a11"
@@ -277,12 +277,10 @@ async def test_an_upsert_chosen_as_deadlock_victim_reruns_and_succeeds(
         blocked = asyncio.create_task(
             live_client.put(put, json={"items": batch}, headers=live_admin)
         )
-        await asyncio.sleep(0.5)
-        closing = asyncio.create_task(
-            other.execute("UPDATE commitments SET label = 'x' WHERE external_ref = 'C1'")
-        )
-        await asyncio.sleep(1.5)  # past deadlock_timeout: PostgreSQL has broken the cycle
-        await closing
+        await wait_for_lock_waits(database_url)  # the batch holds c1, waits for the roll-up row
+        # Closes the cycle; PostgreSQL breaks it (deadlock_timeout) by aborting the batch's
+        # statement, which waited first, and this one goes through.
+        await other.execute("UPDATE commitments SET label = 'x' WHERE external_ref = 'C1'")
         await tx.commit()
         response = await blocked
     finally:
@@ -291,8 +289,21 @@ async def test_an_upsert_chosen_as_deadlock_victim_reruns_and_succeeds(
     assert response.json()["created"] == 1
 
 
-async def _deadlocks(conn: asyncpg.Connection) -> int:
-    await asyncio.sleep(1.2)  # backends publish their statistics at most once a second
+async def _deadlocks(conn: asyncpg.Connection, engine: AsyncEngine) -> int:
+    """The deadlocks counted in this database so far.
+
+    A backend publishes its statistics at most once a second, an idle one up to ten seconds
+    later, and always when it exits: so the app's pooled connections are closed first, and
+    the read waits until their backends are gone."""
+    await engine.dispose()
+    deadline = asyncio.get_running_loop().time() + 60
+    while await conn.fetchval(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+        " AND backend_type = 'client backend' AND pid <> pg_backend_pid()"
+    ):
+        assert asyncio.get_running_loop().time() < deadline, "connections left open"
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(0.2)  # a backend leaves pg_stat_activity just before it reports
     await conn.execute("SELECT pg_stat_clear_snapshot()")
     value = await conn.fetchval(
         "SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()"
@@ -301,7 +312,11 @@ async def _deadlocks(conn: asyncpg.Connection) -> int:
 
 
 async def test_concurrent_batches_of_one_partner_queue_instead_of_deadlocking(
-    live_app: FastAPI, live_client: httpx.AsyncClient, live_admin: dict[str, str], database_url: str
+    live_app: FastAPI,
+    live_client: httpx.AsyncClient,
+    live_admin: dict[str, str],
+    database_url: str,
+    engine: AsyncEngine,
 ) -> None:
     """Two kinds of batch: one updates (2023) and inserts (2024), the other the reverse. Run
     together, their roll-up triggers lock the two cells in opposite orders."""
@@ -313,7 +328,7 @@ async def test_concurrent_batches_of_one_partner_queue_instead_of_deadlocking(
     assert (await live_client.put(put, json={"items": base}, headers=live_admin)).status_code == 200
     conn = await asyncpg.connect(plain(database_url))
     try:
-        before = await _deadlocks(conn)
+        before = await _deadlocks(conn, engine)
         for round_ in range(3):
             batches = []
             for i in range(6):
@@ -326,6 +341,6 @@ async def test_concurrent_batches_of_one_partner_queue_instead_of_deadlocking(
                 batches.append(live_client.put(put, json={"items": items}, headers=live_admin))
             responses = await asyncio.gather(*batches)
             assert [r.status_code for r in responses] == [200] * 6, [r.text for r in responses]
-        assert await _deadlocks(conn) == before
+        assert await _deadlocks(conn, engine) == before
     finally:
         await conn.close()
