@@ -31,6 +31,10 @@ from app.errors import DATABASE_FAILURES, Unauthorized, database_failure, render
 
 logger = logging.getLogger("relance.auth")
 
+API_PREFIX = "/v1/"
+"""API keys authenticate the API only: probes, /metrics (HTTP Basic) and the docs never look one
+up, so an `Authorization` meant for them is theirs to judge."""
+
 REFUSAL = "authentication_refusal"
 """The request-state key of the 401 that KeyRequiredMiddleware answers."""
 
@@ -53,7 +57,7 @@ class AuthenticationMiddleware:
             return
         state = scope.setdefault("state", {})
         state[PRINCIPAL] = None
-        token = bearer_token(scope)
+        token = bearer_token(scope) if scope["path"].startswith(API_PREFIX) else None
         if token is not None:
             # Autocommit: the lookup, and at most once a minute the update of last_used_at.
             sessionmaker: async_sessionmaker[AsyncSession] = scope["app"].state.read_sessionmaker
