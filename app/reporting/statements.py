@@ -45,8 +45,6 @@ DIMENSIONS = (*ENTITIES, "partner_kind", "year", "status", "instrument", "commun
 MEASURES = ("planned", "committed", "disbursed", "count", "execution_rate")
 # Dimensions that only the commitments themselves know (the roll-up stops at the chantier).
 FINE = frozenset({"action", "commune"})
-# Dimensions under which one commitment may fall into several cells.
-MULTIPLYING = frozenset({"priority", "commune"})
 
 
 @dataclass(frozen=True)
