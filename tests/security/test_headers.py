@@ -121,3 +121,15 @@ async def test_every_answer_carrying_a_key_says_no_store(
     assert created.json()["key"]
     assert created.headers["cache-control"] == "no-store"
     _nosniff(created)
+
+
+async def test_an_unexpected_error_says_nosniff(app: FastAPI) -> None:
+    async def broken() -> None:
+        raise RuntimeError("a bug")
+
+    app.add_api_route("/v1/broken-for-test", broken)
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        answer = await client.get("/v1/broken-for-test")
+    assert_problem(answer, 500)
+    _nosniff(answer)
