@@ -14,6 +14,7 @@ from types import FrameType
 from typing import TypeVar
 
 from pydantic import ValidationError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import embedded, migrations
@@ -25,7 +26,7 @@ from app.models.enums import Role
 from app.ops.logs import log_config
 from app.partners.repository import PartnerRepository
 from app.programme.demo import demo
-from app.programme.service import seed, sync_years
+from app.programme.service import SeedConflict, seed, sync_years
 
 T = TypeVar("T")
 
@@ -79,9 +80,18 @@ def cmd_migrate(_: argparse.Namespace) -> None:
 
 def cmd_seed(args: argparse.Namespace) -> None:
     settings, _embedded = _settings()
-    report = _in_session(
-        settings, lambda session: seed(session, settings, args.file), "relance seed"
-    )
+    try:
+        report = _in_session(
+            settings, lambda session: seed(session, settings, args.file), "relance seed"
+        )
+    except SeedConflict as conflict:  # the transaction was rolled back: nothing changed
+        raise SystemExit(f"relance seed: {conflict}; nothing was changed") from None
+    except IntegrityError as exc:  # a conflict the seed does not foresee: still one line
+        detail = " ".join(str(exc.orig).split())
+        raise SystemExit(
+            f"relance seed: the reference data conflicts with the database ({detail}); "
+            "nothing was changed"
+        ) from None
     print(report)
 
 

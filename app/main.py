@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import gc
+import inspect
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import Depends, FastAPI
+from fastapi import Depends, FastAPI, Request, Response
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -123,6 +124,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = None
     install_error_handlers(app)
+    _secure_unexpected_errors(app)
     _add_pipeline(app, settings)
     app.include_router(ops_router)
     app.include_router(docs_router)
@@ -143,6 +145,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router, dependencies=reader)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
+
+
+def _secure_unexpected_errors(app: FastAPI) -> None:
+    """A 500 is answered by Starlette's outermost middleware, outside the pipeline (and so
+    outside RequestContextMiddleware's headers): give it nosniff too."""
+    handler = app.exception_handlers[Exception]
+
+    async def with_headers(request: Request, exc: Exception) -> Response:
+        answered = handler(request, exc)
+        response = await answered if inspect.isawaitable(answered) else answered
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        return response
+
+    app.exception_handlers[Exception] = with_headers
 
 
 def _add_pipeline(app: FastAPI, settings: Settings) -> None:

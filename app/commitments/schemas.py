@@ -10,7 +10,15 @@ from fastapi import Query
 from pydantic import ConfigDict, Field, ValidationInfo, field_validator
 from pydantic.config import JsonDict
 
-from app.common.fields import IsoDate, LongText, Money, PositiveMoney, Year
+from app.common.fields import (
+    IDENTIFIER_PATTERN,
+    IsoDate,
+    LongText,
+    Money,
+    PositiveMoney,
+    StrictIdentifier,
+    Year,
+)
 from app.common.schemas import OMITTED, Input, ResourceRead, read_example
 from app.models.enums import CommitmentStatus, Instrument
 
@@ -19,9 +27,14 @@ ExternalRef = Annotated[
     Field(
         min_length=1,
         max_length=200,
-        description="The partner's own identifier; unique per partner.",
+        pattern=IDENTIFIER_PATTERN,
+        description=(
+            "The partner's own identifier; unique per partner, compared exactly: no control "
+            "characters, no whitespace at either end (refused, never trimmed)."
+        ),
         examples=["BDT-PRET-2024-0042"],
     ),
+    StrictIdentifier,  # after the constraints: it runs first, and they stay in the schema
 ]
 
 COMMITMENT_EXAMPLE: JsonDict = {

@@ -70,4 +70,34 @@ Year = Annotated[int, Field(ge=1900, le=2200, strict=True, examples=[2024])]
 
 Text = Annotated[str, Field(min_length=1, max_length=2000)]
 LongText = Annotated[str, Field(max_length=20000)]
-Code = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")]
+# Control characters: C0 (U+0000–U+001F, the U+001C–U+001F separators that str.strip() removes
+# included), DEL and C1 (U+007F–U+009F).
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+IDENTIFIER_PATTERN = r"^[^\s\x00-\x1f\x7f-\x9f]([^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f])?$"
+"""No control character anywhere, no whitespace at either end (JSON schema and validation)."""
+
+
+def _untrimmed_identifier(value: Any) -> Any:
+    """Refuse, never trim: `" SP "` and `"SP"` would otherwise be one reference in a batch (the
+    body models strip strings) and two through a path parameter (nothing strips those). Runs
+    before the string validation, so it sees the value as sent."""
+    if isinstance(value, str):
+        control = _CONTROL.search(value)
+        if control is not None:
+            raise ValueError(
+                f"must not contain control characters (found U+{ord(control.group()):04X} at "
+                f"position {control.start()})"
+            )
+        if value != value.strip():
+            raise ValueError("must not begin or end with whitespace")
+    return value
+
+
+StrictIdentifier = BeforeValidator(_untrimmed_identifier)
+"""Add to an identifier-like string type: control characters and surrounding spaces are 422."""
+
+Code = Annotated[
+    str,
+    Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$"),
+    StrictIdentifier,  # after the constraints: it runs first, and they stay in the schema
+]

@@ -1,4 +1,6 @@
-"""The pipeline's first step: the request id, one JSON log line, and the HTTP metrics."""
+"""The pipeline's first step: the request id, one JSON log line, the HTTP metrics, and the
+headers every answer carries (`X-Content-Type-Options: nosniff`; a redirect's `Location`
+relative, never built from the client's `Host`)."""
 
 from __future__ import annotations
 
@@ -6,6 +8,7 @@ import logging
 import re
 import time
 import uuid
+from urllib.parse import urlsplit
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -16,6 +19,26 @@ from app.ops.metrics import LATENCY, REQUESTS
 logger = logging.getLogger("relance.access")
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+
+
+def relative_location(location: bytes) -> bytes:
+    """`http://evil.example/v1/x?y` -> `/v1/x?y`: Starlette's trailing-slash redirect copies
+    the request's `Host` into `Location`; a relative reference needs no host at all."""
+    parts = urlsplit(location.decode("latin-1"))
+    if not parts.scheme and not parts.netloc:
+        return location
+    path = parts.path or "/"
+    path = "/" + path.lstrip("/")  # never `//host`: a scheme-relative URL is absolute too
+    return (path + (f"?{parts.query}" if parts.query else "")).encode("latin-1")
+
+
+def secure_headers(status: int, headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """Every answer: nosniff (no browser guesses HTML out of a CSV or a problem+json)."""
+    headers = [(k, v) for k, v in headers if k.lower() != b"x-content-type-options"]
+    headers.append((b"x-content-type-options", b"nosniff"))
+    if 300 <= status < 400:
+        headers = [(k, relative_location(v) if k.lower() == b"location" else v) for k, v in headers]
+    return headers
 
 
 class RequestContextMiddleware:
@@ -40,7 +63,7 @@ class RequestContextMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                headers = list(message.get("headers", []))
+                headers = secure_headers(status, list(message.get("headers", [])))
                 headers.append((b"x-request-id", request_id.encode()))
                 message["headers"] = headers
             await send(message)

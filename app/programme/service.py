@@ -53,6 +53,33 @@ class SeedReport:
         )
 
 
+class SeedConflict(Exception):
+    """The reference file and the database disagree in a way the seed must not settle: another
+    row already holds a unique value (a number, a SIREN) the file gives to this one."""
+
+
+async def _check_unique(
+    service: ResourceService[Any, Any],
+    key: dict[str, Any],
+    existing: Any,
+    wanted: dict[str, Any],
+    unique: tuple[str, ...],
+) -> None:
+    """Refuse before writing: the constraint would otherwise stop the seed with a traceback."""
+    ((key_name, key_value),) = key.items()
+    for name in unique:
+        value = wanted.get(name)
+        if value is None or (existing is not None and getattr(existing, name) == value):
+            continue
+        holder = await service.repo.find_by(**{name: value})
+        if holder is not None and (existing is None or holder.id != existing.id):
+            raise SeedConflict(
+                f"{service.noun} {key_value} has {name} {value} in the reference file, but "
+                f"{service.noun} {getattr(holder, key_name)} holds {name} {value} in the "
+                f"database; change one of them (the file or the database) and run the seed again"
+            )
+
+
 async def _upsert(
     service: ResourceService[Any, Any],
     key: dict[str, Any],
@@ -60,8 +87,10 @@ async def _upsert(
     create: type[Any],
     update: type[Any],
     report: SeedReport,
+    unique: tuple[str, ...] = (),
 ) -> Any:
     existing = await service.repo.find_by(**key)
+    await _check_unique(service, key, existing, wanted, unique)
     label = f"{service.noun} {next(iter(key.values()))}"
     if existing is None:
         report.created.append(label)
@@ -90,7 +119,10 @@ def _comparable(value: Any) -> Any:
 
 
 async def seed(session: AsyncSession, settings: Settings, path: Path | None = None) -> SeedReport:
-    """Load the programme's reference data; running it twice changes nothing."""
+    """Load the programme's reference data; running it twice changes nothing. Raises
+    SeedConflict, before writing the row concerned, when the database gives a unique value of
+    the file (a chantier's number, a partner's SIREN) to another row: the caller's transaction
+    is then rolled back whole."""
     data = json.loads((path or default_reference_file()).read_text(encoding="utf-8"))
     await sync_years(session, settings)
     report = SeedReport()
@@ -114,11 +146,25 @@ async def seed(session: AsyncSession, settings: Settings, path: Path | None = No
             "targets": targets if every_year else [],
         }
         await _upsert(
-            chantiers, {"code": c["code"]}, wanted, ChantierCreate, ChantierUpdate, report
+            chantiers,
+            {"code": c["code"]},
+            wanted,
+            ChantierCreate,
+            ChantierUpdate,
+            report,
+            unique=("number",),
         )
     partners = PartnerService(session, settings)
     for p in data["partners"]:
         wanted = {"name": p["name"], "kind": p["kind"], "siren": p.get("siren")}
-        await _upsert(partners, {"code": p["code"]}, wanted, PartnerCreate, PartnerUpdate, report)
+        await _upsert(
+            partners,
+            {"code": p["code"]},
+            wanted,
+            PartnerCreate,
+            PartnerUpdate,
+            report,
+            unique=("siren",),
+        )
     report.updated.extend((await load_territories(session)).changed)
     return report

@@ -2,8 +2,10 @@
 
 It sits right after authentication: a caller with a valid key is counted against its key
 (RATE_LIMIT__PER_KEY); anyone else, including a request whose key was refused, against its
-client address (RATE_LIMIT__ANONYMOUS), so that guessing keys is limited too. Only the API
-(`/v1/…`) is limited: probes, /metrics and the documentation never are.
+client address (RATE_LIMIT__ANONYMOUS), so that guessing keys is limited too. The API
+(`/v1/…`), /metrics (its Basic credentials are guessable too), the documentation and the OpenAPI
+document are limited; only the probes /healthz and /readyz never are: an orchestrator polls them
+every few seconds from one address, and a 429 there would restart a healthy instance.
 """
 
 from __future__ import annotations
@@ -15,6 +17,13 @@ from app.errors import TooManyRequests, render
 from app.ratelimit.service import RateLimiter
 
 API_PREFIX = "/v1/"
+UNLIMITED = frozenset({"/healthz", "/readyz"})
+
+
+def is_limited(path: str) -> bool:
+    """Everything but the probes: the API, /metrics, /docs, /redoc, /openapi.json, assets, and
+    unknown paths too (a 404 costs as much as anything else to a scanner's target)."""
+    return path not in UNLIMITED
 
 
 class RateLimitMiddleware:
@@ -23,11 +32,7 @@ class RateLimitMiddleware:
         self.limiter = limiter
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (
-            scope["type"] == "http"
-            and self.limiter.enabled
-            and scope["path"].startswith(API_PREFIX)
-        ):
+        if scope["type"] == "http" and self.limiter.enabled and is_limited(scope["path"]):
             principal = principal_of(scope)
             if principal is not None:
                 identity, authenticated = f"key:{principal.key_id}", True

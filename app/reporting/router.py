@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.common.fields import format_money
 from app.common.http import READ_ERRORS, StrictRoute, problems
 from app.db import Session
+from app.reporting.csv_safety import FormulaSafeWriter
 from app.reporting.schemas import (
     AggregateCell,
     AggregateFilters,
@@ -175,7 +176,7 @@ async def _csv(
 ) -> AsyncIterator[str]:
     """Rows leave as they come from a server-side cursor: memory stays flat whatever the size."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
+    writer = FormulaSafeWriter(csv.writer(buffer, delimiter=";", lineterminator="\r\n"))
     writer.writerow(_csv_header(dims))
     yield "sep=;\r\n" + _drain(buffer)
     async with sessionmaker() as session:

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Response, status
 
 from app.auth.dependencies import commitment_writer_key
-from app.commitments.schemas import CommitmentRead, ExternalRef
+from app.commitments.schemas import CommitmentRead
 from app.common.http import (
     ITEM_WRITE_ERRORS,
     WRITE_ERRORS,
@@ -20,7 +20,13 @@ from app.common.http import (
 )
 from app.common.principal import Principal
 from app.db import Session
-from app.sync.schemas import BatchBody, BatchResult, CommitmentBatch, CommitmentPut
+from app.sync.schemas import (
+    BatchBody,
+    BatchResult,
+    CommitmentBatch,
+    CommitmentPut,
+    PathReference,
+)
 from app.sync.service import SyncService
 
 router = APIRouter(
@@ -50,7 +56,7 @@ async def put_commitment(
     settings: AppSettings,
     principal: Writer,
     partner_id: PartnerId,
-    external_ref: Annotated[ExternalRef, Path()],
+    external_ref: PathReference,
     data: CommitmentPut,
     if_match: IfMatch = None,
 ) -> CommitmentRead:

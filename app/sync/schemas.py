@@ -5,14 +5,22 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import Body
-from pydantic import BaseModel, ConfigDict, Field, PlainValidator, ValidationError, WithJsonSchema
+from fastapi import Body, Depends, Path
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    TypeAdapter,
+    ValidationError,
+    WithJsonSchema,
+)
 from pydantic.config import JsonDict
 
 from app.commitments.schemas import COMMITMENT_EXAMPLE, CommitmentFields, ExternalRef
 from app.common.fields import Year
 from app.common.schemas import Input
-from app.errors import ErrorItem, error_items
+from app.errors import ErrorItem, ValidationFailed, error_items
 
 MAX_BATCH = 10_000
 
@@ -20,6 +28,32 @@ MAX_BATCH = 10_000
 _PUT_EXAMPLE: JsonDict = {
     k: v for k, v in COMMITMENT_EXAMPLE.items() if k not in ("partner_id", "external_ref")
 }
+
+
+_EXTERNAL_REF = TypeAdapter(ExternalRef)
+
+
+def _reference_in_path(
+    external_ref: Annotated[
+        str,
+        Path(description=_EXTERNAL_REF.json_schema()["description"]),
+        WithJsonSchema(_EXTERNAL_REF.json_schema(mode="validation")),
+    ],
+) -> str:
+    """The reference in PUT's path, held to the body's rules: a bad one is a 422 naming
+    `/external_ref` (the commitment's field), not the 404 of an unknown path, and `" SP "` is
+    refused rather than stored next to `"SP"`."""
+    try:
+        return _EXTERNAL_REF.validate_python(external_ref)
+    except ValidationError as exc:
+        raise ValidationFailed(
+            "The reference in the path is invalid.",
+            errors=error_items(exc.errors(), ("external_ref",)),
+        ) from None
+
+
+PathReference = Annotated[str, Depends(_reference_in_path)]
+"""The `{external_ref}` path parameter of PUT by reference."""
 
 
 class CommitmentPut(CommitmentFields):

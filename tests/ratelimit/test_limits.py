@@ -130,3 +130,17 @@ async def test_an_unreachable_redis_does_not_take_the_api_down(
 def test_a_malformed_limit_is_refused_at_start() -> None:
     with pytest.raises(ValueError, match="per_key"):
         RateLimitSettings(per_key="lots")
+
+
+async def test_metrics_docs_and_the_openapi_document_are_limited_but_probes_never(
+    settings: Settings, engine: AsyncEngine, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    for path in ("/metrics", "/docs", "/redoc", "/openapi.json"):
+        app = _app(_limited(settings, anonymous="2/minute"), engine, sessionmaker)
+        async with _client(app) as client:
+            for _ in range(2):
+                assert (await client.get(path)).status_code == 200, path
+            assert_problem(await client.get(path), 429, "RATE_LIMITED")
+            for _ in range(5):  # orchestrators poll these from one address: never a 429
+                assert (await client.get("/healthz")).status_code == 200
+                assert (await client.get("/readyz")).status_code == 200
