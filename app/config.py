@@ -136,6 +136,11 @@ class Settings(BaseSettings):
     redis_url: SecretStr | None = None
     rate_limit: RateLimitSettings = RateLimitSettings()
     max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
+    body_read_timeout_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="A body not received whole within this is answered 408 (nothing ran).",
+    )
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     cors_allow_credentials: bool = False
     forwarded_allow_ips: Annotated[list[str], NoDecode] = Field(

@@ -78,6 +78,12 @@ class CursorExpired(AppError):
     status = 410
 
 
+class RequestTimeout(AppError):
+    """The client did not send its whole body in time: nothing ran, no transaction opened."""
+
+    status = 408
+
+
 class PreconditionFailed(AppError):
     status = 412
 
