@@ -33,11 +33,14 @@ class AppError(Exception):
         detail: str,
         *,
         errors: Sequence[ErrorItem] | None = None,
+        more_errors: int = 0,
         headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(detail)
         self.detail = detail
         self.errors = list(errors) if errors is not None else None
+        self.more_errors = more_errors
+        """Bad inputs counted but not in `errors` (the answer lists at most MAX_LISTED_ERRORS)."""
         self.headers = headers or {}
 
 
