@@ -76,6 +76,14 @@ class DatabaseSettings(BaseModel):
     max_overflow: int = Field(default=0, ge=0)
     pool_timeout_seconds: float = Field(default=5.0, gt=0)
     connect_timeout_seconds: float = Field(default=5.0, gt=0)
+    command_timeout_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description=(
+            "Client-side bound on each round trip to the database (ping, BEGIN, statement, "
+            "fetch, COMMIT): a database that stops answering without closing is a 503 then."
+        ),
+    )
     statement_timeout_ms: int = Field(default=30_000, ge=0)
 
 
