@@ -76,6 +76,14 @@ class DatabaseSettings(BaseModel):
     max_overflow: int = Field(default=0, ge=0)
     pool_timeout_seconds: float = Field(default=5.0, gt=0)
     connect_timeout_seconds: float = Field(default=5.0, gt=0)
+    command_timeout_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description=(
+            "Client-side bound on each round trip to the database (ping, BEGIN, statement, "
+            "fetch, COMMIT): a database that stops answering without closing is a 503 then."
+        ),
+    )
     statement_timeout_ms: int = Field(default=30_000, ge=0)
 
 
@@ -136,6 +144,11 @@ class Settings(BaseSettings):
     redis_url: SecretStr | None = None
     rate_limit: RateLimitSettings = RateLimitSettings()
     max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
+    body_read_timeout_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="A body not received whole within this is answered 408 (nothing ran).",
+    )
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     cors_allow_credentials: bool = False
     forwarded_allow_ips: Annotated[list[str], NoDecode] = Field(

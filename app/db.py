@@ -52,7 +52,11 @@ def create_engine(settings: Settings) -> AsyncEngine:
         pool_size=db.pool_size,
         max_overflow=db.max_overflow,
         pool_timeout=db.pool_timeout_seconds,
-        connect_args={"timeout": db.connect_timeout_seconds, "server_settings": server_settings},
+        connect_args={
+            "timeout": db.connect_timeout_seconds,  # connecting, startup and authentication
+            "command_timeout": db.command_timeout_seconds,  # every later round trip
+            "server_settings": server_settings,
+        },
     )
     _ping_idle_connections(engine)
     return engine

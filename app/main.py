@@ -26,6 +26,7 @@ from app.docs.router import router as docs_router
 from app.errors import PROBLEM_JSON, install_error_handlers
 from app.idempotency.middleware import IdempotencyMiddleware
 from app.ops.body_limit import BodySizeLimitMiddleware
+from app.ops.body_read import BodyReadMiddleware
 from app.ops.middleware import RequestContextMiddleware
 from app.ops.router import router as ops_router
 from app.partners.router import router as partners_router
@@ -167,13 +168,15 @@ def _add_pipeline(app: FastAPI, settings: Settings) -> None:
     request id and access log -> CORS -> body size limit -> authentication (the key resolved
     once, into request state) -> rate limit (429 before anything else runs; refused keys count
     against their address) -> key required (401 for a refused key, or for an anonymous body to a
-    route that needs a key, before the body is read) -> Idempotency-Key (an answer stored only
+    route that needs a key, before the body is read) -> body read whole within a deadline (408)
+    and JSON nested too deep refused (400) -> Idempotency-Key (an answer stored only
     when the request's transaction committed) -> the route, in one transaction (app.db).
     """
     redis_url = settings.redis_url.get_secret_value() if settings.redis_url else None
     limiter = RateLimiter(settings.rate_limit, redis_url)
     # add_middleware wraps what is there already: added innermost first.
     app.add_middleware(IdempotencyMiddleware)
+    app.add_middleware(BodyReadMiddleware, timeout_seconds=settings.body_read_timeout_seconds)
     app.add_middleware(KeyRequiredMiddleware)
     app.add_middleware(RateLimitMiddleware, limiter=limiter)
     app.add_middleware(AuthenticationMiddleware)

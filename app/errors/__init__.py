@@ -13,7 +13,7 @@ from app.errors.database import (
     unavailable,
 )
 from app.errors.handlers import error_items, install_error_handlers, problem_response, render
-from app.errors.problem import PROBLEM_JSON, ErrorItem, Problem
+from app.errors.problem import MAX_LISTED_ERRORS, PROBLEM_JSON, ErrorItem, Problem
 from app.errors.statuses import STATUSES, Status, problems, status_of
 from app.errors.types import (
     AppError,
@@ -25,6 +25,7 @@ from app.errors.types import (
     NotFound,
     PayloadTooLarge,
     PreconditionFailed,
+    RequestTimeout,
     ServiceBusy,
     ServiceUnavailable,
     StillReferenced,
@@ -36,6 +37,7 @@ from app.errors.types import (
 
 __all__ = [
     "DATABASE_FAILURES",
+    "MAX_LISTED_ERRORS",
     "PROBLEM_JSON",
     "STATUSES",
     "AppError",
@@ -49,6 +51,7 @@ __all__ = [
     "PayloadTooLarge",
     "PreconditionFailed",
     "Problem",
+    "RequestTimeout",
     "ServiceBusy",
     "ServiceUnavailable",
     "Status",

@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.errors.database import DATABASE_FAILURES, database_failure
-from app.errors.problem import PROBLEM_JSON, ErrorItem, Problem
+from app.errors.problem import MAX_LISTED_ERRORS, PROBLEM_JSON, ErrorItem, Problem
 from app.errors.statuses import status_of
 from app.errors.types import (
     AppError,
@@ -32,15 +32,23 @@ def problem_response(
     detail: str,
     *,
     errors: Sequence[ErrorItem] | None = None,
+    more_errors: int = 0,
     headers: dict[str, str] | None = None,
 ) -> JSONResponse:
+    """The problem document; `errors` beyond MAX_LISTED_ERRORS are counted in `more_errors`
+    (with the `more_errors` the caller counted without listing them), not listed."""
+    listed = None
+    if errors is not None:
+        listed = list(errors[:MAX_LISTED_ERRORS])
+        more_errors += len(errors) - len(listed)
     body = Problem(
         type=f"urn:relance:problem:{reason.lower().replace('_', '-')}",
         title=title,
         status=status,
         detail=detail,
         reason=reason,
-        errors=list(errors) if errors is not None else None,
+        errors=listed,
+        more_errors=more_errors if more_errors > 0 else None,
     )
     return JSONResponse(
         body.model_dump(exclude_none=True),
@@ -52,7 +60,13 @@ def problem_response(
 
 def render(exc: AppError) -> JSONResponse:
     return problem_response(
-        exc.status, exc.reason, exc.title, exc.detail, errors=exc.errors, headers=exc.headers
+        exc.status,
+        exc.reason,
+        exc.title,
+        exc.detail,
+        errors=exc.errors,
+        more_errors=exc.more_errors,
+        headers=exc.headers,
     )
 
 

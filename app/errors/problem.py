@@ -6,6 +6,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 PROBLEM_JSON = "application/problem+json"
 
+MAX_LISTED_ERRORS = 100
+"""`errors[]` lists at most this many; `more_errors` counts the rest."""
+
 
 class ErrorItem(BaseModel):
     """One bad input: `pointer` (JSON Pointer into the body) or `parameter` (query, path…)."""
@@ -39,4 +42,14 @@ class Problem(BaseModel):
     detail: str
     reason: str = Field(description="Stable machine-readable code, UPPER_SNAKE.")
     instance: str | None = None
-    errors: list[ErrorItem] | None = None
+    errors: list[ErrorItem] | None = Field(
+        default=None, description=f"The bad inputs; at most the first {MAX_LISTED_ERRORS}."
+    )
+    more_errors: int | None = Field(
+        default=None,
+        ge=1,
+        description=(
+            f"How many more bad inputs there are than `errors[]` lists (it stops at "
+            f"{MAX_LISTED_ERRORS}); absent when it lists them all."
+        ),
+    )

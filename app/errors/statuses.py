@@ -30,6 +30,11 @@ STATUSES: dict[int, Status] = {
     404: Status("NOT_FOUND", "Not found", "No such resource."),
     405: Status("METHOD_NOT_ALLOWED", "Method not allowed", None),
     406: Status("NOT_ACCEPTABLE", "Not acceptable", None),
+    408: Status(
+        "REQUEST_TIMEOUT",
+        "Request timeout",
+        "The body did not arrive within `BODY_READ_TIMEOUT_SECONDS`; nothing was done.",
+    ),
     409: Status(
         "CONFLICT",
         "Conflict",

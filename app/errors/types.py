@@ -33,11 +33,14 @@ class AppError(Exception):
         detail: str,
         *,
         errors: Sequence[ErrorItem] | None = None,
+        more_errors: int = 0,
         headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(detail)
         self.detail = detail
         self.errors = list(errors) if errors is not None else None
+        self.more_errors = more_errors
+        """Bad inputs counted but not in `errors` (the answer lists at most MAX_LISTED_ERRORS)."""
         self.headers = headers or {}
 
 
@@ -76,6 +79,12 @@ class CursorExpired(AppError):
     """A change-feed cursor that is no longer (or was never) valid: the client resyncs."""
 
     status = 410
+
+
+class RequestTimeout(AppError):
+    """The client did not send its whole body in time: nothing ran, no transaction opened."""
+
+    status = 408
 
 
 class PreconditionFailed(AppError):

@@ -13,10 +13,12 @@ from urllib.parse import urlsplit
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.common.principal import principal_of
+from app.errors import AppError, render
 from app.ops.logs import request_id_var
 from app.ops.metrics import LATENCY, REQUESTS
 
 logger = logging.getLogger("relance.access")
+error_logger = logging.getLogger("relance.errors")
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 
@@ -58,10 +60,12 @@ class RequestContextMiddleware:
         token = request_id_var.set(request_id)
         started = time.perf_counter()
         status = 500
+        answered = False
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status
+            nonlocal status, answered
             if message["type"] == "http.response.start":
+                answered = True
                 status = message["status"]
                 headers = secure_headers(status, list(message.get("headers", [])))
                 headers.append((b"x-request-id", request_id.encode()))
@@ -69,7 +73,17 @@ class RequestContextMiddleware:
             await send(message)
 
         try:
-            await self.app(scope, receive, send_with_id)
+            try:
+                await self.app(scope, receive, send_with_id)
+            except Exception:
+                # Answered here, inside the request id, and logged once: left to Starlette's
+                # outermost handler, a 500 had no X-Request-ID and its traceback was logged by
+                # that handler and again by the server.
+                if answered:
+                    raise
+                error_logger.exception("unhandled error on %s %s", scope["method"], scope["path"])
+                unexpected = AppError("An unexpected error occurred; it has been logged.")
+                await render(unexpected)(scope, receive, send_with_id)
         finally:
             elapsed = time.perf_counter() - started
             route = scope.get("route")

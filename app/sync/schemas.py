@@ -20,7 +20,7 @@ from pydantic.config import JsonDict
 from app.commitments.schemas import COMMITMENT_EXAMPLE, CommitmentFields, ExternalRef
 from app.common.fields import Year
 from app.common.schemas import Input
-from app.errors import ErrorItem, ValidationFailed, error_items
+from app.errors import MAX_LISTED_ERRORS, ErrorItem, ValidationFailed, error_items
 
 MAX_BATCH = 10_000
 
@@ -109,17 +109,20 @@ class ReceivedBatch:
     too, so that one 422 lists every bad item (shape and rules alike) and a partner fixes its
     export in one round. A plain class: FastAPI would document a dataclass or a model."""
 
-    __slots__ = ("errors", "items", "prune")
+    __slots__ = ("errors", "items", "more_errors", "prune")
 
     def __init__(
         self,
         items: list[tuple[int, BatchItem]],
         prune: PruneScope | None = None,
         errors: list[ErrorItem] | None = None,
+        more_errors: int = 0,
     ) -> None:
         self.items = items
         self.prune = prune
         self.errors = errors or []
+        self.more_errors = more_errors
+        """Errors counted but not listed: past MAX_LISTED_ERRORS, only counting is cheap."""
 
     @classmethod
     def validate(cls, body: Any) -> ReceivedBatch:
@@ -134,8 +137,10 @@ class ReceivedBatch:
         if not isinstance(body, dict):
             error = ErrorItem(pointer="", detail='must be an object {"items": [...]}')
             return cls([], errors=[error])
-        found = exc.errors()
         raw_items = body.get("items")
+        if exc.error_count() > MAX_LISTED_ERRORS and isinstance(raw_items, list):
+            return cls._counting(body, raw_items)
+        found = exc.errors()
         items: list[tuple[int, BatchItem]] = []
         if isinstance(raw_items, list) and len(raw_items) <= MAX_BATCH:
             bad = {
@@ -149,6 +154,38 @@ class ReceivedBatch:
                 if i not in bad
             ]
         return cls(items, errors=error_items(found))
+
+    @classmethod
+    def _counting(cls, body: dict[str, Any], raw_items: list[Any]) -> ReceivedBatch:
+        """Too many errors to list them all: turning each into an ErrorItem is what cost seconds
+        (pydantic's own validation is fast), so validate item by item, list the errors until
+        MAX_LISTED_ERRORS and only count the rest (`ValidationError.error_count()`)."""
+        errors: list[ErrorItem] = []
+        more = 0
+
+        def add(exc: ValidationError, prefix: tuple[int | str, ...]) -> None:
+            nonlocal more
+            room = MAX_LISTED_ERRORS - len(errors)
+            count = exc.error_count()
+            if room > 0:  # one object's errors are few: Input refuses objects with many fields
+                errors.extend(error_items(exc.errors()[:room], prefix))
+            more += max(0, count - room)
+
+        envelope = {k: v for k, v in body.items() if k != "items"} | {"items": []}
+        if len(raw_items) > MAX_BATCH:
+            envelope["items"] = raw_items  # refused for its length, its items not validated
+        try:
+            CommitmentBatch.model_validate(envelope)
+        except ValidationError as exc:
+            add(exc, ())
+        items: list[tuple[int, BatchItem]] = []
+        if len(raw_items) <= MAX_BATCH:
+            for i, raw in enumerate(raw_items):
+                try:
+                    items.append((i, BatchItem.model_validate(raw)))
+                except ValidationError as exc:
+                    add(exc, ("items", i))
+        return cls(items, errors=errors, more_errors=more)
 
 
 # The body's JSON schema is CommitmentBatch's (documented in the components); FastAPI reads it

@@ -109,7 +109,11 @@ class SyncService:
         errors += await self._check(columns, lambda n: f"/items/{indices[n]}")
         if errors:
             errors.sort(key=_pointer_order)
-            raise ValidationFailed("The batch is invalid; nothing was written.", errors=errors)
+            raise ValidationFailed(
+                "The batch is invalid; nothing was written.",
+                errors=errors,
+                more_errors=batch.more_errors,
+            )
         created, updated = await self.repo.upsert(partner_id, columns)
         deleted = 0
         if batch.prune is not None:
