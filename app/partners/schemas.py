@@ -7,11 +7,13 @@ from fastapi import Query
 from pydantic import ConfigDict, Field
 from pydantic.config import JsonDict
 
-from app.common.fields import Text
+from app.common.fields import StrictIdentifier, Text
 from app.common.schemas import OMITTED, Input, ResourceRead, read_example
 from app.models.enums import PartnerKind
 
-PartnerCode = Annotated[str, Field(pattern=r"^[A-Z0-9_]{2,32}$", examples=["BDT"])]
+PartnerCode = Annotated[
+    str, Field(pattern=r"^[A-Z0-9_]{2,32}$", examples=["BDT"]), StrictIdentifier
+]
 Siren = Annotated[str, Field(pattern=r"^[0-9]{9}$", examples=["180020026"])]
 
 _EXAMPLE: JsonDict = {

@@ -114,3 +114,13 @@ async def test_codes_with_surrounding_spaces_are_refused_not_trimmed(
     body = {"code": " TRAM-1 ", "chantier_id": chantier["id"], "title": "Tramway"}
     answer = await client.post("/v1/actions", json=body, headers=admin)
     assert pointers(assert_problem(answer, 422)) == ["/code"]
+
+
+async def test_partner_codes_with_surrounding_spaces_are_refused_not_trimmed(
+    client: httpx.AsyncClient, admin: dict[str, str], connection: AsyncConnection
+) -> None:
+    before = await count(connection, "partners")
+    body = {"code": " REGION ", "name": "Région Sud", "kind": "region"}
+    answer = await client.post("/v1/partners", json=body, headers=admin)
+    assert pointers(assert_problem(answer, 422)) == ["/code"]
+    assert await count(connection, "partners") == before
