@@ -14,6 +14,7 @@ class ChantierRepository(Repository[Chantier]):
 
     def where(self, filters: ChantierFilters) -> list[Condition]:
         return conditions(
+            when(filters.programme_id, Chantier.programme_id.in_),
             when(filters.code, Chantier.code.in_),
             when(filters.number, Chantier.number.in_),
             when(

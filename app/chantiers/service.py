@@ -16,6 +16,8 @@ from app.common.rules import Pointer, period_errors, reference_errors
 from app.common.service import ResourceService
 from app.errors import ErrorItem, ValidationFailed
 from app.models import Chantier, ChantierPriority, ChantierTarget, Priority
+from app.programmes.repository import ProgrammeRepository
+from app.programmes.service import programme_for
 
 
 def _twice(values: Sequence[object], pointer: Pointer) -> list[ErrorItem]:
@@ -64,8 +66,10 @@ class ChantierService(ResourceService[Chantier, ChantierRepository]):
 
     async def build(self, values: dict[str, Any]) -> Chantier:
         priority_ids, targets = values.pop("priority_ids"), values.pop("targets")
+        given = values.pop("programme_id", None)
         return Chantier(
             **values,
+            programme_id=await programme_for(ProgrammeRepository(self.repo.session), given),
             # In the order the relationships load in, so that 201 and GET answer alike.
             priority_links=[ChantierPriority(priority_id=p) for p in sorted(priority_ids)],
             target_rows=[

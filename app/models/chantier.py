@@ -15,6 +15,9 @@ class Chantier(Resource):
     __tablename__ = "chantiers"
     __table_args__ = (CheckConstraint("number > 0", name="number_positive"),)
 
+    programme_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("programmes.id", ondelete="RESTRICT"), index=True
+    )
     number: Mapped[int] = mapped_column(unique=True)
     code: Mapped[str] = mapped_column(Text, unique=True)
     name: Mapped[str] = mapped_column(Text)
