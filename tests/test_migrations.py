@@ -112,7 +112,7 @@ async def test_models_and_migrations_agree(database_url: str) -> None:
 
 def test_every_declared_function_and_trigger_is_loaded_from_the_sql_files() -> None:
     identities = {entity.identity for entity in ENTITIES}
-    assert len(identities) == len(ENTITIES) == 37
+    assert len(identities) == len(ENTITIES) == 42
     assert "PGFunction: public.change_commits_take_position()" in identities
     assert "PGTrigger: public.change_commits_take_position True public.change_commits" in (
         identities
@@ -200,12 +200,13 @@ async def test_programmes_round_trip_keeps_every_row_attached_to_one_programme(
             2020,
             2026,
         )
-        for table in ("priorities", "chantiers"):
+        owning = {"priorities", "chantiers", "chantier_priorities", "actions", "commitments"}
+        for table in owning:
             assert {row["programme_id"] for row in upgraded[table]} == {programme["id"]}
             assert _without(upgraded, table, "programme_id") == before[table], table
-        for table in set(before) - {"priorities", "chantiers", "changes", "change_commits"}:
+        for table in set(before) - owning - {"changes", "change_commits"}:
             assert upgraded[table] == before[table], table  # roll-ups (aggregates) included
-        owned = [r for r in upgraded["changes"] if r["resource"] in ("priorities", "chantiers")]
+        owned = [r for r in upgraded["changes"] if r["resource"] in owning]
         assert all(r["data"]["programme_id"] == programme["id"] for r in owned if r["data"])
         old_ids = {r["id"] for r in before["changes"]}
         added = [r for r in upgraded["changes"] if r["id"] not in old_ids]

@@ -56,6 +56,7 @@ class ChantierService(ResourceService[Chantier, ChantierRepository]):
             self.repo, Priority, "priority", priority_ids, lambda n: f"/priority_ids/{n}"
         )
         errors += _twice(priority_ids, lambda n: f"/priority_ids/{n}")
+        errors += await self._foreign_priorities(values, current, priority_ids)
         years = [target["year"] for target in values.get("targets") or ()]
         errors += period_errors(self.settings.programme.years, years, _target_year)
         errors += _twice(years, _target_year)
@@ -63,6 +64,23 @@ class ChantierService(ResourceService[Chantier, ChantierRepository]):
             raise ValidationFailed(
                 "The chantier's priorities or targets are invalid.", errors=errors
             )
+
+    async def _foreign_priorities(
+        self, values: Mapping[str, Any], current: Chantier | None, ids: Sequence[uuid.UUID]
+    ) -> Sequence[ErrorItem]:
+        """An error for each priority of another programme than the chantier's (the database
+        refuses them too: chantier_priorities' composite foreign key)."""
+        if not ids:
+            return []
+        programme_id = current.programme_id if current else values.get("programme_id")
+        if programme_id is None:
+            programme_id = await ProgrammeRepository(self.repo.session).sole_id()
+        owners = await self.repo.programmes_of_priorities(ids)
+        return [
+            ErrorItem(pointer=f"/priority_ids/{n}", detail="is a priority of another programme")
+            for n, id in enumerate(ids)
+            if id in owners and owners[id] != programme_id
+        ]
 
     async def build(self, values: dict[str, Any]) -> Chantier:
         priority_ids, targets = values.pop("priority_ids"), values.pop("targets")

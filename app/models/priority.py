@@ -2,7 +2,7 @@
 
 import uuid
 
-from sqlalchemy import ForeignKey, Text
+from sqlalchemy import ForeignKey, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Resource
@@ -10,6 +10,8 @@ from app.models.base import Resource
 
 class Priority(Resource):
     __tablename__ = "priorities"
+    # The target of chantier_priorities' (priority_id, programme_id) foreign key.
+    __table_args__ = (UniqueConstraint("id", "programme_id"),)
 
     programme_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("programmes.id", ondelete="RESTRICT"), index=True
