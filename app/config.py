@@ -59,6 +59,12 @@ def asyncpg_url(url: str) -> str:
 class ProgrammeSettings(BaseModel):
     start_year: int = Field(default=2020, ge=1900, le=2200)
     end_year: int = Field(default=2026, ge=1900, le=2200)
+    # The first programme only (migration and `relance seed`); programmes carry their own period.
+    code: str = Field(default="", pattern=r"^[A-Za-z0-9_.\-]{0,64}$")
+
+    @property
+    def first_code(self) -> str:
+        return self.code or f"AMP-RR-{self.start_year}-{self.end_year}"
 
     @model_validator(mode="after")
     def _ordered(self) -> ProgrammeSettings:

@@ -31,6 +31,7 @@ from app.ops.middleware import RequestContextMiddleware
 from app.ops.router import router as ops_router
 from app.partners.router import router as partners_router
 from app.priorities.router import router as priorities_router
+from app.programmes.router import router as programmes_router
 from app.ratelimit.middleware import RateLimitMiddleware
 from app.ratelimit.service import RateLimiter
 from app.reporting.router import router as reporting_router
@@ -138,6 +139,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         chantiers_router,
         partners_router,
         priorities_router,
+        programmes_router,
         sync_router,
         changes_router,
         territories_router,

@@ -23,6 +23,9 @@ from tests.database import admin_url, create_scratch_database, drop_database
 
 # The revision before the change feed's commit order and the roll-up's commitment_count.
 BEFORE_COMMIT_ORDER = "e1f2a3b4c5d6"
+# The revision before programmes: the services of today write only at head, so data for an
+# older revision is written at head and then migrated down.
+BEFORE_PROGRAMMES = "748477131bf2"
 
 Snapshot = dict[str, list[dict[str, Any]]]
 
@@ -91,13 +94,25 @@ def _without(snapshot: Snapshot, table: str, column: str) -> list[dict[str, Any]
     )
 
 
+async def _filled(url: str, revision: str) -> AsyncEngine:
+    """A database at `revision` holding the seed and the demo data (written at head)."""
+    settings = Settings(database_url=url)  # type: ignore[arg-type]
+    await asyncio.to_thread(migrations.upgrade, url)
+    engine = create_engine(settings)
+    async with create_sessionmaker(engine)() as session, session.begin():
+        await seed(session, settings)
+        await demo(session, settings)
+    await asyncio.to_thread(migrations.downgrade, url, revision)
+    return engine
+
+
 async def test_models_and_migrations_agree(database_url: str) -> None:
     await asyncio.to_thread(migrations.check, database_url)
 
 
 def test_every_declared_function_and_trigger_is_loaded_from_the_sql_files() -> None:
     identities = {entity.identity for entity in ENTITIES}
-    assert len(identities) == len(ENTITIES) == 34
+    assert len(identities) == len(ENTITIES) == 42
     assert "PGFunction: public.change_commits_take_position()" in identities
     assert "PGTrigger: public.change_commits_take_position True public.change_commits" in (
         identities
@@ -116,25 +131,20 @@ async def test_round_trip_upgrade_downgrade_upgrade_with_data(scratch_url: str) 
     await asyncio.to_thread(migrations.downgrade, scratch_url, "base")
     assert await _table_count(scratch_url) == 1  # only alembic_version is left
     await asyncio.to_thread(migrations.upgrade, scratch_url)
-    assert await _table_count(scratch_url) == 16
+    assert await _table_count(scratch_url) == 17
     await asyncio.to_thread(migrations.check, scratch_url)
 
 
 async def test_commit_order_and_commitment_count_round_trip_keeps_every_row(
     scratch_url: str,
 ) -> None:
-    settings = Settings(database_url=scratch_url)  # type: ignore[arg-type]
-    await asyncio.to_thread(migrations.upgrade, scratch_url, BEFORE_COMMIT_ORDER)
-    engine = create_engine(settings)
+    engine = await _filled(scratch_url, BEFORE_COMMIT_ORDER)
     try:
-        async with create_sessionmaker(engine)() as session, session.begin():
-            await seed(session, settings)
-            await demo(session, settings)
         await _write(engine, 1)  # with the old triggers: `changed` filled by them
         before = await _snapshot(engine)
         assert any(row["changed"] for row in before["changes"])
 
-        await asyncio.to_thread(migrations.upgrade, scratch_url)
+        await asyncio.to_thread(migrations.upgrade, scratch_url, BEFORE_PROGRAMMES)
         upgraded = await _snapshot(engine)
         for table in set(before) - {"changes", "commitment_rollups"}:
             assert upgraded[table] == before[table], table
@@ -167,8 +177,46 @@ async def test_commit_order_and_commitment_count_round_trip_keeps_every_row(
         assert _without(downgraded, "changes", "changed") == written["changes"]
         assert all(r["changed"] is not None for r in downgraded["changes"] if r["op"] == "update")
 
-        await asyncio.to_thread(migrations.upgrade, scratch_url)
+        await asyncio.to_thread(migrations.upgrade, scratch_url, BEFORE_PROGRAMMES)
         assert await _snapshot(engine) == written
+    finally:
+        await engine.dispose()
+
+
+async def test_programmes_round_trip_keeps_every_row_attached_to_one_programme(
+    scratch_url: str,
+) -> None:
+    engine = await _filled(scratch_url, BEFORE_PROGRAMMES)
+    try:
+        before = await _snapshot(engine)
+        assert "programmes" not in before
+        assert before["commitments"]
+
+        await asyncio.to_thread(migrations.upgrade, scratch_url)
+        upgraded = await _snapshot(engine)
+        [programme] = upgraded["programmes"]
+        assert (programme["code"], programme["start_year"], programme["end_year"]) == (
+            "AMP-RR-2020-2026",
+            2020,
+            2026,
+        )
+        owning = {"priorities", "chantiers", "chantier_priorities", "actions", "commitments"}
+        for table in owning:
+            assert {row["programme_id"] for row in upgraded[table]} == {programme["id"]}
+            assert _without(upgraded, table, "programme_id") == before[table], table
+        for table in set(before) - owning - {"changes", "change_commits"}:
+            assert upgraded[table] == before[table], table  # roll-ups (aggregates) included
+        owned = [r for r in upgraded["changes"] if r["resource"] in owning]
+        assert all(r["data"]["programme_id"] == programme["id"] for r in owned if r["data"])
+        old_ids = {r["id"] for r in before["changes"]}
+        added = [r for r in upgraded["changes"] if r["id"] not in old_ids]
+        assert [(r["resource"], r["resource_id"]) for r in added] == [
+            ("programmes", programme["id"])
+        ]
+
+        await asyncio.to_thread(migrations.downgrade, scratch_url, BEFORE_PROGRAMMES)
+        assert await _snapshot(engine) == before
+        await asyncio.to_thread(migrations.upgrade, scratch_url)
         await asyncio.to_thread(migrations.check, scratch_url)
     finally:
         await engine.dispose()

@@ -10,6 +10,7 @@ class ActionRepository(Repository[Action]):
 
     def where(self, filters: ActionFilters) -> list[Condition]:
         return conditions(
+            when(filters.programme_id, Action.programme_id.in_),
             when(filters.chantier_id, Action.chantier_id.in_),
             when(filters.lead_partner_id, Action.lead_partner_id.in_),
             when(filters.status, Action.status.in_),

@@ -91,11 +91,17 @@ class ActionUpdate(Input):
 
 class ActionRead(ResourceRead):
     model_config = read_example(
-        _EXAMPLE, description="", lead_partner_id=None, external_id=None, synthetic=False
+        _EXAMPLE,
+        description="",
+        lead_partner_id=None,
+        external_id=None,
+        synthetic=False,
+        programme_id="5d1e2f3a-4b5c-4d6e-8f70-8192a3b4c5d6",
     )
 
     code: str
     chantier_id: uuid.UUID
+    programme_id: uuid.UUID = Field(description="Its chantier's programme (read-only).")
     title: str
     description: str
     status: ActionStatus
@@ -111,6 +117,9 @@ class ActionRead(ResourceRead):
 
 @dataclass
 class ActionFilters:
+    programme_id: Annotated[
+        list[uuid.UUID] | None, Query(description="Only these programmes' (repeatable).")
+    ] = None
     chantier_id: Annotated[
         list[uuid.UUID] | None, Query(description="Only in these chantiers.")
     ] = None

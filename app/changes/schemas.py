@@ -16,6 +16,7 @@ from app.commitments.schemas import CommitmentRead
 from app.common.schemas import ResourceRead
 from app.partners.schemas import PartnerRead
 from app.priorities.schemas import PriorityRead
+from app.programmes.schemas import ProgrammeRead
 
 
 class ResourceName(StrEnum):
@@ -24,6 +25,7 @@ class ResourceName(StrEnum):
     actions = "actions"
     partners = "partners"
     commitments = "commitments"
+    programmes = "programmes"
 
 
 READ_MODELS: dict[ResourceName, type[ResourceRead]] = {
@@ -32,6 +34,7 @@ READ_MODELS: dict[ResourceName, type[ResourceRead]] = {
     ResourceName.actions: ActionRead,
     ResourceName.partners: PartnerRead,
     ResourceName.commitments: CommitmentRead,
+    ResourceName.programmes: ProgrammeRead,
 }
 """The model GET /v1/<resource>/{id} answers with: the feed and history use the same."""
 
@@ -74,8 +77,18 @@ class CommitmentChange(_Change):
     data: CommitmentRead | None = Field(description=_DATA)
 
 
+class ProgrammeChange(_Change):
+    resource: Literal["programmes"]
+    data: ProgrammeRead | None = Field(description=_DATA)
+
+
 ChangeRead = Annotated[
-    PriorityChange | ChantierChange | ActionChange | PartnerChange | CommitmentChange,
+    PriorityChange
+    | ChantierChange
+    | ActionChange
+    | PartnerChange
+    | CommitmentChange
+    | ProgrammeChange,
     Field(discriminator="resource"),
 ]
 """One change of the feed; `resource` says which read model `data` follows."""

@@ -33,6 +33,7 @@ _EXAMPLE: JsonDict = {
     "targets": [{"year": 2024, "amount": "350000000.00"}],
 }
 
+_PROGRAMME = "5d1e2f3a-4b5c-4d6e-8f70-8192a3b4c5d6"
 PriorityIds = list[uuid.UUID]
 Targets = list[TargetIn]
 
@@ -40,6 +41,10 @@ Targets = list[TargetIn]
 class ChantierCreate(Input):
     model_config = ConfigDict(json_schema_extra={"examples": [_EXAMPLE]})
 
+    programme_id: uuid.UUID | None = Field(
+        default=None,
+        description="The programme it belongs to; may be left out while there is only one.",
+    )
     number: int = Field(ge=1, le=1000, strict=True)
     code: Code
     name: Text
@@ -64,8 +69,9 @@ class ChantierUpdate(Input):
 
 
 class ChantierRead(ResourceRead):
-    model_config = read_example(_EXAMPLE)
+    model_config = read_example(_EXAMPLE, programme_id=_PROGRAMME)
 
+    programme_id: uuid.UUID
     number: int
     code: str
     name: str
@@ -76,6 +82,9 @@ class ChantierRead(ResourceRead):
 
 @dataclass
 class ChantierFilters:
+    programme_id: Annotated[
+        list[uuid.UUID] | None, Query(description="Only these programmes' (repeatable).")
+    ] = None
     code: Annotated[list[Code] | None, Query(description="Only these codes (repeatable).")] = None
     number: Annotated[
         list[Annotated[int, Field(ge=1, le=1000)]] | None,

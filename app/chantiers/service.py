@@ -16,6 +16,8 @@ from app.common.rules import Pointer, period_errors, reference_errors
 from app.common.service import ResourceService
 from app.errors import ErrorItem, ValidationFailed
 from app.models import Chantier, ChantierPriority, ChantierTarget, Priority
+from app.programmes.repository import ProgrammeRepository
+from app.programmes.service import programme_for
 
 
 def _twice(values: Sequence[object], pointer: Pointer) -> list[ErrorItem]:
@@ -54,6 +56,7 @@ class ChantierService(ResourceService[Chantier, ChantierRepository]):
             self.repo, Priority, "priority", priority_ids, lambda n: f"/priority_ids/{n}"
         )
         errors += _twice(priority_ids, lambda n: f"/priority_ids/{n}")
+        errors += await self._foreign_priorities(values, current, priority_ids)
         years = [target["year"] for target in values.get("targets") or ()]
         errors += period_errors(self.settings.programme.years, years, _target_year)
         errors += _twice(years, _target_year)
@@ -62,10 +65,29 @@ class ChantierService(ResourceService[Chantier, ChantierRepository]):
                 "The chantier's priorities or targets are invalid.", errors=errors
             )
 
+    async def _foreign_priorities(
+        self, values: Mapping[str, Any], current: Chantier | None, ids: Sequence[uuid.UUID]
+    ) -> Sequence[ErrorItem]:
+        """An error for each priority of another programme than the chantier's (the database
+        refuses them too: chantier_priorities' composite foreign key)."""
+        if not ids:
+            return []
+        programme_id = current.programme_id if current else values.get("programme_id")
+        if programme_id is None:
+            programme_id = await ProgrammeRepository(self.repo.session).sole_id()
+        owners = await self.repo.programmes_of_priorities(ids)
+        return [
+            ErrorItem(pointer=f"/priority_ids/{n}", detail="is a priority of another programme")
+            for n, id in enumerate(ids)
+            if id in owners and owners[id] != programme_id
+        ]
+
     async def build(self, values: dict[str, Any]) -> Chantier:
         priority_ids, targets = values.pop("priority_ids"), values.pop("targets")
+        given = values.pop("programme_id", None)
         return Chantier(
             **values,
+            programme_id=await programme_for(ProgrammeRepository(self.repo.session), given),
             # In the order the relationships load in, so that 201 and GET answer alike.
             priority_links=[ChantierPriority(priority_id=p) for p in sorted(priority_ids)],
             target_rows=[

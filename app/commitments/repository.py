@@ -12,6 +12,7 @@ class CommitmentRepository(Repository[Commitment]):
 
     def where(self, filters: CommitmentFilters) -> list[Condition]:
         return conditions(
+            when(filters.programme_id, Commitment.programme_id.in_),
             when(filters.action_id, Commitment.action_id.in_),
             when(filters.partner_id, Commitment.partner_id.in_),
             when(

@@ -99,9 +99,12 @@ class CommitmentUpdate(Input):
 
 
 class CommitmentRead(ResourceRead):
-    model_config = read_example(COMMITMENT_EXAMPLE, synthetic=False)
+    model_config = read_example(
+        COMMITMENT_EXAMPLE, synthetic=False, programme_id="5d1e2f3a-4b5c-4d6e-8f70-8192a3b4c5d6"
+    )
 
     action_id: uuid.UUID
+    programme_id: uuid.UUID = Field(description="Its action's programme (read-only).")
     partner_id: uuid.UUID
     external_ref: str | None
     year: int
@@ -116,6 +119,9 @@ class CommitmentRead(ResourceRead):
 
 @dataclass
 class CommitmentFilters:
+    programme_id: Annotated[
+        list[uuid.UUID] | None, Query(description="Only these programmes' (repeatable).")
+    ] = None
     action_id: Annotated[list[uuid.UUID] | None, Query(description="Only for these actions.")] = (
         None
     )

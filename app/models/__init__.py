@@ -10,6 +10,7 @@ from app.models.commitment_rollup import CommitmentRollup
 from app.models.idempotency_key import IdempotencyKey
 from app.models.partner import Partner
 from app.models.priority import Priority
+from app.models.programme import Programme
 from app.models.programme_year import ProgrammeYear
 from app.models.territory import Territory, TerritoryKind, TerritorySource
 
@@ -27,6 +28,7 @@ __all__ = [
     "IdempotencyKey",
     "Partner",
     "Priority",
+    "Programme",
     "ProgrammeYear",
     "Resource",
     "Territory",

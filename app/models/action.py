@@ -3,7 +3,16 @@
 import uuid
 from datetime import date
 
-from sqlalchemy import CheckConstraint, ForeignKey, String, Text, false
+from sqlalchemy import (
+    CheckConstraint,
+    FetchedValue,
+    ForeignKey,
+    ForeignKeyConstraint,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -22,11 +31,21 @@ class Action(Resource):
             "array_to_string(communes, ',') ~ '^((\\d{5}|2[AB]\\d{3})(,|$))*$'",
             name="communes_insee",
         ),
+        # The chantier's programme, filled by a trigger and followed on a move.
+        ForeignKeyConstraint(
+            ["chantier_id", "programme_id"],
+            ["chantiers.id", "chantiers.programme_id"],
+            onupdate="CASCADE",
+        ),
+        UniqueConstraint("id", "programme_id"),
     )
 
     code: Mapped[str] = mapped_column(Text, unique=True)
     chantier_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("chantiers.id", ondelete="RESTRICT"), index=True
+    )
+    programme_id: Mapped[uuid.UUID] = mapped_column(
+        server_default=FetchedValue(), server_onupdate=FetchedValue(), index=True
     )
     title: Mapped[str] = mapped_column(Text)
     description: Mapped[str] = mapped_column(Text, server_default="")

@@ -5,7 +5,15 @@ from __future__ import annotations
 import uuid
 from decimal import Decimal
 
-from sqlalchemy import CheckConstraint, ForeignKey, Numeric, Text
+from sqlalchemy import (
+    CheckConstraint,
+    FetchedValue,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Numeric,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.models.base import Base, Resource
@@ -13,15 +21,26 @@ from app.models.base import Base, Resource
 
 class Chantier(Resource):
     __tablename__ = "chantiers"
-    __table_args__ = (CheckConstraint("number > 0", name="number_positive"),)
+    __table_args__ = (
+        CheckConstraint("number > 0", name="number_positive"),
+        # The target of the (chantier_id, programme_id) foreign keys of actions and links.
+        UniqueConstraint("id", "programme_id"),
+    )
 
+    programme_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("programmes.id", ondelete="RESTRICT"), index=True
+    )
     number: Mapped[int] = mapped_column(unique=True)
     code: Mapped[str] = mapped_column(Text, unique=True)
     name: Mapped[str] = mapped_column(Text)
     description: Mapped[str] = mapped_column(Text, server_default="")
 
     priority_links: Mapped[list[ChantierPriority]] = relationship(
-        lazy="raise", cascade="all, delete-orphan", order_by="ChantierPriority.priority_id"
+        lazy="raise",
+        cascade="all, delete-orphan",
+        order_by="ChantierPriority.priority_id",
+        primaryjoin="Chantier.id == ChantierPriority.chantier_id",
+        foreign_keys="ChantierPriority.chantier_id",
     )
     target_rows: Mapped[list[ChantierTarget]] = relationship(
         lazy="raise", cascade="all, delete-orphan", order_by="ChantierTarget.year"
@@ -42,12 +61,29 @@ class ChantierPriority(Base):
     """A chantier serves one or more priorities (many-to-many)."""
 
     __tablename__ = "chantier_priorities"
+    __table_args__ = (
+        # The chantier's programme (filled by a trigger), which must be the priority's own.
+        ForeignKeyConstraint(
+            ["chantier_id", "programme_id"],
+            ["chantiers.id", "chantiers.programme_id"],
+            onupdate="CASCADE",
+            ondelete="CASCADE",
+        ),
+        ForeignKeyConstraint(
+            ["priority_id", "programme_id"],
+            ["priorities.id", "priorities.programme_id"],
+            ondelete="RESTRICT",
+        ),
+    )
 
     chantier_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("chantiers.id", ondelete="CASCADE"), primary_key=True
     )
     priority_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("priorities.id", ondelete="RESTRICT"), primary_key=True, index=True
+    )
+    programme_id: Mapped[uuid.UUID] = mapped_column(
+        server_default=FetchedValue(), server_onupdate=FetchedValue()
     )
 
 

@@ -4,7 +4,17 @@ import uuid
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Numeric, Text, UniqueConstraint, false
+from sqlalchemy import (
+    CheckConstraint,
+    FetchedValue,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Numeric,
+    Text,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Resource
@@ -27,10 +37,20 @@ class Commitment(Resource):
         Index("ix_commitments_action_id_created_at", "action_id", "created_at", "id"),
         Index("ix_commitments_partner_id_created_at", "partner_id", "created_at", "id"),
         Index("ix_commitments_year_created_at", "year", "created_at", "id"),
+        Index("ix_commitments_programme_id_created_at", "programme_id", "created_at", "id"),
+        # The action's programme, filled by a trigger and followed when the action moves.
+        ForeignKeyConstraint(
+            ["action_id", "programme_id"],
+            ["actions.id", "actions.programme_id"],
+            onupdate="CASCADE",
+        ),
     )
 
     action_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("actions.id", ondelete="RESTRICT"))
     partner_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("partners.id", ondelete="RESTRICT"))
+    programme_id: Mapped[uuid.UUID] = mapped_column(
+        server_default=FetchedValue(), server_onupdate=FetchedValue()
+    )
     external_ref: Mapped[str | None] = mapped_column(Text)
     year: Mapped[int] = mapped_column(ForeignKey("programme_years.year", ondelete="RESTRICT"))
     amount: Mapped[Decimal] = mapped_column(Numeric(15, 2))

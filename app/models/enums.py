@@ -46,3 +46,9 @@ class Role(StrEnum):
 def sql_in(column: str, values: type[StrEnum]) -> str:
     """A CHECK expression that keeps `column` inside an enum."""
     return f"{column} IN ({', '.join(repr(v.value) for v in values)})"
+
+
+class ProgrammeStatus(StrEnum):
+    draft = "draft"
+    active = "active"
+    closed = "closed"

@@ -9,4 +9,7 @@ class PriorityRepository(Repository[Priority]):
     model = Priority
 
     def where(self, filters: PriorityFilters) -> list[Condition]:
-        return conditions(when(filters.code, Priority.code.in_))
+        return conditions(
+            when(filters.programme_id, Priority.programme_id.in_),
+            when(filters.code, Priority.code.in_),
+        )

@@ -1,5 +1,6 @@
 """Priority inputs and outputs."""
 
+import uuid
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -18,9 +19,16 @@ _EXAMPLE: JsonDict = {
 }
 
 
+_PROGRAMME = "5d1e2f3a-4b5c-4d6e-8f70-8192a3b4c5d6"
+
+
 class PriorityCreate(Input):
     model_config = ConfigDict(json_schema_extra={"examples": [_EXAMPLE]})
 
+    programme_id: uuid.UUID | None = Field(
+        default=None,
+        description="The programme it belongs to; may be left out while there is only one.",
+    )
     code: Code
     name: Text
     description: LongText = ""
@@ -37,8 +45,9 @@ class PriorityUpdate(Input):
 
 
 class PriorityRead(ResourceRead):
-    model_config = read_example(_EXAMPLE)
+    model_config = read_example(_EXAMPLE, programme_id=_PROGRAMME)
 
+    programme_id: uuid.UUID
     code: str
     name: str
     description: str
@@ -47,4 +56,7 @@ class PriorityRead(ResourceRead):
 
 @dataclass
 class PriorityFilters:
+    programme_id: Annotated[
+        list[uuid.UUID] | None, Query(description="Only these programmes' (repeatable).")
+    ] = None
     code: Annotated[list[Code] | None, Query(description="Only these codes (repeatable).")] = None

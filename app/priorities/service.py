@@ -1,10 +1,14 @@
-"""Priority rules: plain reference data, guarded by the database's constraints."""
+"""Priority rules: reference data of one programme, guarded by the database's constraints."""
+
+from typing import Any
 
 from app.common.pagination import ListParams
 from app.common.service import ResourceService
 from app.models import Priority
 from app.priorities.repository import PriorityRepository
 from app.priorities.schemas import PriorityFilters
+from app.programmes.repository import ProgrammeRepository
+from app.programmes.service import programme_for
 
 
 class PriorityService(ResourceService[Priority, PriorityRepository]):
@@ -18,3 +22,8 @@ class PriorityService(ResourceService[Priority, PriorityRepository]):
         self, params: ListParams, filters: PriorityFilters
     ) -> tuple[list[Priority], str | None]:
         return await self.repo.page(params, filters, self.repo.where(filters))
+
+    async def build(self, values: dict[str, Any]) -> Priority:
+        given = values.pop("programme_id", None)
+        programme_id = await programme_for(ProgrammeRepository(self.repo.session), given)
+        return Priority(**values, programme_id=programme_id)

@@ -96,3 +96,33 @@ export async function committedByChantierAndYear(client: RelanceClient): Promise
   lines.push(`total: ${total.committed} € over ${total.count} commitments`);
   return lines;
 }
+
+export type Programme = components["schemas"]["ProgrammeRead"];
+export type NewProgramme = components["schemas"]["ProgrammeCreate"];
+
+/** A second programme, then a priority of it: with several programmes, say which. */
+export async function createProgrammeWithPriority(
+  client: RelanceClient,
+): Promise<{ programme: Programme; priorityId: string }> {
+  const body: NewProgramme = {
+    code: "CRTE-2023-2027",
+    name: "Contrat de relance et de transition écologique",
+    start_year: 2023,
+    end_year: 2027,
+    territory_code: "200054807", // the lead collectivity's SIREN, or a commune's INSEE code
+    status: "draft",
+  };
+  const created = await client.POST("/v1/programmes", { body });
+  if (created.error) throw new ProblemError(created.error);
+  const programme = created.data;
+  const active = await client.GET("/v1/programmes", {
+    params: { query: { status: ["active"], code: [programme.code] } },
+  });
+  if (active.error) throw new ProblemError(active.error);
+  const priority = await client.POST("/v1/priorities", {
+    // programme_id may be left out only while one programme exists (else 422 /programme_id).
+    body: { programme_id: programme.id, code: "CLIMAT", name: "Adaptation au climat" },
+  });
+  if (priority.error) throw new ProblemError(priority.error);
+  return { programme, priorityId: priority.data.id };
+}

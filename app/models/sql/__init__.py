@@ -18,7 +18,12 @@ from alembic_utils.pg_trigger import PGTrigger
 from alembic_utils.replaceable_entity import ReplaceableEntity
 
 HERE = Path(__file__).resolve().parent
-FILES = ("change_log.sql", "change_commits.sql", "commitment_rollups.sql")
+FILES = (
+    "change_log.sql",
+    "change_commits.sql",
+    "commitment_rollups.sql",
+    "programme_ownership.sql",
+)
 
 _STATEMENT_START = re.compile(r"^(?=CREATE )", re.MULTILINE)
 

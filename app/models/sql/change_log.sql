@@ -143,3 +143,13 @@ CREATE CONSTRAINT TRIGGER chantiers_capture_update AFTER UPDATE ON public.chanti
 CREATE CONSTRAINT TRIGGER chantiers_capture_delete AFTER DELETE ON public.chantiers
   DEFERRABLE INITIALLY DEFERRED
   FOR EACH ROW EXECUTE FUNCTION relance_capture_chantier();
+
+CREATE TRIGGER programmes_capture_insert AFTER INSERT ON public.programmes
+  REFERENCING NEW TABLE AS new_rows
+  FOR EACH STATEMENT EXECUTE FUNCTION relance_capture_changes();
+CREATE TRIGGER programmes_capture_update AFTER UPDATE ON public.programmes
+  REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+  FOR EACH STATEMENT EXECUTE FUNCTION relance_capture_changes();
+CREATE TRIGGER programmes_capture_delete AFTER DELETE ON public.programmes
+  REFERENCING OLD TABLE AS old_rows
+  FOR EACH STATEMENT EXECUTE FUNCTION relance_capture_changes();

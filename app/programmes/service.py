@@ -1,0 +1,69 @@
+"""Programme rules: an ordered period, and a territory the referential knows."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from app.common.pagination import ListParams
+from app.common.service import ResourceService
+from app.errors import ErrorItem, ValidationFailed
+from app.models import Programme
+from app.programmes.repository import ProgrammeRepository
+from app.programmes.schemas import ProgrammeFilters
+from app.territories.repository import TerritoryRepository
+
+MISSING_PROGRAMME = "is required: there are several programmes"
+
+
+class ProgrammeService(ResourceService[Programme, ProgrammeRepository]):
+    """Every write is also captured in the change log (changes: /v1/changes and history), by
+    database triggers. A programme still owning priorities cannot be deleted (the database's
+    foreign key: 409 STILL_REFERENCED)."""
+
+    repository = ProgrammeRepository
+    noun = "programme"
+
+    async def list(
+        self, params: ListParams, filters: ProgrammeFilters
+    ) -> tuple[list[Programme], str | None]:
+        return await self.repo.page(params, filters, self.repo.where(filters))
+
+    async def validate(self, values: Mapping[str, Any], current: Programme | None) -> None:
+        """The period is ordered (as PATCH leaves it), and a commune's INSEE code names a known
+        commune (a 9-digit SIREN is taken as the collectivity's)."""
+        errors: list[ErrorItem] = []
+        start = values.get("start_year", current.start_year if current else None)
+        end = values.get("end_year", current.end_year if current else None)
+        if start is not None and end is not None and start > end:
+            pointer = "/end_year" if "end_year" in values else "/start_year"
+            errors.append(ErrorItem(pointer=pointer, detail="the period ends before it starts"))
+        code = values.get("territory_code")
+        if code is not None and len(code) != 9:
+            territories = TerritoryRepository(self.repo.session)
+            if await territories.first_with_code(code) is None:
+                errors.append(
+                    ErrorItem(pointer="/territory_code", detail="is no known commune's INSEE code")
+                )
+        if errors:
+            raise ValidationFailed("The programme is invalid.", errors=errors)
+
+
+async def programme_for(repo: ProgrammeRepository, given: uuid.UUID | None) -> uuid.UUID:
+    """The programme a new priority or chantier belongs to: the one given (which must exist),
+    otherwise the only one there is; a 422 naming /programme_id when that is ambiguous."""
+    if given is not None:
+        if await repo.get(given) is None:
+            raise ValidationFailed(
+                "The programme is unknown.",
+                errors=[ErrorItem(pointer="/programme_id", detail="no such programme")],
+            )
+        return given
+    sole = await repo.sole_id()
+    if sole is None:
+        raise ValidationFailed(
+            "Say which programme: there is not exactly one.",
+            errors=[ErrorItem(pointer="/programme_id", detail=MISSING_PROGRAMME)],
+        )
+    return sole
