@@ -110,7 +110,8 @@ def upgrade() -> None:
     # Their history shows them in that programme from the start, as GET now does.
     op.get_bind().execute(
         sa.text(
-            "UPDATE changes SET data = data || jsonb_build_object('programme_id', CAST(:id AS text))"
+            "UPDATE changes"
+            " SET data = data || jsonb_build_object('programme_id', CAST(:id AS text))"
             " WHERE resource IN ('priorities', 'chantiers') AND data IS NOT NULL"
         ),
         {"id": str(first)},

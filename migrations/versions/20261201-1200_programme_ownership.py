@@ -76,15 +76,24 @@ COPIES = (
 def upgrade() -> None:
     op.execute("SET LOCAL lock_timeout = '5s'")
     for table in ("priorities", "chantiers"):
-        op.create_unique_constraint(op.f(f"{table}_id_programme_id_key"), table, ["id", "programme_id"])
+        op.create_unique_constraint(
+            op.f(f"{table}_id_programme_id_key"), table, ["id", "programme_id"]
+        )
     bind = op.get_bind()
     programmes = list(bind.execute(sa.text("SELECT id FROM programmes LIMIT 2")).scalars())
     for table, source in COPIES:
         if table == "commitments":
-            op.create_unique_constraint(op.f("actions_id_programme_id_key"), "actions", ["id", "programme_id"])
+            op.create_unique_constraint(
+                op.f("actions_id_programme_id_key"), "actions", ["id", "programme_id"]
+            )
         if len(programmes) == 1:
             # A constant default: existing rows take it without a rewrite or an UPDATE.
-            op.add_column(table, sa.Column("programme_id", sa.Uuid(), server_default=str(programmes[0]), nullable=False))
+            op.add_column(
+                table,
+                sa.Column(
+                    "programme_id", sa.Uuid(), server_default=str(programmes[0]), nullable=False
+                ),
+            )
             op.alter_column(table, "programme_id", server_default=None)
         else:
             op.add_column(table, sa.Column("programme_id", sa.Uuid(), nullable=True))
@@ -93,23 +102,43 @@ def upgrade() -> None:
             op.execute(f"ALTER TABLE {table} ENABLE TRIGGER USER")
             op.alter_column(table, "programme_id", nullable=False)
     op.create_index(op.f("ix_actions_programme_id"), "actions", ["programme_id"])
-    op.create_index("ix_commitments_programme_id_created_at", "commitments", ["programme_id", "created_at", "id"])
-    op.create_foreign_key(
-        op.f("actions_chantier_id_programme_id_fkey"), "actions", "chantiers",
-        ["chantier_id", "programme_id"], ["id", "programme_id"], onupdate="CASCADE",
+    op.create_index(
+        "ix_commitments_programme_id_created_at",
+        "commitments",
+        ["programme_id", "created_at", "id"],
     )
     op.create_foreign_key(
-        op.f("commitments_action_id_programme_id_fkey"), "commitments", "actions",
-        ["action_id", "programme_id"], ["id", "programme_id"], onupdate="CASCADE",
+        op.f("actions_chantier_id_programme_id_fkey"),
+        "actions",
+        "chantiers",
+        ["chantier_id", "programme_id"],
+        ["id", "programme_id"],
+        onupdate="CASCADE",
     )
     op.create_foreign_key(
-        op.f("chantier_priorities_chantier_id_programme_id_fkey"), "chantier_priorities",
-        "chantiers", ["chantier_id", "programme_id"], ["id", "programme_id"],
-        onupdate="CASCADE", ondelete="CASCADE",
+        op.f("commitments_action_id_programme_id_fkey"),
+        "commitments",
+        "actions",
+        ["action_id", "programme_id"],
+        ["id", "programme_id"],
+        onupdate="CASCADE",
     )
     op.create_foreign_key(
-        op.f("chantier_priorities_priority_id_programme_id_fkey"), "chantier_priorities",
-        "priorities", ["priority_id", "programme_id"], ["id", "programme_id"], ondelete="RESTRICT",
+        op.f("chantier_priorities_chantier_id_programme_id_fkey"),
+        "chantier_priorities",
+        "chantiers",
+        ["chantier_id", "programme_id"],
+        ["id", "programme_id"],
+        onupdate="CASCADE",
+        ondelete="CASCADE",
+    )
+    op.create_foreign_key(
+        op.f("chantier_priorities_priority_id_programme_id_fkey"),
+        "chantier_priorities",
+        "priorities",
+        ["priority_id", "programme_id"],
+        ["id", "programme_id"],
+        ondelete="RESTRICT",
     )
     for statement in STATEMENTS:
         op.execute(statement)
