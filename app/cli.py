@@ -56,7 +56,7 @@ def _in_session(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]
     """Run `work` in one transaction; its changes show `actor` (role `system`) in the history."""
 
     async def run() -> T:
-        engine = create_engine(settings)
+        engine = create_engine(settings, serving=False)
         try:
             async with create_sessionmaker(engine)() as session, session.begin():
                 await sign_writes(session, actor, "system")

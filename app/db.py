@@ -42,7 +42,10 @@ def _ping_idle_connections(engine: AsyncEngine) -> None:
             raise DisconnectionError() from exc
 
 
-def create_engine(settings: Settings) -> AsyncEngine:
+def create_engine(settings: Settings, *, serving: bool = True) -> AsyncEngine:
+    """The engine; `serving=False` (the relance commands: seed, demo, migrations) leaves a
+    statement the server's statement_timeout alone instead of the per-round-trip bound that
+    keeps a request from hanging on a database that stopped answering."""
     db = settings.db
     server_settings = {"application_name": "relance-api"}
     if db.statement_timeout_ms:
@@ -54,7 +57,8 @@ def create_engine(settings: Settings) -> AsyncEngine:
         pool_timeout=db.pool_timeout_seconds,
         connect_args={
             "timeout": db.connect_timeout_seconds,  # connecting, startup and authentication
-            "command_timeout": db.command_timeout_seconds,  # every later round trip
+            # every later round trip
+            "command_timeout": db.command_timeout_seconds if serving else None,
             "server_settings": server_settings,
         },
     )

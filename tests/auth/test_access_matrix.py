@@ -90,7 +90,7 @@ def _on(
 
 
 def _reference_data(noun: str, new: Callable[[], dict[str, Any]]) -> dict[str, Policy]:
-    """Priorities, chantiers and partners: staff keys write them."""
+    """Programmes, priorities, chantiers and partners: staff keys write them."""
 
     async def make(c: httpx.AsyncClient, app: FastAPI, a: dict[str, str]) -> str:
         return await _created(c, app, a, f"create_{noun}", new())
@@ -138,6 +138,16 @@ async def _put_batch(c: httpx.AsyncClient, app: FastAPI, a: dict[str, str]) -> C
 
 
 POLICY: dict[str, Policy] = {
+    **_reference_data(
+        "programme",
+        lambda: {
+            "code": _code(),
+            "name": "New",
+            "start_year": 2023,
+            "end_year": 2027,
+            "territory_code": "200054807",
+        },
+    ),
     **_reference_data("priority", lambda: {"code": _code(), "name": "New"}),
     **_reference_data(
         "chantier", lambda: {"number": 100 + next(_n), "code": _code(), "name": "New"}

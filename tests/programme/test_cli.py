@@ -91,3 +91,13 @@ def test_invalid_settings_are_one_line_on_stderr(tmp_path: Path) -> None:
     assert "cors_origins" in result.stderr
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "pgdata").exists()
+
+
+async def test_commands_are_not_bound_by_the_request_round_trip_timeout(
+    own_database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DB__COMMAND_TIMEOUT_SECONDS keeps a request from hanging on a database that stopped
+    answering; `relance demo` (and seed) run statements far longer than one request's."""
+    monkeypatch.setenv("DB__COMMAND_TIMEOUT_SECONDS", "0.001")
+    demo = await asyncio.to_thread(relance, own_database, "demo")
+    assert "synthetic actions" in demo.stdout
