@@ -25,8 +25,9 @@ BOUND = 1.0  # the test's timeouts, in seconds; the defaults are 5 s
 
 
 class FreezableProxy:
-    def __init__(self, host: str, port: int) -> None:
+    def __init__(self, host: str, port: int, socket_path: str | None = None) -> None:
         self.target = (host, port)
+        self.socket_path = socket_path  # the embedded server listens on a Unix socket only
         self.running = asyncio.Event()
         self.running.set()
         self.tasks: set[asyncio.Task[None]] = set()
@@ -44,7 +45,10 @@ class FreezableProxy:
 
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await self.running.wait()  # frozen: the connection is accepted, then nothing happens
-        up_reader, up_writer = await asyncio.open_connection(*self.target)
+        if self.socket_path is not None:
+            up_reader, up_writer = await asyncio.open_unix_connection(self.socket_path)
+        else:
+            up_reader, up_writer = await asyncio.open_connection(*self.target)
         for source, sink in ((reader, up_writer), (up_reader, writer)):
             task = asyncio.create_task(self._pump(source, sink))
             self.tasks.add(task)
@@ -68,10 +72,16 @@ class FreezableProxy:
 @contextlib.asynccontextmanager
 async def proxied(database_url: str) -> AsyncIterator[tuple[FreezableProxy, str]]:
     url = make_url(database_url)
-    proxy = FreezableProxy(url.host or "127.0.0.1", url.port or 5432)
+    socket_dir = url.query.get("host")
+    socket_path = None
+    if isinstance(socket_dir, str) and socket_dir.startswith("/"):
+        socket_path = f"{socket_dir}/.s.PGSQL.{url.port or 5432}"
+        url = url.difference_update_query(["host"])
+    proxy = FreezableProxy(url.host or "127.0.0.1", url.port or 5432, socket_path)
     port = await proxy.start()
     try:
-        yield proxy, url.set(port=port).render_as_string(hide_password=False)
+        proxied_url = url.set(host="127.0.0.1", port=port)
+        yield proxy, proxied_url.render_as_string(hide_password=False)
     finally:
         proxy.thaw()
         await proxy.close()
