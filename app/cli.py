@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
 import signal
-import sys
 import tempfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -23,12 +23,14 @@ from app.auth.service import create_key
 from app.config import Settings, get_settings
 from app.db import create_engine, create_sessionmaker, sign_writes
 from app.models.enums import Role
-from app.ops.logs import log_config
+from app.ops import logs
 from app.partners.repository import PartnerRepository
 from app.programme.demo import demo
 from app.programme.service import SeedConflict, seed, sync_years
 
 T = TypeVar("T")
+
+logger = logging.getLogger("relance.cli")
 
 
 def _settings() -> tuple[Settings, bool]:
@@ -42,6 +44,8 @@ def _settings() -> tuple[Settings, bool]:
     except ValidationError as exc:
         reasons = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         raise SystemExit(f"relance: invalid settings: {reasons}") from None
+    # Before anything else logs (the embedded server, Alembic): one format from the first line.
+    logs.configure(settings.log_level, settings.log_format)
     if settings.env == "production" and (problems := settings.production_problems()):
         raise SystemExit("relance: refusing to start in production: " + "; ".join(problems))
     if settings.database_url is not None:
@@ -75,7 +79,7 @@ def _migrate(settings: Settings) -> None:
 def cmd_migrate(_: argparse.Namespace) -> None:
     settings, _embedded = _settings()
     _migrate(settings)
-    print(f"database at revision {migrations.head_revision()}")
+    logger.info("database at revision %s", migrations.head_revision())
 
 
 def cmd_seed(args: argparse.Namespace) -> None:
@@ -134,7 +138,8 @@ def cmd_serve(args: argparse.Namespace) -> None:
     settings, is_embedded = _settings()
     if is_embedded:
         _migrate(settings)
-        print(_in_session(settings, lambda session: seed(session, settings), "relance serve"))
+        report = _in_session(settings, lambda session: seed(session, settings), "relance serve")
+        logger.info("seed: %s", report)
 
         async def first_admin(session: AsyncSession) -> str | None:
             if await ApiKeyRepository(session).has_active_admin():
@@ -142,12 +147,13 @@ def cmd_serve(args: argparse.Namespace) -> None:
             return await _new_key(session, "first admin", Role.admin, None)
 
         token = _in_session(settings, first_admin, "relance serve")
-        print(f"Relance API on http://{args.host}:{args.port} (docs at /docs)")
+        logger.info("Relance API on http://%s:%s (docs at /docs)", args.host, args.port)
         if token:
-            print(f"First admin key (shown once, store it now): {token}")
+            # Development only (the embedded server): production makes its first key with
+            # `relance keys create`, which prints it on the terminal, not in the logs.
+            logger.warning("First admin key (shown once, store it now): %s", token)
         else:
-            print("An admin key exists already; make another with `relance keys create`.")
-        sys.stdout.flush()
+            logger.info("An admin key exists already; make another with `relance keys create`.")
     if args.workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         # Each worker writes its metrics to files that /metrics adds up, whichever answers.
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="relance-metrics-")
@@ -166,7 +172,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
         date_header=True,
         timeout_graceful_shutdown=settings.shutdown_grace_seconds,
         access_log=False,
-        log_config=log_config(settings.log_level),
+        log_config=logs.log_config(settings.log_level, logs.log_format(settings.log_format)),
     )
 
 

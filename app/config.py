@@ -164,6 +164,10 @@ class Settings(BaseSettings):
     idempotency: IdempotencySettings = IdempotencySettings()
     shutdown_grace_seconds: int = Field(default=20, ge=0)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["auto", "json", "text"] = Field(
+        default="auto",
+        description="One JSON object per line; `text` for a person; `auto`: text on a terminal.",
+    )
 
     @field_validator("cors_origins", "forwarded_allow_ips", mode="before")
     @classmethod

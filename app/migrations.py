@@ -29,6 +29,9 @@ def alembic_config(url: str | None = None) -> Config:
     root = _project_root()
     config = Config(str(root / "alembic.ini"))
     config.set_main_option("script_location", str(root / "migrations"))
+    # Run from the service, Alembic logs through the service's JSON logging; alembic.ini's
+    # text logging is for the `alembic` command alone.
+    config.attributes["configure_logging"] = False
     if url is not None:
         config.attributes["url"] = url
     return config

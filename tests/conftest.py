@@ -54,7 +54,7 @@ async def own_database() -> AsyncIterator[str]:
     url = await create_scratch_database(await asyncio.to_thread(admin_url), f"relance_own_{WORKER}")
     await asyncio.to_thread(migrations.upgrade, url)
     settings = Settings(database_url=url)  # type: ignore[arg-type]
-    engine = create_engine(settings)
+    engine = create_engine(settings, serving=False)  # seeds run long
     async with create_sessionmaker(engine)() as session, session.begin():
         await seed(session, settings)
     await engine.dispose()

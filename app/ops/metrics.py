@@ -6,7 +6,14 @@ import os
 from collections.abc import Iterator
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import (
+    PLATFORM_COLLECTOR,
+    PROCESS_COLLECTOR,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
@@ -39,9 +46,17 @@ class PoolCollector(Collector):
         used.add_metric([], float(pool.checkedout()))
         idle = GaugeMetricFamily("relance_db_pool_checked_in", "Idle connections in the pool.")
         idle.add_metric([], float(pool.checkedin()))
-        overflow = GaugeMetricFamily("relance_db_pool_overflow", "Connections beyond the size.")
-        overflow.add_metric([], float(pool.overflow()))
-        yield from (size, used, idle, overflow)
+        overflow = GaugeMetricFamily(
+            "relance_db_pool_overflow", "Connections open beyond the pool size (0 to max)."
+        )
+        # QueuePool.overflow() counts from -size (-size: nothing open yet; 0: size open), so a
+        # quiet pool read -19: only the connections past the size are overflow.
+        overflow.add_metric([], float(max(0, pool.overflow())))
+        limit = GaugeMetricFamily(
+            "relance_db_pool_max_overflow", "Connections the pool may open beyond its size."
+        )
+        limit.add_metric([], float(getattr(pool, "_max_overflow", 0)))
+        yield from (size, used, idle, overflow, limit)
 
 
 def business_metrics(rows: list[tuple[str, int, int, int]]) -> Iterator[GaugeMetricFamily]:
@@ -85,6 +100,10 @@ def render(engine: AsyncEngine, business: list[tuple[str, int, int, int]]) -> by
     else:
         registry.register(REQUESTS)
         registry.register(LATENCY)
+    # The answering process's CPU, memory, open files and start time, and the Python version
+    # (with several workers: the one that answered the scrape).
+    registry.register(PROCESS_COLLECTOR)
+    registry.register(PLATFORM_COLLECTOR)
     registry.register(PoolCollector(engine))
     registry.register(_Static(list(business_metrics(business))))
     return generate_latest(registry)

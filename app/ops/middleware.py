@@ -10,6 +10,8 @@ import time
 import uuid
 from urllib.parse import urlsplit
 
+from fastapi.routing import iter_route_contexts
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.common.principal import principal_of
@@ -41,6 +43,25 @@ def secure_headers(status: int, headers: list[tuple[bytes, bytes]]) -> list[tupl
     if 300 <= status < 400:
         headers = [(k, relative_location(v) if k.lower() == b"location" else v) for k, v in headers]
     return headers
+
+
+def route_template(scope: Scope) -> str:
+    """The route template a request was for, for metrics and logs. The router sets it on the
+    requests it reaches; those answered before it (an idempotent replay, a 401, a 413, a 429)
+    are matched here against the app's routes, so they are counted under their route too.
+    Only paths no route knows are `unmatched` (a bounded label, whatever clients send)."""
+    route = scope.get("route")
+    if route is not None:
+        return getattr(route, "path", None) or "unmatched"
+    partial = None
+    # The routes as the router sees them, those of included routers too.
+    for context in iter_route_contexts(getattr(scope.get("app"), "routes", ())):
+        match, _ = context.original_route.matches(scope)
+        if match is Match.FULL:
+            return context.path or "unmatched"
+        if match is Match.PARTIAL and partial is None:
+            partial = context.path  # the path, another method: a 405
+    return partial or "unmatched"
 
 
 class RequestContextMiddleware:
@@ -86,8 +107,7 @@ class RequestContextMiddleware:
                 await render(unexpected)(scope, receive, send_with_id)
         finally:
             elapsed = time.perf_counter() - started
-            route = scope.get("route")
-            template = getattr(route, "path", None) or "unmatched"
+            template = route_template(scope)
             REQUESTS.labels(scope["method"], template, str(status)).inc()
             LATENCY.labels(scope["method"], template).observe(elapsed)
             principal = principal_of(scope)

@@ -47,7 +47,7 @@ async def server() -> AsyncIterator[str]:
     url = await create_scratch_database(await asyncio.to_thread(admin_url), "relance_browser")
     await asyncio.to_thread(migrations.upgrade, url)
     settings = Settings(database_url=url)  # type: ignore[arg-type]
-    engine = create_engine(settings)
+    engine = create_engine(settings, serving=False)  # seeds run long
     async with create_sessionmaker(engine)() as session, session.begin():
         await seed(session, settings)
     await engine.dispose()

@@ -43,7 +43,7 @@ CHECKS = [
 async def _prepare(url: str) -> str:
     await asyncio.to_thread(migrations.upgrade, url)
     settings = Settings(database_url=url)  # type: ignore[arg-type]
-    engine = create_engine(settings)
+    engine = create_engine(settings, serving=False)  # seeds run long
     async with create_sessionmaker(engine)() as session, session.begin():
         await seed(session, settings)
         await demo(session, settings)
