@@ -164,6 +164,11 @@ class Settings(BaseSettings):
     idempotency: IdempotencySettings = IdempotencySettings()
     shutdown_grace_seconds: int = Field(default=20, ge=0)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    otel_exporter_otlp_endpoint: str | None = Field(
+        default=None,
+        validation_alias="OTEL_EXPORTER_OTLP_ENDPOINT",
+        description="OTLP/HTTP collector (e.g. http://otel-collector:4318): traces on when set.",
+    )
     log_format: Literal["auto", "json", "text"] = Field(
         default="auto",
         description="One JSON object per line; `text` for a person; `auto`: text on a terminal.",

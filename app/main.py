@@ -25,6 +25,7 @@ from app.db import create_engine, create_read_sessionmaker, create_sessionmaker
 from app.docs.router import router as docs_router
 from app.errors import PROBLEM_JSON, install_error_handlers
 from app.idempotency.middleware import IdempotencyMiddleware
+from app.ops import tracing
 from app.ops.body_limit import BodySizeLimitMiddleware
 from app.ops.body_read import BodyReadMiddleware
 from app.ops.middleware import RequestContextMiddleware
@@ -95,6 +96,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     owns_engine = getattr(app.state, "engine", None) is None
     if owns_engine:
         attach_database(app, create_engine(app.state.settings))
+    tracing.instrument_engine(app, app.state.engine)
     # What exists now (routes, validators, SQLAlchemy metadata, modules) lives as long as the
     # process: freeze it out of the cyclic collector's sight. Otherwise the collections that a
     # request allocating many objects triggers (a 10,000-item batch: 10,000 models) walk the
@@ -106,6 +108,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     finally:
         if owns_engine:
             await app.state.engine.dispose()
+        tracing.shutdown(app)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -147,6 +150,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     ):
         app.include_router(router, dependencies=reader)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    tracing.instrument_app(app, settings)  # outermost: the span covers the whole pipeline
     return app
 
 

@@ -8,9 +8,13 @@ import json
 import re
 import subprocess
 import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 
 from tests.processes import ROOT, serve, wait_ready
 
@@ -121,3 +125,69 @@ def test_serve_logs_json_from_the_first_line_and_text_when_asked(
             assert not output.lstrip().startswith("{")
             assert re.search(r"INFO +relance\.access: GET /v1/priorities 200", output)
             assert "request_id=seen-in-log" in output
+
+
+class _Collector(ThreadingHTTPServer):
+    """The OTLP/HTTP trace endpoint of a collector: takes the protobuf export requests the
+    service sends, as an OpenTelemetry Collector would, and keeps their spans."""
+
+    def __init__(self) -> None:
+        self.spans: list[tuple[str, str, dict[str, object]]] = []  # (name, trace id, attrs)
+        collector = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                if self.path == "/v1/traces":
+                    request = ExportTraceServiceRequest()
+                    request.ParseFromString(body)
+                    for resource in request.resource_spans:
+                        for scope in resource.scope_spans:
+                            for span in scope.spans:
+                                attrs = {a.key: _value(a.value) for a in span.attributes}
+                                collector.spans.append((span.name, span.trace_id.hex(), attrs))
+                self.send_response(200)
+                self.send_header("Content-Type", "application/x-protobuf")
+                self.end_headers()
+
+            def log_message(self, *_: object) -> None:
+                pass
+
+        super().__init__(("127.0.0.1", 0), Handler)
+
+
+def _value(value: AnyValue) -> object:
+    kind = value.WhichOneof("value")
+    return getattr(value, kind) if kind else None
+
+
+def test_traces_reach_the_collector_and_log_lines_carry_their_trace_id(
+    own_database: str, server_port: int, tmp_path: Path
+) -> None:
+    collector = _Collector()
+    threading.Thread(target=collector.serve_forever, daemon=True).start()
+    log = tmp_path / "server.log"
+    endpoint = f"http://127.0.0.1:{collector.server_address[1]}"
+    server = serve(
+        own_database, server_port, log=log,
+        OTEL_EXPORTER_OTLP_ENDPOINT=endpoint, OTEL_BSP_SCHEDULE_DELAY="50",
+    )  # fmt: skip
+    try:
+        base = f"http://127.0.0.1:{server_port}"
+        wait_ready(base, process=server)
+        answer = httpx.get(f"{base}/v1/priorities", headers={"X-Request-ID": "traced-1"})
+        assert answer.status_code == 200
+    finally:
+        server.terminate()  # the lifespan's end flushes the spans still buffered
+        server.wait(timeout=60)
+        collector.shutdown()
+    requests = [s for s in collector.spans if s[2].get("http.route") == "/v1/priorities"]
+    assert requests, collector.spans
+    trace_id = requests[0][1]
+    statements = [s for s in collector.spans if s[1] == trace_id and "db.statement" in s[2]]
+    names = [s[0] for s in collector.spans]
+    assert any("FROM priorities" in str(s[2]["db.statement"]) for s in statements), names
+    assert not [s for s in collector.spans if s[2].get("http.route") == "/readyz"]  # probes
+    records = _json_lines(log.read_text())
+    access = [r for r in records if r.get("request_id") == "traced-1"]
+    assert [r["trace_id"] for r in access] == [trace_id]
