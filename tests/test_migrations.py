@@ -112,7 +112,7 @@ async def test_models_and_migrations_agree(database_url: str) -> None:
 
 def test_every_declared_function_and_trigger_is_loaded_from_the_sql_files() -> None:
     identities = {entity.identity for entity in ENTITIES}
-    assert len(identities) == len(ENTITIES) == 42
+    assert len(identities) == len(ENTITIES) == 45
     assert "PGFunction: public.change_commits_take_position()" in identities
     assert "PGTrigger: public.change_commits_take_position True public.change_commits" in (
         identities
