@@ -220,3 +220,57 @@ async def test_programmes_round_trip_keeps_every_row_attached_to_one_programme(
         await asyncio.to_thread(migrations.check, scratch_url)
     finally:
         await engine.dispose()
+
+
+# The revision before the programmes' own periods and the programme in the roll-up grain.
+BEFORE_PERIODS = "7a3e5b9c1d24"
+
+
+async def test_periods_round_trip_keeps_every_row_aggregate_and_history_entry(
+    scratch_url: str,
+) -> None:
+    """Filled by `relance demo` (two programmes), at the previous head; up, down, up."""
+    engine = await _filled(scratch_url, BEFORE_PERIODS)
+    try:
+        before = await _snapshot(engine)
+        assert len(before["programmes"]) == 2
+        assert {"year"} == set(before["programme_years"][0])
+
+        await asyncio.to_thread(migrations.upgrade, scratch_url)
+        upgraded = await _snapshot(engine)
+        changed = {"programme_years", "chantier_targets", "commitment_rollups"}
+        for table in set(before) - changed:
+            assert upgraded[table] == before[table], table  # history (changes) included
+        periods = {p["id"]: (p["start_year"], p["end_year"]) for p in upgraded["programmes"]}
+        assert sorted((r["programme_id"], r["year"]) for r in upgraded["programme_years"]) == [
+            (id, year) for id, (start, end) in sorted(periods.items())
+            for year in range(start, end + 1)
+        ]  # fmt: skip
+        programme_of = {c["id"]: c["programme_id"] for c in upgraded["chantiers"]}
+        for table in ("chantier_targets", "commitment_rollups"):
+            assert all(r["programme_id"] == programme_of[r["chantier_id"]] for r in upgraded[table])
+            assert _without(upgraded, table, "programme_id") == before[table], table
+        # The second programme's rows lie in its own period, 2023–2027.
+        second = next(id for id, period in periods.items() if period == (2023, 2027))
+        years = {r["year"] for r in upgraded["commitments"] if r["programme_id"] == second}
+        assert years
+        assert min(years) >= 2023
+
+        await _write(engine, 1)  # the new triggers keep the roll-up exact
+        kept = await _snapshot(engine)
+        async with engine.begin() as conn:
+            await conn.execute(text("SELECT commitment_rollups_rebuild()"))
+        assert (await _snapshot(engine))["commitment_rollups"] == kept["commitment_rollups"]
+
+        await asyncio.to_thread(migrations.downgrade, scratch_url, BEFORE_PERIODS)
+        downgraded = await _snapshot(engine)
+        for table in set(kept) - changed:
+            assert downgraded[table] == kept[table], table
+        assert downgraded["programme_years"] == before["programme_years"]
+        for table in ("chantier_targets", "commitment_rollups"):
+            assert downgraded[table] == _without(kept, table, "programme_id"), table
+        await asyncio.to_thread(migrations.upgrade, scratch_url)
+        assert await _snapshot(engine) == kept
+        await asyncio.to_thread(migrations.check, scratch_url)
+    finally:
+        await engine.dispose()
