@@ -85,8 +85,9 @@ class ReportingRepository:
         rows: Sequence[RowMapping] = result.mappings().all()
         return rows
 
-    async def resolve(self, entity: str, values: Collection[str]) -> dict[str, uuid.UUID]:
-        """Map each value (an id or a code) to the id of the entity it names."""
+    async def resolve(self, entity: str, values: Collection[str]) -> dict[str, list[uuid.UUID]]:
+        """Map each value (an id or a code) to the ids of the entities it names: a priority's or
+        a chantier's code names one in each programme that has it."""
         models = {"programme": Programme, "priority": Priority, "chantier": Chantier}
         model: Any = models.get(entity) or (Action if entity == "action" else Partner)
         ids = []
@@ -98,10 +99,10 @@ class ReportingRepository:
         stmt = select(model.id, model.code).where(
             or_(model.id.in_(ids), model.code.in_(list(values)))
         )
-        found: dict[str, uuid.UUID] = {}
-        for id_, code in (await self.session.execute(stmt)).all():
-            found[code] = id_
-            found[str(id_)] = id_
+        found: dict[str, list[uuid.UUID]] = {}
+        for id_, code in (await self.session.execute(stmt.order_by(model.id))).all():
+            found.setdefault(code, []).append(id_)
+            found[str(id_)] = [id_]
         return found
 
     # -- progress ------------------------------------------------------------------------------

@@ -51,7 +51,11 @@ status; `execution_rate` = disbursed / committed (null when nothing is committed
 appear as `{{"id", "code", "name"}}`, the others as plain values.
 
 **Filters** are named after the dimensions (plus `year_from` and `year_to`); an entity accepts
-its id or its code; a repeated parameter means OR (`?year=2024&year=2025`).
+its id or its code (a priority's or a chantier's code names the one of every programme that
+has it: add `programme` to keep one); a repeated parameter means OR (`?year=2024&year=2025`).
+
+**Programmes**: `programme` is a dimension and a filter like the others; a commitment belongs
+to one programme (its chantier's), so the programmes' cells add up to the total, to the cent.
 
 **Overlapping cells.** A chantier may serve several priorities and an action may span several
 communes: under a `priority` or `commune` drilldown such a commitment appears in each of its

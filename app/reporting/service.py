@@ -134,7 +134,7 @@ class ReportingService:
                         ErrorItem(parameter=entity, detail=f"no {entity} {v!r}") for v in missing
                     ],
                 )
-            resolved[entity] = tuple(dict.fromkeys(found[v] for v in values))
+            resolved[entity] = tuple(dict.fromkeys(id for v in values for id in found[v]))
         return Cut(
             year=tuple(dict.fromkeys(filters.year or ())),
             year_from=filters.year_from,
