@@ -26,6 +26,8 @@ BEFORE_COMMIT_ORDER = "e1f2a3b4c5d6"
 # The revision before programmes: the services of today write only at head, so data for an
 # older revision is written at head and then migrated down.
 BEFORE_PROGRAMMES = "748477131bf2"
+# The revision before the programmes' own periods and the programme in the roll-up grain.
+BEFORE_PERIODS = "7a3e5b9c1d24"
 
 Snapshot = dict[str, list[dict[str, Any]]]
 
@@ -192,7 +194,9 @@ async def test_programmes_round_trip_keeps_every_row_attached_to_one_programme(
         assert "programmes" not in before
         assert before["commitments"]
 
-        await asyncio.to_thread(migrations.upgrade, scratch_url)
+        # Up to the ownership revision: the periods' revision (next) may widen the one
+        # programme to the years its rows use (the demo's second programme reaches 2027).
+        await asyncio.to_thread(migrations.upgrade, scratch_url, BEFORE_PERIODS)
         upgraded = await _snapshot(engine)
         [programme] = upgraded["programmes"]
         assert (programme["code"], programme["start_year"], programme["end_year"]) == (
@@ -218,12 +222,19 @@ async def test_programmes_round_trip_keeps_every_row_attached_to_one_programme(
         assert await _snapshot(engine) == before
         await asyncio.to_thread(migrations.upgrade, scratch_url)
         await asyncio.to_thread(migrations.check, scratch_url)
+        # At head the one programme's period covers every year its rows use: widened, logged.
+        head = await _snapshot(engine)
+        [programme] = head["programmes"]
+        years = {r["year"] for r in head["commitments"]} | {
+            r["year"] for r in head["chantier_targets"]
+        }
+        assert (programme["start_year"], programme["end_year"]) == (min(years), max(years))
+        assert len(head["programme_years"]) == max(years) - min(years) + 1
+        for table in set(before) - owning - {"changes", "change_commits", "programme_years"}:
+            rows = [{k: v for k, v in r.items() if k != "programme_id"} for r in head[table]]
+            assert sorted(rows, key=_key) == before[table], table
     finally:
         await engine.dispose()
-
-
-# The revision before the programmes' own periods and the programme in the roll-up grain.
-BEFORE_PERIODS = "7a3e5b9c1d24"
 
 
 async def test_periods_round_trip_keeps_every_row_aggregate_and_history_entry(
