@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from sqlalchemy import func, select
 
 from app.common.repository import Condition, Repository, conditions, when
-from app.models import Action, ChantierTarget, Commitment, Programme
+from app.models import Action, Chantier, ChantierTarget, Commitment, Programme
 from app.programmes.schemas import ProgrammeFilters
 
 
@@ -41,6 +41,24 @@ class ProgrammeRepository(Repository[Programme]):
         )
         rows = (await self.session.execute(stmt)).all()
         return {id: range(start, end + 1) for id, start, end in rows}
+
+    async def chantier_period(self, chantier_id: uuid.UUID) -> range | None:
+        """The period of the chantier's programme; None when there is no such chantier."""
+        stmt = (
+            select(Programme.start_year, Programme.end_year)
+            .join(Chantier, Chantier.programme_id == Programme.id)
+            .where(Chantier.id == chantier_id)
+        )
+        row = (await self.session.execute(stmt)).one_or_none()
+        return None if row is None else range(row[0], row[1] + 1)
+
+    async def count_action_outside(self, action_id: uuid.UUID, period: range) -> int:
+        """How many of the action's commitments have a year outside `period`."""
+        stmt = select(func.count()).where(
+            Commitment.action_id == action_id,
+            ~Commitment.year.between(period.start, period.stop - 1),
+        )
+        return int((await self.session.execute(stmt)).scalar_one())
 
     async def count_outside(self, id: uuid.UUID, start: int, end: int) -> tuple[int, int]:
         """How many of the programme's commitments and chantier targets have a year outside

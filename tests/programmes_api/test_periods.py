@@ -226,3 +226,30 @@ async def test_codes_and_numbers_are_unique_per_programme(
         headers=editor,
     )
     assert assert_problem(twin, 409, "CONFLICT")["errors"][0]["pointer"] == "/number"
+
+
+async def test_moving_an_action_whose_years_its_new_programme_leaves_out_is_refused(
+    client: httpx.AsyncClient, editor: dict[str, str], connection: AsyncConnection
+) -> None:
+    commitment = await make_commitment(client, editor, year=2021)
+    _, chantier = await _later_programme(client, editor)
+    url = f"/v1/actions/{commitment['action_id']}"
+    before = await checksum(connection)
+    response = await client.patch(url, json={"chantier_id": chantier["id"]}, headers=editor)
+    problem = assert_problem(response, 422, "VALIDATION_ERROR")
+    assert problem["errors"] == [
+        {
+            "pointer": "/chantier_id",
+            "detail": "is of a programme whose period 2023–2027 leaves out 1 of the action's "
+            "commitments",
+        }
+    ]
+    assert await checksum(connection) == before
+    with pytest.raises(IntegrityError, match="commitments_programme_id_year_fkey"):
+        async with connection.begin_nested():
+            await connection.execute(
+                text(
+                    "UPDATE actions SET chantier_id = CAST(:c AS uuid) WHERE id = CAST(:a AS uuid)"
+                ),
+                {"c": chantier["id"], "a": commitment["action_id"]},
+            )
