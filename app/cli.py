@@ -26,7 +26,7 @@ from app.models.enums import Role
 from app.ops import logs
 from app.partners.repository import PartnerRepository
 from app.programme.demo import demo
-from app.programme.service import SeedConflict, seed, sync_years
+from app.programme.service import SeedConflict, seed
 
 T = TypeVar("T")
 
@@ -72,8 +72,8 @@ def _in_session(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]
 
 
 def _migrate(settings: Settings) -> None:
+    # Budget years follow each programme's period in the database: nothing to sync after.
     migrations.upgrade(settings.sqlalchemy_url())
-    _in_session(settings, lambda session: sync_years(session, settings), "relance migrate")
 
 
 def cmd_migrate(_: argparse.Namespace) -> None:

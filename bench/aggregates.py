@@ -1,6 +1,10 @@
 """Aggregates benchmark: load N commitments, then time the aggregate endpoints over HTTP next to
 the raw SQL GROUP BY over the same table, and the write cost of the roll-up triggers.
 
+Two programmes: the seed's (2020–2026) and a second one (2023–2027) with three chantiers of
+its own; actions are spread over both programmes' chantiers, and each commitment's year lies
+in its own programme's period.
+
     .venv/bin/python -m bench.aggregates [--n 100000 --n 1000000] [--requests 200]
 
 Uses BENCH_DATABASE_URL, else TEST_DATABASE_URL, else the embedded PostgreSQL; every N gets
@@ -37,17 +41,21 @@ KINDS = "'metropole','commune','department','region','state','public_bank','eu',
 INSTRUMENTS = "'grant','loan','equity','guarantee','own_funds','engineering'"
 COMMUNES = "'13055','13001','13056','13005','13028','13047','13103','13117','13054','13041'"
 
-# Commitment rows for generate_series(:first, :last) AS i, spread over actions and partners.
+# Commitment rows for generate_series(:first, :last) AS i, spread over actions and partners,
+# each year inside the period of its action's programme.
 ROWS = f"""
 SELECT a.ids[1 + i % cardinality(a.ids)], p.ids[1 + (i * 7) % cardinality(p.ids)],
-       2020 + i % 7, amount,
+       a.starts[1 + i % cardinality(a.ids)] + i % a.spans[1 + i % cardinality(a.ids)], amount,
        CASE WHEN i % 10 >= 4 THEN round(amount * (i % 101) / 100, 2) ELSE 0 END,
        (ARRAY[{INSTRUMENTS}])[1 + i % 6],
        CASE WHEN i % 10 = 0 THEN 'cancelled' WHEN i % 10 < 4 THEN 'planned' ELSE 'committed' END,
        1
 FROM generate_series($1::int, $2::int) AS i
 CROSS JOIN LATERAL (SELECT ((i::bigint * 7919) % 50000000 + 100)::numeric / 100 AS amount) m,
-     (SELECT array_agg(id ORDER BY code) AS ids FROM actions) a,
+     (SELECT array_agg(a.id ORDER BY a.code) AS ids,
+             array_agg(g.start_year ORDER BY a.code) AS starts,
+             array_agg(g.end_year - g.start_year + 1 ORDER BY a.code) AS spans
+      FROM actions a JOIN programmes g ON g.id = a.programme_id) a,
      (SELECT array_agg(id ORDER BY code) AS ids FROM partners) p
 """
 INSERT = (
@@ -61,6 +69,12 @@ RAW_SQL = {
                sum(c.amount) FILTER (WHERE c.status = 'committed'),
                sum(c.disbursed_amount) FILTER (WHERE c.status = 'committed'), count(*)
         FROM commitments c JOIN actions a ON a.id = c.action_id GROUP BY 1, 2""",
+    "GROUP BY programme, partner, year": """
+        SELECT programme_id, partner_id, year,
+               sum(amount) FILTER (WHERE status = 'planned'),
+               sum(amount) FILTER (WHERE status = 'committed'),
+               sum(disbursed_amount) FILTER (WHERE status = 'committed'), count(*)
+        FROM commitments GROUP BY 1, 2, 3""",
     "GROUP BY year, status": """
         SELECT year, status, sum(amount), sum(disbursed_amount), count(*)
         FROM commitments GROUP BY 1, 2""",
@@ -72,9 +86,20 @@ ENDPOINTS = [
     "/v1/aggregates/commitments?drilldown=partner_kind,status&year=2024",
     "/v1/aggregates/commitments?drilldown=partner,instrument&priority=TRANSITION&year_from=2022",
     "/v1/aggregates/commitments?drilldown=chantier,partner,year,status,instrument&page_size=10000",
+    "/v1/aggregates/commitments?drilldown=programme,partner,year",
+    "/v1/aggregates/commitments?drilldown=chantier,year&programme=BENCH-2023-2027",
     "/v1/summary",
+    "/v1/programmes/{programme}/summary",
     "/v1/chantiers/{chantier}/progress",
 ]
+SECOND_PROGRAMME = """
+WITH p AS (
+  INSERT INTO programmes (code, name, start_year, end_year, territory_code, version)
+  VALUES ('BENCH-2023-2027', 'Second programme', 2023, 2027, '200054807', 1) RETURNING id
+)
+INSERT INTO chantiers (programme_id, number, code, name, version)
+SELECT p.id, n, 'BENCH_C' || n, 'Chantier ' || n, 1 FROM p, generate_series(1, 3) AS n
+"""
 SLOW_ENDPOINTS = ["/v1/aggregates/commitments?drilldown=commune&year=2024"]  # no roll-up
 
 
@@ -87,6 +112,7 @@ async def prepare(url: str, n: int) -> None:
     await engine.dispose()
     conn = await asyncpg.connect(plain(url))
     try:
+        await conn.execute(SECOND_PROGRAMME)
         await conn.execute(
             f"""INSERT INTO partners (code, name, kind, version)
             SELECT 'BENCH' || i, 'Partner ' || i, (ARRAY[{KINDS}])[1 + i % 9], 1
@@ -204,11 +230,12 @@ async def time_http(url: str, requests: int) -> dict[str, float]:
                 except httpx.TransportError:
                     await asyncio.sleep(0.1)
             chantiers = (await client.get("/v1/chantiers?code=TRANSPORTS")).json()["items"]
+            programmes = (await client.get("/v1/programmes?code=BENCH-2023-2027")).json()["items"]
             out = {}
             for path, count in [(p, requests) for p in ENDPOINTS] + [
                 (p, 10) for p in SLOW_ENDPOINTS
             ]:
-                path = path.format(chantier=chantiers[0]["id"])
+                path = path.format(chantier=chantiers[0]["id"], programme=programmes[0]["id"])
                 for _ in range(5):
                     (await client.get(path)).raise_for_status()
                 samples = []

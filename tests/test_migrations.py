@@ -26,6 +26,8 @@ BEFORE_COMMIT_ORDER = "e1f2a3b4c5d6"
 # The revision before programmes: the services of today write only at head, so data for an
 # older revision is written at head and then migrated down.
 BEFORE_PROGRAMMES = "748477131bf2"
+# The revision before the programmes' own periods and the programme in the roll-up grain.
+BEFORE_PERIODS = "7a3e5b9c1d24"
 
 Snapshot = dict[str, list[dict[str, Any]]]
 
@@ -112,7 +114,7 @@ async def test_models_and_migrations_agree(database_url: str) -> None:
 
 def test_every_declared_function_and_trigger_is_loaded_from_the_sql_files() -> None:
     identities = {entity.identity for entity in ENTITIES}
-    assert len(identities) == len(ENTITIES) == 42
+    assert len(identities) == len(ENTITIES) == 45
     assert "PGFunction: public.change_commits_take_position()" in identities
     assert "PGTrigger: public.change_commits_take_position True public.change_commits" in (
         identities
@@ -192,7 +194,9 @@ async def test_programmes_round_trip_keeps_every_row_attached_to_one_programme(
         assert "programmes" not in before
         assert before["commitments"]
 
-        await asyncio.to_thread(migrations.upgrade, scratch_url)
+        # Up to the ownership revision: the periods' revision (next) may widen the one
+        # programme to the years its rows use (the demo's second programme reaches 2027).
+        await asyncio.to_thread(migrations.upgrade, scratch_url, BEFORE_PERIODS)
         upgraded = await _snapshot(engine)
         [programme] = upgraded["programmes"]
         assert (programme["code"], programme["start_year"], programme["end_year"]) == (
@@ -217,6 +221,67 @@ async def test_programmes_round_trip_keeps_every_row_attached_to_one_programme(
         await asyncio.to_thread(migrations.downgrade, scratch_url, BEFORE_PROGRAMMES)
         assert await _snapshot(engine) == before
         await asyncio.to_thread(migrations.upgrade, scratch_url)
+        await asyncio.to_thread(migrations.check, scratch_url)
+        # At head the one programme's period covers every year its rows use: widened, logged.
+        head = await _snapshot(engine)
+        [programme] = head["programmes"]
+        years = {r["year"] for r in head["commitments"]} | {
+            r["year"] for r in head["chantier_targets"]
+        }
+        assert (programme["start_year"], programme["end_year"]) == (min(years), max(years))
+        assert len(head["programme_years"]) == max(years) - min(years) + 1
+        for table in set(before) - owning - {"changes", "change_commits", "programme_years"}:
+            rows = [{k: v for k, v in r.items() if k != "programme_id"} for r in head[table]]
+            assert sorted(rows, key=_key) == before[table], table
+    finally:
+        await engine.dispose()
+
+
+async def test_periods_round_trip_keeps_every_row_aggregate_and_history_entry(
+    scratch_url: str,
+) -> None:
+    """Filled by `relance demo` (two programmes), at the previous head; up, down, up."""
+    engine = await _filled(scratch_url, BEFORE_PERIODS)
+    try:
+        before = await _snapshot(engine)
+        assert len(before["programmes"]) == 2
+        assert {"year"} == set(before["programme_years"][0])
+
+        await asyncio.to_thread(migrations.upgrade, scratch_url)
+        upgraded = await _snapshot(engine)
+        changed = {"programme_years", "chantier_targets", "commitment_rollups"}
+        for table in set(before) - changed:
+            assert upgraded[table] == before[table], table  # history (changes) included
+        periods = {p["id"]: (p["start_year"], p["end_year"]) for p in upgraded["programmes"]}
+        assert sorted((r["programme_id"], r["year"]) for r in upgraded["programme_years"]) == [
+            (id, year) for id, (start, end) in sorted(periods.items())
+            for year in range(start, end + 1)
+        ]  # fmt: skip
+        programme_of = {c["id"]: c["programme_id"] for c in upgraded["chantiers"]}
+        for table in ("chantier_targets", "commitment_rollups"):
+            assert all(r["programme_id"] == programme_of[r["chantier_id"]] for r in upgraded[table])
+            assert _without(upgraded, table, "programme_id") == before[table], table
+        # The second programme's rows lie in its own period, 2023–2027.
+        second = next(id for id, period in periods.items() if period == (2023, 2027))
+        years = {r["year"] for r in upgraded["commitments"] if r["programme_id"] == second}
+        assert years
+        assert min(years) >= 2023
+
+        await _write(engine, 1)  # the new triggers keep the roll-up exact
+        kept = await _snapshot(engine)
+        async with engine.begin() as conn:
+            await conn.execute(text("SELECT commitment_rollups_rebuild()"))
+        assert (await _snapshot(engine))["commitment_rollups"] == kept["commitment_rollups"]
+
+        await asyncio.to_thread(migrations.downgrade, scratch_url, BEFORE_PERIODS)
+        downgraded = await _snapshot(engine)
+        for table in set(kept) - changed:
+            assert downgraded[table] == kept[table], table
+        assert downgraded["programme_years"] == before["programme_years"]
+        for table in ("chantier_targets", "commitment_rollups"):
+            assert downgraded[table] == _without(kept, table, "programme_id"), table
+        await asyncio.to_thread(migrations.upgrade, scratch_url)
+        assert await _snapshot(engine) == kept
         await asyncio.to_thread(migrations.check, scratch_url)
     finally:
         await engine.dispose()

@@ -3,7 +3,7 @@ checked by the input models and by the database."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from app.actions.repository import ActionRepository
@@ -11,8 +11,9 @@ from app.actions.schemas import ActionFilters
 from app.common.pagination import ListParams
 from app.common.rules import field_reference_errors
 from app.common.service import ResourceService
-from app.errors import ValidationFailed
+from app.errors import ErrorItem, ValidationFailed
 from app.models import Action, Chantier, Partner
+from app.programmes.repository import ProgrammeRepository
 
 _REFERENCES = {"chantier_id": (Chantier, "chantier"), "lead_partner_id": (Partner, "partner")}
 
@@ -31,6 +32,25 @@ class ActionService(ResourceService[Action, ActionRepository]):
         return await self.repo.page(params, filters, self.repo.where(filters))
 
     async def validate(self, values: Mapping[str, Any], current: Action | None) -> None:
-        errors = await field_reference_errors(self.repo, values, _REFERENCES)
+        errors: Sequence[ErrorItem] = await field_reference_errors(self.repo, values, _REFERENCES)
+        moved_to = values.get("chantier_id")
+        if not errors and current is not None and moved_to not in (None, current.chantier_id):
+            errors = await self._period_errors(current, moved_to)
         if errors:
             raise ValidationFailed("The action is invalid.", errors=errors)
+
+    async def _period_errors(self, action: Action, chantier_id: Any) -> Sequence[ErrorItem]:
+        """Its commitments follow it to the chantier's programme, whose period must hold their
+        years (the database refuses them too: commitments' (programme_id, year) foreign key)."""
+        programmes = ProgrammeRepository(self.repo.session)
+        period = await programmes.chantier_period(chantier_id)
+        if period is None:
+            return []
+        outside = await programmes.count_action_outside(action.id, period)
+        if not outside:
+            return []
+        detail = (
+            f"is of a programme whose period {period.start}–{period.stop - 1} leaves out "
+            f"{outside} of the action's commitments"
+        )
+        return [ErrorItem(pointer="/chantier_id", detail=detail)]

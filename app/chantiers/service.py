@@ -1,4 +1,5 @@
-"""Chantier rules: the priorities served must exist, targets fall inside the programme period."""
+"""Chantier rules: the priorities served must exist, targets fall inside its programme's
+period."""
 
 from __future__ import annotations
 
@@ -48,17 +49,23 @@ class ChantierService(ResourceService[Chantier, ChantierRepository]):
         return await self.repo.page(params, filters, self.repo.where(filters))
 
     async def validate(self, values: Mapping[str, Any], current: Chantier | None) -> None:
-        """The priorities served exist, once each; targets fall in the programme period, one
-        per year."""
+        """The priorities served exist, once each, in the chantier's programme; targets fall in
+        that programme's period, one per year."""
         errors: list[ErrorItem] = []
+        programmes = ProgrammeRepository(self.repo.session)
+        programme_id = current.programme_id if current else values.get("programme_id")
+        if programme_id is None:
+            programme_id = await programmes.sole_id()  # unknown: build() answers /programme_id
         priority_ids: Sequence[uuid.UUID] = values.get("priority_ids") or ()
         errors += await reference_errors(
             self.repo, Priority, "priority", priority_ids, lambda n: f"/priority_ids/{n}"
         )
         errors += _twice(priority_ids, lambda n: f"/priority_ids/{n}")
-        errors += await self._foreign_priorities(values, current, priority_ids)
+        errors += await self._foreign_priorities(programme_id, priority_ids)
         years = [target["year"] for target in values.get("targets") or ()]
-        errors += period_errors(self.settings.programme.years, years, _target_year)
+        if years and programme_id is not None:
+            periods = await programmes.periods([programme_id])
+            errors += period_errors(periods, [programme_id] * len(years), years, _target_year)
         errors += _twice(years, _target_year)
         if errors:
             raise ValidationFailed(
@@ -66,15 +73,12 @@ class ChantierService(ResourceService[Chantier, ChantierRepository]):
             )
 
     async def _foreign_priorities(
-        self, values: Mapping[str, Any], current: Chantier | None, ids: Sequence[uuid.UUID]
+        self, programme_id: uuid.UUID | None, ids: Sequence[uuid.UUID]
     ) -> Sequence[ErrorItem]:
         """An error for each priority of another programme than the chantier's (the database
         refuses them too: chantier_priorities' composite foreign key)."""
         if not ids:
             return []
-        programme_id = current.programme_id if current else values.get("programme_id")
-        if programme_id is None:
-            programme_id = await ProgrammeRepository(self.repo.session).sole_id()
         owners = await self.repo.programmes_of_priorities(ids)
         return [
             ErrorItem(pointer=f"/priority_ids/{n}", detail="is a priority of another programme")

@@ -1,4 +1,4 @@
-"""Commitment rules: year in the programme period, disbursed within amount, the action and the
+"""Commitment rules: year in its own programme's period, disbursed within amount, the action and the
 partner exist, and a partner key reaches only its own partner's commitments."""
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from app.common.rules import (
 from app.common.service import ResourceService
 from app.errors import ErrorItem, ValidationFailed
 from app.models import Action, Commitment, Partner
+from app.programmes.repository import ProgrammeRepository
 
 _REFERENCES = {"action_id": (Action, "action"), "partner_id": (Partner, "partner")}
 
@@ -47,10 +48,14 @@ class CommitmentService(ResourceService[Commitment, CommitmentRepository]):
 
     async def validate(self, values: Mapping[str, Any], current: Commitment | None) -> None:
         errors: list[ErrorItem] = []
-        if "year" in values:
-            errors += period_errors(
-                self.settings.programme.years, [values["year"]], single("/year")
-            )
+        action_id = values.get("action_id", current.action_id if current else None)
+        year = values.get("year", current.year if current else None)
+        if ("year" in values or "action_id" in values) and action_id and year:
+            # The period of the action's own programme; moving to an action of another
+            # programme names /action_id when the year was not sent.
+            periods = await ProgrammeRepository(self.repo.session).action_periods([action_id])
+            pointer = single("/year" if "year" in values else "/action_id")
+            errors += period_errors(periods, [action_id], [year], pointer)
         amount = values.get("amount", current.amount if current else None)
         disbursed = values.get("disbursed_amount", current.disbursed_amount if current else None)
         if amount is not None and disbursed is not None and disbursed > amount:

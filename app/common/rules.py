@@ -27,15 +27,23 @@ def single(pointer: str) -> Pointer:
     return lambda _: pointer
 
 
-def period_errors(period: range, years: Sequence[int], pointer: Pointer) -> list[ErrorItem]:
-    """An error for each year outside the programme period. The database refuses those years
-    too; checked here to name every bad field at once."""
-    detail = f"is outside the programme period {period.start}–{period.stop - 1}"
-    return [
-        ErrorItem(pointer=pointer(n), detail=detail)
-        for n, year in enumerate(years)
-        if year not in period
-    ]
+def period_errors(
+    periods: Mapping[uuid.UUID, range],
+    owners: Sequence[uuid.UUID],
+    years: Sequence[int],
+    pointer: Pointer,
+) -> list[ErrorItem]:
+    """An error for each year outside the period of its owner (`periods[owners[n]]`: the
+    programme's period, looked up by action or by programme). An owner absent from `periods`
+    is reported by its own check ("no such action"). The database refuses those years too;
+    checked here to name every bad field at once."""
+    errors = []
+    for n, (owner, year) in enumerate(zip(owners, years, strict=True)):
+        period = periods.get(owner)
+        if period is not None and year not in period:
+            detail = f"is outside the programme period {period.start}–{period.stop - 1}"
+            errors.append(ErrorItem(pointer=pointer(n), detail=detail))
+    return errors
 
 
 async def reference_errors(

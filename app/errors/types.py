@@ -75,6 +75,12 @@ class StillReferenced(Conflict):
     reason = "STILL_REFERENCED"
 
 
+class PeriodInUse(Conflict):
+    """A programme's period narrowed while commitments or targets use the years it drops."""
+
+    reason = "PERIOD_IN_USE"
+
+
 class CursorExpired(AppError):
     """A change-feed cursor that is no longer (or was never) valid: the client resyncs."""
 

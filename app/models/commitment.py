@@ -44,6 +44,12 @@ class Commitment(Resource):
             ["actions.id", "actions.programme_id"],
             onupdate="CASCADE",
         ),
+        # The year lies in the period of the commitment's own programme.
+        ForeignKeyConstraint(
+            ["programme_id", "year"],
+            ["programme_years.programme_id", "programme_years.year"],
+            ondelete="RESTRICT",
+        ),
     )
 
     action_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("actions.id", ondelete="RESTRICT"))
@@ -52,7 +58,7 @@ class Commitment(Resource):
         server_default=FetchedValue(), server_onupdate=FetchedValue()
     )
     external_ref: Mapped[str | None] = mapped_column(Text)
-    year: Mapped[int] = mapped_column(ForeignKey("programme_years.year", ondelete="RESTRICT"))
+    year: Mapped[int]
     amount: Mapped[Decimal] = mapped_column(Numeric(15, 2))
     disbursed_amount: Mapped[Decimal] = mapped_column(Numeric(15, 2), server_default="0")
     instrument: Mapped[str] = mapped_column(Text)

@@ -9,13 +9,18 @@ from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.chantiers.schemas import ChantierCreate
 from app.chantiers.service import ChantierService
 from app.config import Settings
-from app.models import Action, Chantier, Commitment, Partner
+from app.models import Action, Chantier, Commitment, Partner, Programme
 from app.models.enums import ActionStatus, CommitmentStatus, Instrument, PartnerKind
 from app.partners.schemas import PartnerCreate
 from app.partners.service import PartnerService
+from app.priorities.schemas import PriorityCreate
+from app.priorities.service import PriorityService
 from app.programme.repository import ProgrammeRepository
+from app.programmes.schemas import ProgrammeCreate
+from app.programmes.service import ProgrammeService
 
 # INSEE codes of communes of the Métropole (and Pertuis, Vaucluse).
 COMMUNES = ["13055", "13001", "13056", "13005", "13028", "13047", "13103", "13117", "13054",
@@ -42,6 +47,26 @@ PROJECTS = {
         "Légumerie collective pour la restauration scolaire"],
 }  # fmt: skip
 
+# The second programme, smaller and later, co-financed by the same Banque des Territoires.
+# Its codes and numbers differ from the first's (they need not: they are unique per
+# programme), so that a database holding the demo can still be migrated down.
+SECOND = {
+    "code": "AMP-CRTE-2023-2027",
+    "name": "Contrat de relance et de transition écologique de la Métropole",
+    "description": "Donnée synthétique de démonstration : un second programme, signé avec "
+    "l'État et cofinancé par la Banque des Territoires.",
+    "start_year": 2023,
+    "end_year": 2027,
+    "territory_code": "200054807",
+}
+SECOND_PRIORITY = ("CRTE_TRANSITION", "La sobriété énergétique des équipements publics")
+SECOND_CHANTIERS = {
+    9: ("CRTE_RENOVATION", "Rénover les bâtiments publics", "20000000.00",
+        ["Rénovation thermique des gymnases", "Écoles à énergie positive"]),
+    10: ("CRTE_MOBILITES", "Développer les mobilités douces", None,
+         ["Voies vertes du littoral", "Stationnements vélos sécurisés en gare"]),
+}  # fmt: skip
+
 DEMO_PARTNERS = [
     ("ETAT", "État (plan France Relance)", PartnerKind.state),
     ("REGION_SUD", "Région Provence-Alpes-Côte d'Azur", PartnerKind.region),
@@ -64,9 +89,134 @@ def _amount(rng: random.Random, low: int, high: int) -> Decimal:
     return Decimal(rng.randint(low * 100, high * 100)) / 100
 
 
+async def _second_programme(
+    session: AsyncSession, settings: Settings
+) -> tuple[Programme, list[tuple[Chantier, list[str]]]]:
+    """The second programme, its priority and its chantiers: found, or made."""
+    programmes = ProgrammeService(session, settings)
+    programme = await programmes.repo.find_by(code=SECOND["code"])
+    if programme is None:
+        programme = await programmes.create(ProgrammeCreate.model_validate(SECOND))
+    priorities = PriorityService(session, settings)
+    code, name = SECOND_PRIORITY
+    priority = await priorities.repo.find_by(programme_id=programme.id, code=code)
+    if priority is None:
+        priority = await priorities.create(
+            PriorityCreate(programme_id=programme.id, code=code, name=name, position=1)
+        )
+    chantiers = ChantierService(session, settings)
+    made = []
+    for number, (code, name, every_year, titles) in SECOND_CHANTIERS.items():
+        chantier = await chantiers.repo.find_by(programme_id=programme.id, number=number)
+        if chantier is None:
+            years = range(programme.start_year, programme.end_year + 1)
+            targets = [{"year": y, "amount": every_year} for y in years] if every_year else []
+            chantier = await chantiers.create(
+                ChantierCreate.model_validate(
+                    {
+                        "programme_id": programme.id,
+                        "number": number,
+                        "code": code,
+                        "name": name,
+                        "priority_ids": [priority.id],
+                        "targets": targets,
+                    }
+                )
+            )
+        made.append((chantier, titles))
+    return programme, made
+
+
+@dataclass
+class _Writer:
+    """Writes synthetic actions and their commitments, inside their programme's period."""
+
+    session: AsyncSession
+    rng: random.Random
+    actions: int = 0
+    commitments: int = 0
+
+    async def actions_of(
+        self,
+        chantier: Chantier,
+        titles: list[str],
+        programme: Programme,
+        funders: list[Partner],
+        *,
+        big: bool,
+    ) -> None:
+        rng = self.rng
+        years = list(range(programme.start_year, programme.end_year + 1))
+        for i, title in enumerate(titles, start=1):
+            first = rng.choice(years[:4])
+            last = min(years[-1], first + rng.randint(1, 5))
+            progress = rng.randint(0, 100)
+            status = (
+                ActionStatus.completed
+                if progress == 100
+                else rng.choice([ActionStatus.in_progress] * 5 + [ActionStatus.planned])
+            )
+            action = Action(
+                code=f"DEMO-C{chantier.number}-{i:02d}",
+                chantier_id=chantier.id,
+                title=title,
+                description="Donnée synthétique de démonstration.",
+                status=status.value,
+                progress=progress,
+                weight=rng.randint(1, 10),
+                start_date=date(first, rng.randint(1, 12), 1),
+                end_date=date(last, 12, 31),
+                communes=rng.sample(COMMUNES, rng.randint(1, 3)),
+                lead_partner_id=funders[0].id,
+                synthetic=True,
+            )
+            self.session.add(action)
+            await self.session.flush()
+            self.actions += 1
+            for year in range(first, last + 1):
+                for partner in rng.sample(funders, rng.randint(1, min(3, len(funders)))):
+                    self._commitment(action, partner, year, title, big=big)
+
+    def _commitment(
+        self, action: Action, partner: Partner, year: int, title: str, *, big: bool
+    ) -> None:
+        rng = self.rng
+        amount = _amount(rng, 2_000_000, 40_000_000) if big else _amount(rng, 50_000, 3_000_000)
+        state = (
+            CommitmentStatus.committed
+            if year < 2025
+            else rng.choice([CommitmentStatus.planned, CommitmentStatus.committed])
+        )
+        if rng.random() < 0.05:
+            state = CommitmentStatus.cancelled
+        paid = (
+            (amount * Decimal(rng.randint(0, 100)) / 100).quantize(Decimal("0.01"))
+            if state is CommitmentStatus.committed
+            else Decimal("0.00")
+        )
+        self.session.add(
+            Commitment(
+                action_id=action.id,
+                partner_id=partner.id,
+                external_ref=f"{action.code}-{year}-{partner.code}",
+                year=year,
+                amount=amount,
+                disbursed_amount=paid,
+                instrument=rng.choice(list(Instrument)).value,
+                status=state.value,
+                signed_on=date(year, rng.randint(1, 12), rng.randint(1, 28)),
+                label=f"{title} — {partner.code} {year}",
+                synthetic=True,
+            )
+        )
+        self.commitments += 1
+
+
 async def demo(
     session: AsyncSession, settings: Settings, *, reset: bool = False, seed_value: int = 2020
 ) -> DemoReport:
+    """Synthetic actions and commitments in the seeded programme, and a second, smaller
+    programme (2023–2027) sharing the partner BDT, so that every screen shows two."""
     repo = ProgrammeRepository(session)
     if reset:
         await repo.delete_synthetic()
@@ -85,75 +235,21 @@ async def demo(
         if partner is None:
             partner = await partners.create(PartnerCreate(code=code, name=name, kind=kind))
         funders.append(partner)
+    first = await ProgrammeService(session, settings).repo.find_by(
+        code=settings.programme.first_code
+    )
+    if first is None:
+        raise RuntimeError("run `relance seed` before `relance demo`")
 
+    writer = _Writer(session, rng)
     chantiers = ChantierService(session, settings)
-    years = list(settings.programme.years)
-    actions = commitments = 0
     for number, titles in PROJECTS.items():
-        chantier: Chantier | None = await chantiers.repo.find_by(number=number)
-        if chantier is None:
-            continue
-        big = number == 5  # transport carries 350 M€ a year
-        for i, title in enumerate(titles, start=1):
-            first = rng.choice(years[:4])
-            last = min(years[-1], first + rng.randint(1, 5))
-            progress = rng.randint(0, 100)
-            status = (
-                ActionStatus.completed
-                if progress == 100
-                else rng.choice([ActionStatus.in_progress] * 5 + [ActionStatus.planned])
-            )
-            action = Action(
-                code=f"DEMO-C{number}-{i:02d}",
-                chantier_id=chantier.id,
-                title=title,
-                description="Donnée synthétique de démonstration.",
-                status=status.value,
-                progress=progress,
-                weight=rng.randint(1, 10),
-                start_date=date(first, rng.randint(1, 12), 1),
-                end_date=date(last, 12, 31),
-                communes=rng.sample(COMMUNES, rng.randint(1, 3)),
-                lead_partner_id=funders[0].id,
-                synthetic=True,
-            )
-            session.add(action)
-            await session.flush()
-            actions += 1
-            for year in range(first, last + 1):
-                for partner in rng.sample(funders, rng.randint(1, 3)):
-                    amount = (
-                        _amount(rng, 2_000_000, 40_000_000)
-                        if big
-                        else _amount(rng, 50_000, 3_000_000)
-                    )
-                    state = (
-                        CommitmentStatus.committed
-                        if year < 2025
-                        else rng.choice([CommitmentStatus.planned, CommitmentStatus.committed])
-                    )
-                    if rng.random() < 0.05:
-                        state = CommitmentStatus.cancelled
-                    paid = (
-                        (amount * Decimal(rng.randint(0, 100)) / 100).quantize(Decimal("0.01"))
-                        if state is CommitmentStatus.committed
-                        else Decimal("0.00")
-                    )
-                    session.add(
-                        Commitment(
-                            action_id=action.id,
-                            partner_id=partner.id,
-                            external_ref=f"{action.code}-{year}-{partner.code}",
-                            year=year,
-                            amount=amount,
-                            disbursed_amount=paid,
-                            instrument=rng.choice(list(Instrument)).value,
-                            status=state.value,
-                            signed_on=date(year, rng.randint(1, 12), rng.randint(1, 28)),
-                            label=f"{title} — {partner.code} {year}",
-                            synthetic=True,
-                        )
-                    )
-                    commitments += 1
+        chantier = await chantiers.repo.find_by(programme_id=first.id, number=number)
+        if chantier is not None:  # transport (5) carries 350 M€ a year
+            await writer.actions_of(chantier, titles, first, funders, big=number == 5)
+    second, its_chantiers = await _second_programme(session, settings)
+    shared = [p for p in funders if p.code in ("BDT", "ETAT")]
+    for chantier, titles in its_chantiers:
+        await writer.actions_of(chantier, titles, second, shared, big=False)
     await session.flush()
-    return DemoReport(actions, commitments)
+    return DemoReport(writer.actions, writer.commitments)

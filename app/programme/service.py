@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 from dataclasses import dataclass, field
 from decimal import Decimal
 from importlib import resources
@@ -20,24 +19,13 @@ from app.partners.schemas import PartnerCreate, PartnerUpdate
 from app.partners.service import PartnerService
 from app.priorities.schemas import PriorityCreate, PriorityUpdate
 from app.priorities.service import PriorityService
-from app.programme.repository import ProgrammeRepository
+from app.programmes.schemas import ProgrammeCreate, ProgrammeUpdate
+from app.programmes.service import ProgrammeService
 from app.territories.service import load_territories
-
-logger = logging.getLogger("relance.programme")
 
 
 def default_reference_file() -> Path:
     return Path(str(resources.files("app.programme") / "relance-et-renouveau.json"))
-
-
-async def sync_years(session: AsyncSession, settings: Settings) -> None:
-    """Make `programme_years` match the configured period (the database checks years with it)."""
-    period = settings.programme
-    repo = ProgrammeRepository(session)
-    await repo.add_years(period.years)
-    kept = await repo.remove_unused_years_outside(period.start_year, period.end_year)
-    if kept:
-        logger.warning("years %s are outside the programme period but still in use", kept)
 
 
 @dataclass
@@ -64,6 +52,7 @@ async def _check_unique(
     existing: Any,
     wanted: dict[str, Any],
     unique: tuple[str, ...],
+    scope: dict[str, Any],
 ) -> None:
     """Refuse before writing: the constraint would otherwise stop the seed with a traceback."""
     ((key_name, key_value),) = key.items()
@@ -71,7 +60,7 @@ async def _check_unique(
         value = wanted.get(name)
         if value is None or (existing is not None and getattr(existing, name) == value):
             continue
-        holder = await service.repo.find_by(**{name: value})
+        holder = await service.repo.find_by(**scope, **{name: value})
         if holder is not None and (existing is None or holder.id != existing.id):
             raise SeedConflict(
                 f"{service.noun} {key_value} has {name} {value} in the reference file, but "
@@ -88,13 +77,17 @@ async def _upsert(
     update: type[Any],
     report: SeedReport,
     unique: tuple[str, ...] = (),
+    scope: dict[str, Any] | None = None,
 ) -> Any:
-    existing = await service.repo.find_by(**key)
-    await _check_unique(service, key, existing, wanted, unique)
+    """Create or update the row `key` names; `scope` narrows the search and is given on
+    creation (a priority's code is its programme's own: scope {"programme_id": ...})."""
+    scope = scope or {}
+    existing = await service.repo.find_by(**scope, **key)
+    await _check_unique(service, key, existing, wanted, unique, scope)
     label = f"{service.noun} {next(iter(key.values()))}"
     if existing is None:
         report.created.append(label)
-        return await service.create(create(**key, **wanted))
+        return await service.create(create(**scope, **key, **wanted))
     changes = {k: v for k, v in wanted.items() if _current(existing, k) != _comparable(v)}
     if changes:
         report.updated.append(label)
@@ -124,20 +117,43 @@ async def seed(session: AsyncSession, settings: Settings, path: Path | None = No
     the file (a chantier's number, a partner's SIREN) to another row: the caller's transaction
     is then rolled back whole."""
     data = json.loads((path or default_reference_file()).read_text(encoding="utf-8"))
-    await sync_years(session, settings)
     report = SeedReport()
+    # The first programme: its code and period from the settings, the rest from the file.
+    period = settings.programme
+    described = data["programme"]
+    programme = await _upsert(
+        ProgrammeService(session, settings),
+        {"code": period.first_code},
+        {
+            "name": described["name"],
+            "description": described.get("description", ""),
+            "territory_code": described["territory_code"],
+            "start_year": period.start_year,
+            "end_year": period.end_year,
+        },
+        ProgrammeCreate,
+        ProgrammeUpdate,
+        report,
+    )
+    scope = {"programme_id": programme.id}
     priorities = PriorityService(session, settings)
     ids = {}
     for p in data["priorities"]:
         wanted = {k: p.get(k, "") for k in ("name", "description")} | {"position": p["position"]}
         priority = await _upsert(
-            priorities, {"code": p["code"]}, wanted, PriorityCreate, PriorityUpdate, report
+            priorities,
+            {"code": p["code"]},
+            wanted,
+            PriorityCreate,
+            PriorityUpdate,
+            report,
+            scope=scope,
         )
         ids[p["code"]] = priority.id
     chantiers = ChantierService(session, settings)
     for c in data["chantiers"]:
         every_year = c.get("targets", {}).get("every_year")
-        targets = [{"year": y, "amount": every_year} for y in settings.programme.years]
+        targets = [{"year": y, "amount": every_year} for y in period.years]
         wanted = {
             "number": c["number"],
             "name": c["name"],
@@ -153,6 +169,7 @@ async def seed(session: AsyncSession, settings: Settings, path: Path | None = No
             ChantierUpdate,
             report,
             unique=("number",),
+            scope=scope,
         )
     partners = PartnerService(session, settings)
     for p in data["partners"]:

@@ -98,6 +98,11 @@ async def create_programme(
 @router.patch(
     "/{programme_id}",
     summary="Update a programme (only the fields sent)",
+    description=(
+        "Its budget years follow `start_year`..`end_year`. Narrowing the period while "
+        "commitments or chantier targets use a year it drops is a 409 `PERIOD_IN_USE` naming "
+        "how many of each; move or delete them first."
+    ),
     response_model=ProgrammeRead,
     responses=problems(*ITEM_WRITE_ERRORS),
 )

@@ -1,4 +1,5 @@
-"""Programme rules: an ordered period, and a territory the referential knows."""
+"""Programme rules: an ordered period that keeps the years in use, and a territory the
+referential knows."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 
 from app.common.pagination import ListParams
 from app.common.service import ResourceService
-from app.errors import ErrorItem, ValidationFailed
+from app.errors import ErrorItem, PeriodInUse, ValidationFailed
 from app.models import Programme
 from app.programmes.repository import ProgrammeRepository
 from app.programmes.schemas import ProgrammeFilters
@@ -48,6 +49,30 @@ class ProgrammeService(ResourceService[Programme, ProgrammeRepository]):
                 )
         if errors:
             raise ValidationFailed("The programme is invalid.", errors=errors)
+        if current is not None and start is not None and end is not None:
+            await self._check_narrowing(current, start, end)
+
+    async def _check_narrowing(self, current: Programme, start: int, end: int) -> None:
+        """409 naming how many commitments and targets lie outside a narrowed period (the
+        database refuses it too: programme_years is referenced by their foreign keys)."""
+        if start <= current.start_year and end >= current.end_year:
+            return
+        commitments, targets = await self.repo.count_outside(current.id, start, end)
+        if not commitments and not targets:
+            return
+        pointers = [
+            ErrorItem(pointer=f"/{field}", detail="leaves years in use outside the period")
+            for field, narrowed in (
+                ("start_year", start > current.start_year),
+                ("end_year", end < current.end_year),
+            )
+            if narrowed
+        ]
+        raise PeriodInUse(
+            f"{commitments} commitment(s) and {targets} chantier target(s) have a year outside "
+            f"{start}–{end}; move or delete them first.",
+            errors=pointers,
+        )
 
 
 async def programme_for(repo: ProgrammeRepository, given: uuid.UUID | None) -> uuid.UUID:

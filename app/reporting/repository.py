@@ -19,9 +19,11 @@ from app.models import (
     CommitmentRollup,
     Partner,
     Priority,
+    Programme,
 )
 from app.models.enums import ActionStatus
 from app.reporting.statements import (
+    PROGRAMME_SUMMARY,
     SUMMARY,
     CellQuery,
     Cut,
@@ -72,17 +74,22 @@ class ReportingRepository:
         row = (await self.session.execute(stmt.select_from(s))).mappings().one()
         return Totals(row["planned"], row["committed"], row["disbursed"], int(row["count"]))
 
-    async def summary(self) -> Sequence[RowMapping]:
-        """Rows `breakdown` (totals, priority, chantier, partner, year), `id`, `code`, `name`,
-        `year` and the measures; see _summary_statement."""
-        rows: Sequence[RowMapping] = (await self.session.execute(SUMMARY)).mappings().all()
+    async def summary(self, programme_id: uuid.UUID | None) -> Sequence[RowMapping]:
+        """Rows `breakdown` (totals, programme, priority, chantier, partner, year), `id`,
+        `code`, `name`, `year` and the measures, over every programme or over one; see
+        _summary_statement."""
+        if programme_id is None:
+            result = await self.session.execute(SUMMARY)
+        else:
+            result = await self.session.execute(PROGRAMME_SUMMARY, {"programme_id": programme_id})
+        rows: Sequence[RowMapping] = result.mappings().all()
         return rows
 
-    async def resolve(self, entity: str, values: Collection[str]) -> dict[str, uuid.UUID]:
-        """Map each value (an id or a code) to the id of the entity it names."""
-        model: Any = {"priority": Priority, "chantier": Chantier, "action": Action}.get(
-            entity, Partner
-        )
+    async def resolve(self, entity: str, values: Collection[str]) -> dict[str, list[uuid.UUID]]:
+        """Map each value (an id or a code) to the ids of the entities it names: a priority's or
+        a chantier's code names one in each programme that has it."""
+        models = {"programme": Programme, "priority": Priority, "chantier": Chantier}
+        model: Any = models.get(entity) or (Action if entity == "action" else Partner)
         ids = []
         for value in values:
             try:
@@ -92,17 +99,36 @@ class ReportingRepository:
         stmt = select(model.id, model.code).where(
             or_(model.id.in_(ids), model.code.in_(list(values)))
         )
-        found: dict[str, uuid.UUID] = {}
-        for id_, code in (await self.session.execute(stmt)).all():
-            found[code] = id_
-            found[str(id_)] = id_
+        found: dict[str, list[uuid.UUID]] = {}
+        for id_, code in (await self.session.execute(stmt.order_by(model.id))).all():
+            found.setdefault(code, []).append(id_)
+            found[str(id_)] = [id_]
         return found
 
     # -- progress ------------------------------------------------------------------------------
 
     async def entity(self, kind: str, id: uuid.UUID) -> Row[Any] | None:
+        """The chantier's or priority's id, code and name, and its programme's (`programme_id`,
+        `programme_code`, `programme_name`, `start_year`, `end_year`)."""
         model: Any = Chantier if kind == "chantier" else Priority
-        stmt = select(model.id, model.code, model.name).where(model.id == id)
+        stmt = (
+            select(
+                model.id,
+                model.code,
+                model.name,
+                Programme.id.label("programme_id"),
+                Programme.code.label("programme_code"),
+                Programme.name.label("programme_name"),
+                Programme.start_year,
+                Programme.end_year,
+            )
+            .join(Programme, Programme.id == model.programme_id)
+            .where(model.id == id)
+        )
+        return (await self.session.execute(stmt)).one_or_none()
+
+    async def programme(self, id: uuid.UUID) -> Row[Any] | None:
+        stmt = select(Programme.id).where(Programme.id == id)
         return (await self.session.execute(stmt)).one_or_none()
 
     async def chantiers_of(self, priority_id: uuid.UUID) -> list[uuid.UUID]:

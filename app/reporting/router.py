@@ -1,4 +1,5 @@
-"""/v1/aggregates, /v1/summary and the progress of chantiers and priorities."""
+"""/v1/aggregates, /v1/summary (of every programme or of one) and the progress of chantiers
+and priorities."""
 
 from __future__ import annotations
 
@@ -50,7 +51,11 @@ status; `execution_rate` = disbursed / committed (null when nothing is committed
 appear as `{{"id", "code", "name"}}`, the others as plain values.
 
 **Filters** are named after the dimensions (plus `year_from` and `year_to`); an entity accepts
-its id or its code; a repeated parameter means OR (`?year=2024&year=2025`).
+its id or its code (a priority's or a chantier's code names the one of every programme that
+has it: add `programme` to keep one); a repeated parameter means OR (`?year=2024&year=2025`).
+
+**Programmes**: `programme` is a dimension and a filter like the others; a commitment belongs
+to one programme (its chantier's), so the programmes' cells add up to the total, to the cent.
 
 **Overlapping cells.** A chantier may serve several priorities and an action may span several
 communes: under a `priority` or `commune` drilldown such a commitment appears in each of its
@@ -210,13 +215,49 @@ def _drain(buffer: io.StringIO) -> str:
     response_model_exclude_unset=True,
     responses=problems(*READ_ERRORS),
 )
-async def get_summary(request: Request, session: Session) -> ProgrammeSummary:
-    return await _service(request, session).summary()
+async def get_summary(
+    request: Request,
+    session: Session,
+    programme: Annotated[
+        str | None,
+        Query(
+            max_length=64,
+            description="Only this programme (its id or its code); by default every programme.",
+            examples=["AMP-RR-2020-2026"],
+        ),
+    ] = None,
+) -> ProgrammeSummary:
+    service = _service(request, session)
+    if programme is None:
+        return await service.summary()
+    cut = await service.resolve(AggregateFilters(programme=[programme]))
+    return await service.summary(cut.programme[0])
+
+
+@router.get(
+    "/v1/programmes/{programme_id}/summary",
+    name="get_programme_summary",
+    tags=["programmes"],
+    summary="One programme at a glance: totals, and measures per priority, chantier, partner, year",
+    description=(
+        "`/v1/summary` restricted to one programme: its totals (the programmes' totals add up "
+        "to the grand total of `/v1/summary`, to the cent) and its breakdowns; `by_programme` "
+        "holds that programme's one cell. `by_priority` overlaps as in `/v1/summary`."
+    ),
+    response_model=ProgrammeSummary,
+    response_model_exclude_unset=True,
+    responses=problems(*READ_ERRORS, 404),
+)
+async def get_programme_summary(
+    request: Request, session: Session, programme_id: uuid.UUID
+) -> ProgrammeSummary:
+    return await _service(request, session).summary(programme_id)
 
 
 _PROGRESS = f"""
-For each year of the programme: `target` (when one is set), `planned`, `committed`,
-`disbursed`, `commitment_rate` = committed / target, `execution_rate` = disbursed / committed.
+For each year of its programme's period (`programme`): `target` (when one is set), `planned`,
+`committed`, `disbursed`, `commitment_rate` = committed / target, `execution_rate` =
+disbursed / committed.
 Physical progress: {PHYSICAL_PROGRESS_FORMULA}, in percent.
 """
 

@@ -32,6 +32,7 @@ class AggregateFilters:
         int | None, Query(ge=1900, le=2200, description="From this budget year.")
     ] = None
     year_to: Annotated[int | None, Query(ge=1900, le=2200, description="To this year.")] = None
+    programme: Annotated[list[str] | None, _list("Programme ids or codes.")] = None
     priority: Annotated[list[str] | None, _list("Priority ids or codes.")] = None
     chantier: Annotated[list[str] | None, _list("Chantier ids or codes.")] = None
     action: Annotated[list[str] | None, _list("Action ids or codes.")] = None
@@ -89,6 +90,7 @@ class AggregateCell(Measures):
     An entity is null for the commitments it does not apply to (a chantier serving no
     priority, an action without communes)."""
 
+    programme: EntityRef | None = None
     priority: EntityRef | None = None
     chantier: EntityRef | None = None
     action: EntityRef | None = Field(default=None, description="`name` is the action's title.")
@@ -148,13 +150,17 @@ class Progress(BaseModel):
     id: uuid.UUID
     code: str
     name: str
-    years: list[YearProgress]
-    totals: ProgressFigures = Field(description="Over every year of the programme.")
+    programme: EntityRef = Field(description="The programme it belongs to, whose period it spans.")
+    years: list[YearProgress] = Field(description="Every year of its programme's period.")
+    totals: ProgressFigures = Field(description="Over every year of its programme's period.")
     physical_progress: PhysicalProgress
 
 
 class ProgrammeSummary(BaseModel):
     totals: Measures
+    by_programme: list[AggregateCell] = Field(
+        description="One cell per programme; they add up to `totals`, to the cent."
+    )
     by_priority: list[AggregateCell] = Field(
         description="Overlapping: a chantier serving two priorities counts in both."
     )

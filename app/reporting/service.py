@@ -134,7 +134,7 @@ class ReportingService:
                         ErrorItem(parameter=entity, detail=f"no {entity} {v!r}") for v in missing
                     ],
                 )
-            resolved[entity] = tuple(dict.fromkeys(found[v] for v in values))
+            resolved[entity] = tuple(dict.fromkeys(id for v in values for id in found[v]))
         return Cut(
             year=tuple(dict.fromkeys(filters.year or ())),
             year_from=filters.year_from,
@@ -203,10 +203,11 @@ class ReportingService:
         chantier_ids = [id] if kind == "chantier" else await self.repo.chantiers_of(id)
         by_year = {row["year"]: row for row in await self.repo.yearly(chantier_ids)}
         targets = await self.repo.targets(chantier_ids)
+        period = range(entity.start_year, entity.end_year + 1)  # its own programme's
         years: list[YearProgress] = []
         zero = Decimal("0.00")
         sums = {"planned": zero, "committed": zero, "disbursed": zero}
-        for year in self.settings.programme.years:
+        for year in period:
             row = by_year.get(year)
             figures = {
                 "planned": row["planned"] if row else zero,
@@ -216,8 +217,8 @@ class ReportingService:
             for name, value in figures.items():
                 sums[name] += value
             years.append(YearProgress(year=year, **_figures(targets.get(year), figures)))
-        period = [targets[y] for y in self.settings.programme.years if y in targets]
-        target_total = sum(period, zero) if period else None
+        in_period = [targets[y] for y in period if y in targets]
+        target_total = sum(in_period, zero) if in_period else None
         physical = await self.repo.physical(chantier_ids)
         weight = physical.weight
         percent = (
@@ -229,6 +230,9 @@ class ReportingService:
             id=entity.id,
             code=entity.code,
             name=entity.name,
+            programme=EntityRef(
+                id=entity.programme_id, code=entity.programme_code, name=entity.programme_name
+            ),
             years=years,
             totals=ProgressFigures(**_figures(target_total, sums)),
             physical_progress=PhysicalProgress(
@@ -238,10 +242,13 @@ class ReportingService:
             ),
         )
 
-    async def summary(self) -> ProgrammeSummary:
+    async def summary(self, programme_id: uuid.UUID | None = None) -> ProgrammeSummary:
+        """Every programme's figures, or (given its id) one programme's: 404 if it is none."""
+        if programme_id is not None and await self.repo.programme(programme_id) is None:
+            raise NotFound(f"No programme has id {programme_id}.")
         by: dict[str, list[AggregateCell]] = {dim: [] for dim in SUMMARY_BREAKDOWNS}
         totals: Measures | None = None
-        for row in await self.repo.summary():
+        for row in await self.repo.summary(programme_id):
             dim = row["breakdown"]
             values = measures(row)
             if dim == "totals":
@@ -259,6 +266,7 @@ class ReportingService:
         assert totals is not None
         return ProgrammeSummary(
             totals=totals,
+            by_programme=by["programme"],
             by_priority=by["priority"],
             by_chantier=by["chantier"],
             by_partner=by["partner"],

@@ -37,10 +37,11 @@ from app.models import (
     CommitmentRollup,
     Partner,
     Priority,
+    Programme,
 )
 from app.models.enums import CommitmentStatus
 
-ENTITIES = ("priority", "chantier", "action", "partner")
+ENTITIES = ("programme", "priority", "chantier", "action", "partner")
 DIMENSIONS = (*ENTITIES, "partner_kind", "year", "status", "instrument", "commune")
 MEASURES = ("planned", "committed", "disbursed", "count", "execution_rate")
 # Dimensions that only the commitments themselves know (the roll-up stops at the chantier).
@@ -54,6 +55,7 @@ class Cut:
     year: tuple[int, ...] = ()
     year_from: int | None = None
     year_to: int | None = None
+    programme: tuple[uuid.UUID, ...] = ()
     priority: tuple[uuid.UUID, ...] = ()
     chantier: tuple[uuid.UUID, ...] = ()
     action: tuple[uuid.UUID, ...] = ()
@@ -94,6 +96,7 @@ def source(fine: bool) -> FromClause:
             a.title.label("action_name"),
             a.communes,
             a.chantier_id,
+            c.programme_id,
             c.partner_id,
             c.year,
             c.status,
@@ -132,6 +135,8 @@ def where_cut(s: FromClause, cut: Cut) -> list[ColumnElement[bool]]:
         where.append(s.c.year >= cut.year_from)
     if cut.year_to is not None:
         where.append(s.c.year <= cut.year_to)
+    if cut.programme:
+        where.append(s.c.programme_id.in_(cut.programme))
     if cut.priority:
         served = select(ChantierPriority.chantier_id).where(
             ChantierPriority.priority_id.in_(cut.priority)
@@ -174,7 +179,11 @@ def _drill(s: FromClause, query: CellQuery) -> _Plan:
         if dim in ("partner", "partner_kind") and not joined_partner:
             from_ = from_.join(partner, partner.c.id == s.c.partner_id)
             joined_partner = True
-        if dim == "priority":
+        if dim == "programme":
+            programme = Programme.__table__.alias("pg")
+            from_ = from_.join(programme, programme.c.id == s.c.programme_id)
+            entity = (programme.c.id, programme.c.code, programme.c.name)
+        elif dim == "priority":
             link = ChantierPriority.__table__.alias("cp")
             on = link.c.chantier_id == s.c.chantier_id
             if query.cut.priority:  # cells only for the priorities asked for
@@ -248,24 +257,28 @@ def cells_statement(query: CellQuery, *, window: bool) -> Select[Any]:
     return stmt if query.limit is None else stmt.limit(query.limit)
 
 
-SUMMARY_BREAKDOWNS = ("priority", "chantier", "partner", "year")
+SUMMARY_BREAKDOWNS = ("programme", "priority", "chantier", "partner", "year")
 
 
-def _summary_statement() -> Select[Any]:
-    """The totals and the four breakdowns of /v1/summary in one statement, one round trip.
+def _summary_statement(*, of_programme: bool) -> Select[Any]:
+    """The totals and the five breakdowns of /v1/summary in one statement, one round trip;
+    `of_programme`: only the roll-up rows of the programme bound as `programme_id`.
 
-    Chantier, partner and year are grouping sets over the roll-up joined one-to-one to
-    chantiers and partners, so each commitment counts once in each of them and in the totals.
+    Programme, chantier, partner and year are grouping sets over the roll-up joined one-to-one
+    to programmes, chantiers and partners, so each commitment counts once in each of them and
+    in the totals (the programmes' totals add up to the grand total, to the cent).
     Priorities need the chantier_priorities link, which counts a chantier serving two priorities
     twice (as documented): that breakdown is a second branch, UNION ALL. Rows come ordered by
     breakdown, then as the aggregate endpoint orders them: committed descending then code, and
     years in order. The roll-up has a few thousand rows, so scanning it twice costs little.
     """
     r = CommitmentRollup.__table__.alias("r")
+    programme = Programme.__table__.alias("pg")
     chantier = Chantier.__table__.alias("ch")
     partner = Partner.__table__.alias("p")
     measures = [m.label(name) for name, m in measures_of(r).items()]
     breakdown = case(
+        (func.grouping(programme.c.id) == 0, literal("programme")),
         (func.grouping(chantier.c.id) == 0, literal("chantier")),
         (func.grouping(partner.c.id) == 0, literal("partner")),
         (func.grouping(r.c.year) == 0, literal("year")),
@@ -274,20 +287,22 @@ def _summary_statement() -> Select[Any]:
     by_grain = (
         select(
             breakdown.label("breakdown"),
-            func.coalesce(chantier.c.id, partner.c.id).label("id"),
-            func.coalesce(chantier.c.code, partner.c.code).label("code"),
-            func.coalesce(chantier.c.name, partner.c.name).label("name"),
+            func.coalesce(programme.c.id, chantier.c.id, partner.c.id).label("id"),
+            func.coalesce(programme.c.code, chantier.c.code, partner.c.code).label("code"),
+            func.coalesce(programme.c.name, chantier.c.name, partner.c.name).label("name"),
             r.c.year,
             *measures,
         )
         .select_from(
-            r.join(chantier, chantier.c.id == r.c.chantier_id).join(
-                partner, partner.c.id == r.c.partner_id
-            )
+            r.join(programme, programme.c.id == r.c.programme_id)
+            .join(chantier, chantier.c.id == r.c.chantier_id)
+            .join(partner, partner.c.id == r.c.partner_id)
         )
+        .where(*_of_programme(r, of_programme))
         .group_by(
             func.grouping_sets(
                 tuple_(),
+                tuple_(programme.c.id, programme.c.code, programme.c.name),
                 tuple_(chantier.c.id, chantier.c.code, chantier.c.name),
                 tuple_(partner.c.id, partner.c.code, partner.c.name),
                 tuple_(r.c.year),
@@ -311,6 +326,7 @@ def _summary_statement() -> Select[Any]:
                 priority, priority.c.id == link.c.priority_id
             )
         )
+        .where(*_of_programme(rp, of_programme))
         .group_by(priority.c.id, priority.c.code, priority.c.name)
     )
     rows = union_all(by_grain, by_priority).subquery("s")
@@ -322,5 +338,10 @@ def _summary_statement() -> Select[Any]:
     )
 
 
-# Constant: built once, so a request pays no statement construction.
-SUMMARY = _summary_statement()
+def _of_programme(r: FromClause, of_programme: bool) -> list[ColumnElement[bool]]:
+    return [r.c.programme_id == bindparam("programme_id")] if of_programme else []
+
+
+# Constants: built once, so a request pays no statement construction.
+SUMMARY = _summary_statement(of_programme=False)
+PROGRAMME_SUMMARY = _summary_statement(of_programme=True)

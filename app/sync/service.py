@@ -9,10 +9,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.common.http import check_if_match
 from app.common.principal import Principal
-from app.common.rules import Pointer, check_partner, period_errors, reference_errors, single
+from app.common.rules import Pointer, check_partner, period_errors, single
 from app.config import Settings
 from app.errors import ErrorItem, NotFound, PreconditionFailed, ValidationFailed
-from app.models import Action, Commitment, Partner
+from app.models import Commitment, Partner
+from app.programmes.repository import ProgrammeRepository
 from app.sync.repository import Columns, SyncRepository
 from app.sync.schemas import BatchResult, CommitmentPut, ReceivedBatch
 
@@ -67,14 +68,17 @@ class SyncService:
             raise NotFound(f"No partner has id {partner_id}.")
 
     async def _check(self, columns: Columns, at: Pointer) -> list[ErrorItem]:
-        """Rules pydantic cannot see: the programme period and the actions that exist; `at(n)`
-        locates the n-th commitment in the body ("" or "/items/5")."""
-        period = self.settings.programme.years
-        return period_errors(period, columns.year, lambda n: f"{at(n)}/year") + (
-            await reference_errors(
-                self.repo, Action, "action", columns.action_id, lambda n: f"{at(n)}/action_id"
-            )
-        )
+        """Rules pydantic cannot see: the actions that exist, and each year in the period of its
+        action's programme (one statement for the whole batch); `at(n)` locates the n-th
+        commitment in the body ("" or "/items/5")."""
+        periods = await ProgrammeRepository(self.repo.session).action_periods(columns.action_id)
+        missing = [
+            ErrorItem(pointer=f"{at(n)}/action_id", detail="no such action")
+            for n, id in enumerate(columns.action_id)
+            if id not in periods
+        ]
+        years = period_errors(periods, columns.action_id, columns.year, lambda n: f"{at(n)}/year")
+        return years + missing
 
     # -- one commitment ------------------------------------------------------------------------
 

@@ -126,3 +126,24 @@ export async function createProgrammeWithPriority(
   if (priority.error) throw new ProblemError(priority.error);
   return { programme, priorityId: priority.data.id };
 }
+
+export type Summary = components["schemas"]["ProgrammeSummary"];
+
+/** Each programme's totals next to the grand total: the programmes' cells add up to it. */
+export async function programmeTotals(
+  client: RelanceClient,
+): Promise<{ grand: Summary["totals"]; byProgramme: Map<string, Summary["totals"]> }> {
+  const all = await client.GET("/v1/summary");
+  if (all.error) throw new ProblemError(all.error);
+  const byProgramme = new Map<string, Summary["totals"]>();
+  for (const cell of all.data.by_programme) {
+    if (!cell.programme) continue;
+    // The same figures as the cell, with that programme's own breakdowns beside them.
+    const one = await client.GET("/v1/programmes/{programme_id}/summary", {
+      params: { path: { programme_id: cell.programme.id } },
+    });
+    if (one.error) throw new ProblemError(one.error);
+    byProgramme.set(cell.programme.code, one.data.totals);
+  }
+  return { grand: all.data.totals, byProgramme };
+}

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-ENTITY = {"priority", "chantier", "action", "partner"}
+ENTITY = {"programme", "priority", "chantier", "action", "partner"}
 
 
 @dataclass

@@ -23,6 +23,7 @@ FILES = (
     "change_commits.sql",
     "commitment_rollups.sql",
     "programme_ownership.sql",
+    "programme_periods.sql",
 )
 
 _STATEMENT_START = re.compile(r"^(?=CREATE )", re.MULTILINE)

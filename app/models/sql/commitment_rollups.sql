@@ -1,26 +1,31 @@
--- Commitment roll-ups: per (chantier, partner, year, status, instrument), the sums of amount
--- and disbursed_amount and the number of commitments, kept exact by these triggers in the
--- writing transaction (README, "How the aggregates stay fast and exact").
+-- Commitment roll-ups: per (programme, chantier, partner, year, status, instrument), the sums
+-- of amount and disbursed_amount and the number of commitments, kept exact by these triggers
+-- in the writing transaction (README, "How the aggregates stay fast and exact").
 --
 -- Statement level with transition tables: each statement adds its delta with one upsert.
 -- Cells are upserted in grain order, so that concurrent writers lock them in one order.
--- The chantier comes from a scalar subquery, not a join: the planner cannot estimate a
--- transition table and would hash the whole actions table for a one-row statement.
+-- The chantier and its programme come from the action by a lateral lookup, not a plain join:
+-- the planner cannot estimate a transition table and would hash the whole actions table for a
+-- one-row statement. Both are read from the action as it stands, for old rows too: when an
+-- action moves, the cascade that updates its commitments' programme_id then moves nothing,
+-- and the action's own trigger moves the figures once.
 
 CREATE FUNCTION public.commitment_rollups_on_insert() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
   INSERT INTO commitment_rollups AS r
-    (chantier_id, partner_id, year, status, instrument,
+    (programme_id, chantier_id, partner_id, year, status, instrument,
      amount_sum, disbursed_sum, commitment_count)
-  SELECT chantier_id, partner_id, year, status, instrument,
+  SELECT programme_id, chantier_id, partner_id, year, status, instrument,
          sum(amount), sum(disbursed_amount), count(*)
-  FROM (SELECT (SELECT a.chantier_id FROM actions a WHERE a.id = c.action_id) AS chantier_id,
+  FROM (SELECT a.programme_id, a.chantier_id,
                c.partner_id, c.year, c.status, c.instrument, c.amount, c.disbursed_amount
-        FROM new_rows c) AS added
-  GROUP BY chantier_id, partner_id, year, status, instrument
-  ORDER BY chantier_id, partner_id, year, status, instrument
-  ON CONFLICT (chantier_id, partner_id, year, status, instrument) DO UPDATE
+        FROM new_rows c
+        CROSS JOIN LATERAL (SELECT programme_id, chantier_id FROM actions
+                            WHERE id = c.action_id) AS a) AS added
+  GROUP BY programme_id, chantier_id, partner_id, year, status, instrument
+  ORDER BY programme_id, chantier_id, partner_id, year, status, instrument
+  ON CONFLICT (programme_id, chantier_id, partner_id, year, status, instrument) DO UPDATE
   SET amount_sum = r.amount_sum + EXCLUDED.amount_sum,
       disbursed_sum = r.disbursed_sum + EXCLUDED.disbursed_sum,
       commitment_count = r.commitment_count + EXCLUDED.commitment_count;
@@ -34,36 +39,39 @@ LANGUAGE plpgsql AS $$
 -- cells that no commitment feeds any more are deleted.
 BEGIN
   INSERT INTO commitment_rollups AS r
-    (chantier_id, partner_id, year, status, instrument,
+    (programme_id, chantier_id, partner_id, year, status, instrument,
      amount_sum, disbursed_sum, commitment_count)
-  SELECT chantier_id, partner_id, year, status, instrument,
+  SELECT programme_id, chantier_id, partner_id, year, status, instrument,
          sum(amount), sum(disbursed_amount), sum(commitments)
-  FROM (SELECT (SELECT a.chantier_id FROM actions a WHERE a.id = c.action_id) AS chantier_id,
-               c.partner_id, c.year, c.status, c.instrument,
+  FROM (SELECT a.programme_id, a.chantier_id, c.partner_id, c.year, c.status, c.instrument,
                c.amount, c.disbursed_amount, 1 AS commitments
         FROM new_rows c
+        CROSS JOIN LATERAL (SELECT programme_id, chantier_id FROM actions
+                            WHERE id = c.action_id) AS a
         UNION ALL
-        SELECT (SELECT a.chantier_id FROM actions a WHERE a.id = c.action_id),
-               c.partner_id, c.year, c.status, c.instrument,
+        SELECT a.programme_id, a.chantier_id, c.partner_id, c.year, c.status, c.instrument,
                -c.amount, -c.disbursed_amount, -1
-        FROM old_rows c) AS delta
-  GROUP BY chantier_id, partner_id, year, status, instrument
+        FROM old_rows c
+        CROSS JOIN LATERAL (SELECT programme_id, chantier_id FROM actions
+                            WHERE id = c.action_id) AS a) AS delta
+  GROUP BY programme_id, chantier_id, partner_id, year, status, instrument
   HAVING sum(commitments) <> 0 OR sum(amount) <> 0 OR sum(disbursed_amount) <> 0
-  ORDER BY chantier_id, partner_id, year, status, instrument
-  ON CONFLICT (chantier_id, partner_id, year, status, instrument) DO UPDATE
+  ORDER BY programme_id, chantier_id, partner_id, year, status, instrument
+  ON CONFLICT (programme_id, chantier_id, partner_id, year, status, instrument) DO UPDATE
   SET amount_sum = r.amount_sum + EXCLUDED.amount_sum,
       disbursed_sum = r.disbursed_sum + EXCLUDED.disbursed_sum,
       commitment_count = r.commitment_count + EXCLUDED.commitment_count;
 
   DELETE FROM commitment_rollups r
-  USING (SELECT DISTINCT (SELECT a.chantier_id FROM actions a WHERE a.id = c.action_id)
-                           AS chantier_id,
+  USING (SELECT DISTINCT a.programme_id, a.chantier_id,
                          c.partner_id, c.year, c.status, c.instrument
-         FROM old_rows c) AS left_cells
+         FROM old_rows c
+         CROSS JOIN LATERAL (SELECT programme_id, chantier_id FROM actions
+                             WHERE id = c.action_id) AS a) AS left_cells
   WHERE r.commitment_count = 0
-    AND (r.chantier_id, r.partner_id, r.year, r.status, r.instrument)
-      = (left_cells.chantier_id, left_cells.partner_id, left_cells.year, left_cells.status,
-         left_cells.instrument);
+    AND (r.programme_id, r.chantier_id, r.partner_id, r.year, r.status, r.instrument)
+      = (left_cells.programme_id, left_cells.chantier_id, left_cells.partner_id,
+         left_cells.year, left_cells.status, left_cells.instrument);
   RETURN NULL;
 END
 $$;
@@ -72,29 +80,32 @@ CREATE FUNCTION public.commitment_rollups_on_delete() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
   INSERT INTO commitment_rollups AS r
-    (chantier_id, partner_id, year, status, instrument,
+    (programme_id, chantier_id, partner_id, year, status, instrument,
      amount_sum, disbursed_sum, commitment_count)
-  SELECT chantier_id, partner_id, year, status, instrument,
+  SELECT programme_id, chantier_id, partner_id, year, status, instrument,
          -sum(amount), -sum(disbursed_amount), -count(*)
-  FROM (SELECT (SELECT a.chantier_id FROM actions a WHERE a.id = c.action_id) AS chantier_id,
+  FROM (SELECT a.programme_id, a.chantier_id,
                c.partner_id, c.year, c.status, c.instrument, c.amount, c.disbursed_amount
-        FROM old_rows c) AS removed
-  GROUP BY chantier_id, partner_id, year, status, instrument
-  ORDER BY chantier_id, partner_id, year, status, instrument
-  ON CONFLICT (chantier_id, partner_id, year, status, instrument) DO UPDATE
+        FROM old_rows c
+        CROSS JOIN LATERAL (SELECT programme_id, chantier_id FROM actions
+                            WHERE id = c.action_id) AS a) AS removed
+  GROUP BY programme_id, chantier_id, partner_id, year, status, instrument
+  ORDER BY programme_id, chantier_id, partner_id, year, status, instrument
+  ON CONFLICT (programme_id, chantier_id, partner_id, year, status, instrument) DO UPDATE
   SET amount_sum = r.amount_sum + EXCLUDED.amount_sum,
       disbursed_sum = r.disbursed_sum + EXCLUDED.disbursed_sum,
       commitment_count = r.commitment_count + EXCLUDED.commitment_count;
 
   DELETE FROM commitment_rollups r
-  USING (SELECT DISTINCT (SELECT a.chantier_id FROM actions a WHERE a.id = c.action_id)
-                           AS chantier_id,
+  USING (SELECT DISTINCT a.programme_id, a.chantier_id,
                          c.partner_id, c.year, c.status, c.instrument
-         FROM old_rows c) AS left_cells
+         FROM old_rows c
+         CROSS JOIN LATERAL (SELECT programme_id, chantier_id FROM actions
+                             WHERE id = c.action_id) AS a) AS left_cells
   WHERE r.commitment_count = 0
-    AND (r.chantier_id, r.partner_id, r.year, r.status, r.instrument)
-      = (left_cells.chantier_id, left_cells.partner_id, left_cells.year, left_cells.status,
-         left_cells.instrument);
+    AND (r.programme_id, r.chantier_id, r.partner_id, r.year, r.status, r.instrument)
+      = (left_cells.programme_id, left_cells.chantier_id, left_cells.partner_id,
+         left_cells.year, left_cells.status, left_cells.instrument);
   RETURN NULL;
 END
 $$;
@@ -109,29 +120,33 @@ $$;
 
 CREATE FUNCTION public.commitment_rollups_on_action_move() RETURNS trigger
 LANGUAGE plpgsql AS $$
--- Row level on actions: an action that changes chantier takes its commitments' figures along.
+-- Row level on actions: an action that changes chantier (and perhaps programme) takes its
+-- commitments' figures along.
 BEGIN
   INSERT INTO commitment_rollups AS r
-    (chantier_id, partner_id, year, status, instrument,
+    (programme_id, chantier_id, partner_id, year, status, instrument,
      amount_sum, disbursed_sum, commitment_count)
-  SELECT chantier_id, partner_id, year, status, instrument,
+  SELECT programme_id, chantier_id, partner_id, year, status, instrument,
          sum(amount), sum(disbursed_amount), sum(commitments)
-  FROM (SELECT OLD.chantier_id AS chantier_id, partner_id, year, status, instrument,
+  FROM (SELECT OLD.programme_id AS programme_id, OLD.chantier_id AS chantier_id, partner_id,
+               year, status, instrument,
                -amount AS amount, -disbursed_amount AS disbursed_amount, -1 AS commitments
         FROM commitments WHERE action_id = NEW.id
         UNION ALL
-        SELECT NEW.chantier_id, partner_id, year, status, instrument,
+        SELECT NEW.programme_id, NEW.chantier_id, partner_id, year, status, instrument,
                amount, disbursed_amount, 1
         FROM commitments WHERE action_id = NEW.id) AS moved
-  GROUP BY chantier_id, partner_id, year, status, instrument
+  GROUP BY programme_id, chantier_id, partner_id, year, status, instrument
   HAVING sum(commitments) <> 0 OR sum(amount) <> 0 OR sum(disbursed_amount) <> 0
-  ORDER BY chantier_id, partner_id, year, status, instrument
-  ON CONFLICT (chantier_id, partner_id, year, status, instrument) DO UPDATE
+  ORDER BY programme_id, chantier_id, partner_id, year, status, instrument
+  ON CONFLICT (programme_id, chantier_id, partner_id, year, status, instrument) DO UPDATE
   SET amount_sum = r.amount_sum + EXCLUDED.amount_sum,
       disbursed_sum = r.disbursed_sum + EXCLUDED.disbursed_sum,
       commitment_count = r.commitment_count + EXCLUDED.commitment_count;
 
-  DELETE FROM commitment_rollups WHERE chantier_id = OLD.chantier_id AND commitment_count = 0;
+  DELETE FROM commitment_rollups
+  WHERE programme_id = OLD.programme_id AND chantier_id = OLD.chantier_id
+    AND commitment_count = 0;
   RETURN NULL;
 END
 $$;
@@ -143,12 +158,12 @@ BEGIN
   LOCK TABLE commitments, actions IN SHARE MODE;
   DELETE FROM commitment_rollups;
   INSERT INTO commitment_rollups
-    (chantier_id, partner_id, year, status, instrument,
+    (programme_id, chantier_id, partner_id, year, status, instrument,
      amount_sum, disbursed_sum, commitment_count)
-  SELECT a.chantier_id, c.partner_id, c.year, c.status, c.instrument,
+  SELECT a.programme_id, a.chantier_id, c.partner_id, c.year, c.status, c.instrument,
          sum(c.amount), sum(c.disbursed_amount), count(*)
   FROM commitments c JOIN actions a ON a.id = c.action_id
-  GROUP BY 1, 2, 3, 4, 5;
+  GROUP BY 1, 2, 3, 4, 5, 6;
 END
 $$;
 
