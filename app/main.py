@@ -30,6 +30,7 @@ from app.ops.body_limit import BodySizeLimitMiddleware
 from app.ops.body_read import BodyReadMiddleware
 from app.ops.middleware import RequestContextMiddleware
 from app.ops.router import router as ops_router
+from app.overview.router import router as overview_router
 from app.partners.router import router as partners_router
 from app.priorities.router import router as priorities_router
 from app.programmes.router import router as programmes_router
@@ -133,6 +134,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     _add_pipeline(app, settings)
     app.include_router(ops_router)
     app.include_router(docs_router)
+    app.include_router(overview_router)  # public figures only: it checks that reads are public
     reader = [Depends(require_reader)]
     # Routes match in order: the most requested resources first.
     for router in (

@@ -21,6 +21,7 @@ from playwright.async_api import BrowserContext, Page, Playwright, Route, async_
 from app import migrations
 from app.config import Settings
 from app.db import create_engine, create_sessionmaker
+from app.programme.demo import demo
 from app.programme.service import seed
 from tests.database import admin_url, create_scratch_database, drop_database
 from tests.processes import ROOT, free_port, serve, wait_ready
@@ -43,13 +44,15 @@ CHROMIUM_FLAGS = [
 
 @pytest.fixture(scope="session")
 async def server() -> AsyncIterator[str]:
-    """The base URL of a real server on its own migrated, seeded database."""
+    """The base URL of a real server on its own migrated database, seeded, with the demo data
+    (two programmes, synthetic commitments) for the overview pages to show."""
     url = await create_scratch_database(await asyncio.to_thread(admin_url), "relance_browser")
     await asyncio.to_thread(migrations.upgrade, url)
     settings = Settings(database_url=url)  # type: ignore[arg-type]
-    engine = create_engine(settings, serving=False)  # seeds run long
+    engine = create_engine(settings, serving=False)  # the demo runs longer than one request
     async with create_sessionmaker(engine)() as session, session.begin():
         await seed(session, settings)
+        await demo(session, settings)
     await engine.dispose()
     port = free_port()
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
