@@ -22,6 +22,7 @@ from app.chantiers.router import router as chantiers_router
 from app.commitments.router import router as commitments_router
 from app.config import Settings, get_settings
 from app.db import create_engine, create_read_sessionmaker, create_sessionmaker
+from app.docs.openapi import refine
 from app.docs.router import router as docs_router
 from app.errors import PROBLEM_JSON, install_error_handlers
 from app.idempotency.middleware import IdempotencyMiddleware
@@ -249,6 +250,7 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
                 elif code == "422":  # FastAPI's default; our parameter errors are 400 or 404
                     del responses[code]
     _add_links(schema)
+    refine(schema)
     for unused in ("HTTPValidationError", "ValidationError"):
         schema.get("components", {}).get("schemas", {}).pop(unused, None)
     app.openapi_schema = schema

@@ -57,7 +57,7 @@ async def list_actions(
 
 @router.get(
     "/{action_id}",
-    summary="Get a action",
+    summary="Get an action",
     response_model=ActionRead,
     responses=GET_RESPONSES,
 )
@@ -77,7 +77,7 @@ async def get_action(
 
 @router.post(
     "",
-    summary="Create a action",
+    summary="Create an action",
     status_code=status.HTTP_201_CREATED,
     response_model=ActionRead,
     responses=problems(*WRITE_ERRORS),
@@ -97,7 +97,7 @@ async def create_action(
 
 @router.patch(
     "/{action_id}",
-    summary="Update a action (only the fields sent)",
+    summary="Update an action (only the fields sent)",
     response_model=ActionRead,
     responses=problems(*ITEM_WRITE_ERRORS),
 )
@@ -118,7 +118,7 @@ async def update_action(
 
 @router.delete(
     "/{action_id}",
-    summary="Delete a action",
+    summary="Delete an action",
     description="Refused with 409 while the action has commitments.",
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,

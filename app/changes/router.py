@@ -46,6 +46,10 @@ async def list_changes(
     return Response(page.model_dump_json(), media_type="application/json")
 
 
+def _article(noun: str) -> str:
+    return "an" if noun[:1] in "aeiou" else "a"
+
+
 def _history_route(resource: ResourceName) -> None:
     singular = {"priorities": "priority"}.get(resource.value, resource.value.removesuffix("s"))
 
@@ -57,12 +61,13 @@ def _history_route(resource: ResourceName) -> None:
     ) -> HistoryPage[Any]:
         return await ChangeService(session).history(resource, resource_id, cursor, limit)
 
+    noun = singular.replace("_", " ")
     router.add_api_route(
         f"/v1/{resource.value}/{{resource_id}}/history",
         get_history,
         methods=["GET"],
         name=f"get_{singular}_history",
-        summary=f"Every version of a {singular.replace('_', ' ')}: who, when, what changed",
+        summary=f"Every version of {_article(noun)} {noun}: who, when, what changed",
         description="Append-only; still answers after the resource was deleted.",
         tags=[resource.value],
         response_model=HISTORY_PAGES[resource],

@@ -67,13 +67,48 @@ export async function createCommitment(
     status: "committed",
     signed_on: "2024-03-15",
   };
-  const { data, error, response } = await client.POST("/v1/commitments", { body });
+  // One Idempotency-Key per operation, reused for its retries: a retry after a lost answer
+  // gets the first answer again (Idempotent-Replayed: true) instead of a second commitment.
+  const idempotencyKey = crypto.randomUUID();
+  const { data, error, response } = await client.POST("/v1/commitments", {
+    body,
+    params: { header: { "Idempotency-Key": idempotencyKey } },
+  });
   if (error) {
     // 422 names each bad field with a JSON pointer into the body sent.
     const fields = (error.errors ?? []).map((e) => `${e.pointer ?? e.parameter}: ${e.detail}`);
     throw new ProblemError({ ...error, detail: [error.detail, ...fields].join("; ") });
   }
-  console.log(`created ${response.headers.get("Location")} (ETag ${data.etag})`);
+  const etag: CreatedHeaders["ETag"] = response.headers.get("ETag") ?? data.etag;
+  const location: CreatedHeaders["Location"] = response.headers.get("Location") ?? "";
+  const replayed = response.headers.get("Idempotent-Replayed") === "true";
+  console.log(`created ${location} (ETag ${etag}${replayed ? ", replayed" : ""})`);
+  return data;
+}
+
+/** The headers a 201 of POST /v1/commitments carries, as the contract declares them. */
+type CreatedHeaders = paths["/v1/commitments"]["post"]["responses"][201]["headers"];
+
+/** Change the disbursed amount unless someone changed the commitment since it was read. */
+export async function recordDisbursement(
+  client: RelanceClient,
+  id: string,
+  disbursed: string,
+): Promise<Commitment | "changed meanwhile"> {
+  const read = await client.GET("/v1/commitments/{commitment_id}", {
+    params: { path: { commitment_id: id } },
+  });
+  if (read.error) throw new ProblemError(read.error);
+  const etag = read.response.headers.get("ETag") ?? read.data.etag;
+  const { data, error } = await client.PATCH("/v1/commitments/{commitment_id}", {
+    params: { path: { commitment_id: id }, header: { "If-Match": etag } },
+    body: { disbursed_amount: disbursed },
+  });
+  if (error) {
+    // `reason` is an enum per status: a 412 can only be PRECONDITION_FAILED.
+    if (error.status === 412 && error.reason === "PRECONDITION_FAILED") return "changed meanwhile";
+    throw new ProblemError(error);
+  }
   return data;
 }
 

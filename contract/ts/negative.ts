@@ -1,6 +1,7 @@
 // The negative proof: each misuse below must be a type error. `@ts-expect-error` fails the
 // type-check when the next line compiles, so if the generated types were too loose (`any`,
 // a missing operation, money typed as number) `make contract` would fail here.
+import type { components } from "./generated/relance";
 import type { NewCommitment, RelanceClient } from "./example";
 
 export const valid: NewCommitment = {
@@ -33,6 +34,12 @@ export async function misuses(client: RelanceClient): Promise<void> {
   // @ts-expect-error POST needs a body
   await client.POST("/v1/commitments", {});
 
+  await client.POST("/v1/commitments", {
+    body: valid,
+    // @ts-expect-error Idempotency-Key is a string
+    params: { header: { "Idempotency-Key": 42 } },
+  });
+
   const { data } = await client.GET("/v1/aggregates/commitments", {
     params: { query: { drilldown: ["chantier"] } },
   });
@@ -44,3 +51,9 @@ export async function misuses(client: RelanceClient): Promise<void> {
   void doubled;
   void total;
 }
+
+// @ts-expect-error a 404's reason is NOT_FOUND, never another status's
+export const wrongReason: components["schemas"]["Problem404"]["reason"] = "CONFLICT";
+
+// @ts-expect-error a 409's status is 409
+export const wrongStatus: components["schemas"]["Problem409"]["status"] = 404;

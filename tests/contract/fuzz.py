@@ -37,6 +37,7 @@ CHECKS = [
     "negative_data_rejection",
     "use_after_free",
     "problem_json",
+    "response_headers_conformance",
 ]
 
 
