@@ -3,6 +3,7 @@ checked by the input models and by the database."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
 from typing import Any
 
@@ -30,7 +31,11 @@ class ActionService(ResourceService[Action, ActionRepository]):
     ) -> tuple[list[Action], str | None]:
         return await self.repo.page(params, filters, self.repo.where(filters))
 
+    def programme_of(self, obj: Action) -> uuid.UUID:
+        return obj.programme_id
+
     async def validate(self, values: Mapping[str, Any], current: Action | None) -> None:
-        errors = await field_reference_errors(self.repo, values, _REFERENCES)
+        # A scoped key moves or creates actions only onto chantiers of its programmes.
+        errors = await field_reference_errors(self.repo, values, _REFERENCES, self.within)
         if errors:
             raise ValidationFailed("The action is invalid.", errors=errors)

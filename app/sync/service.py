@@ -8,13 +8,15 @@ from collections.abc import Sequence
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.common.http import check_if_match
-from app.common.principal import Principal
+from app.common.principal import Principal, programmes_within
 from app.common.rules import Pointer, check_partner, period_errors, reference_errors, single
 from app.config import Settings
 from app.errors import ErrorItem, NotFound, PreconditionFailed, ValidationFailed
 from app.models import Action, Commitment, Partner
 from app.sync.repository import Columns, SyncRepository
 from app.sync.schemas import BatchResult, CommitmentPut, ReceivedBatch
+
+OUTSIDE_SCOPE = "names a commitment of a programme this key does not write"
 
 
 def _columns(refs: list[str], items: Sequence[CommitmentPut]) -> Columns:
@@ -58,6 +60,8 @@ class SyncService:
         self.repo = SyncRepository(session)
         self.settings = settings
         self.principal = principal
+        self.within = programmes_within(principal)
+        """A scoped key's programmes: it writes commitments inside them only."""
 
     async def _authorize(self, partner_id: uuid.UUID) -> None:
         """A partner key gets 403 for any other partner, existing or not; then 404 if the
@@ -67,14 +71,34 @@ class SyncService:
             raise NotFound(f"No partner has id {partner_id}.")
 
     async def _check(self, columns: Columns, at: Pointer) -> list[ErrorItem]:
-        """Rules pydantic cannot see: the programme period and the actions that exist; `at(n)`
-        locates the n-th commitment in the body ("" or "/items/5")."""
+        """Rules pydantic cannot see: the programme period and the actions that exist (for a
+        scoped key, inside its programmes); `at(n)` locates the n-th commitment in the body
+        ("" or "/items/5")."""
         period = self.settings.programme.years
         return period_errors(period, columns.year, lambda n: f"{at(n)}/year") + (
             await reference_errors(
-                self.repo, Action, "action", columns.action_id, lambda n: f"{at(n)}/action_id"
+                self.repo,
+                Action,
+                "action",
+                columns.action_id,
+                lambda n: f"{at(n)}/action_id",
+                self.within,
             )
         )
+
+    async def _foreign_refs(
+        self, partner_id: uuid.UUID, refs: Sequence[str], indices: Sequence[int]
+    ) -> list[ErrorItem]:
+        """For a scoped key, an error for each item whose reference names a stored commitment
+        of another programme: the upsert would rewrite (and move) it."""
+        if self.within is None:
+            return []
+        outside = await self.repo.refs_outside(partner_id, refs, self.within)
+        return [
+            ErrorItem(pointer=f"/items/{index}/external_ref", detail=OUTSIDE_SCOPE)
+            for index, ref in zip(indices, refs, strict=True)
+            if ref in outside
+        ]
 
     # -- one commitment ------------------------------------------------------------------------
 
@@ -83,13 +107,22 @@ class SyncService:
     ) -> tuple[Commitment, bool]:
         """Create or replace one commitment; returns it and whether it was created."""
         await self._authorize(partner_id)
+        current = None
+        if if_match is not None or self.within is not None:
+            current = await self.repo.by_ref(partner_id, external_ref, for_update=True)
+        # Another programme's commitment answers like a missing one, before If-Match.
+        if (
+            current is not None
+            and self.within is not None
+            and current.programme_id not in self.within
+        ):
+            raise NotFound(f"No commitment of partner {partner_id} has {external_ref!r}.")
         columns = _columns([external_ref], [item])
         errors = await self._check(columns, single(""))
         if errors:
             errors.sort(key=_pointer_order)
             raise ValidationFailed("The commitment is invalid.", errors=errors)
         if if_match is not None:
-            current = await self.repo.by_ref(partner_id, external_ref, for_update=True)
             if current is None:
                 raise PreconditionFailed("If-Match was sent but the commitment does not exist.")
             check_if_match(if_match, current.etag)
@@ -107,6 +140,7 @@ class SyncService:
         columns = _columns([item.external_ref for item in items], items)
         errors = batch.errors + _duplicates(columns.external_ref, indices)
         errors += await self._check(columns, lambda n: f"/items/{indices[n]}")
+        errors += await self._foreign_refs(partner_id, columns.external_ref, indices)
         if errors:
             errors.sort(key=_pointer_order)
             raise ValidationFailed(
@@ -122,6 +156,7 @@ class SyncService:
                 columns.external_ref,
                 year=batch.prune.year,
                 action_id=batch.prune.action_id,
+                within=self.within,
             )
         return BatchResult(
             created=created,

@@ -46,9 +46,7 @@ def upgrade() -> None:
             name=op.f("api_key_programmes_programme_id_fkey"),
             ondelete="RESTRICT",
         ),
-        sa.PrimaryKeyConstraint(
-            "api_key_id", "programme_id", name=op.f("api_key_programmes_pkey")
-        ),
+        sa.PrimaryKeyConstraint("api_key_id", "programme_id", name=op.f("api_key_programmes_pkey")),
     )
     op.create_index(
         op.f("ix_api_key_programmes_programme_id"), "api_key_programmes", ["programme_id"]
