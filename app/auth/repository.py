@@ -55,5 +55,7 @@ class ApiKeyRepository(Repository[ApiKey]):
         return list((await self.session.scalars(stmt)).all())
 
     async def revoke(self, key: ApiKey) -> None:
+        """Revoked for good; its scope goes, so that it holds back no programme's deletion."""
         key.revoked_at = func.now()
+        key.programme_links = []
         await self.session.flush()
