@@ -8,7 +8,7 @@ import logging
 import os
 import signal
 import tempfile
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from types import FrameType
 from typing import TypeVar
@@ -27,6 +27,7 @@ from app.ops import logs
 from app.partners.repository import PartnerRepository
 from app.programme.demo import demo
 from app.programme.service import SeedConflict, seed
+from app.programmes.repository import ProgrammeRepository
 
 T = TypeVar("T")
 
@@ -107,15 +108,32 @@ def cmd_demo(args: argparse.Namespace) -> None:
     print(report)
 
 
-async def _new_key(session: AsyncSession, name: str, role: Role, partner_code: str | None) -> str:
+async def _new_key(
+    session: AsyncSession,
+    name: str,
+    role: Role,
+    partner_code: str | None,
+    programme_codes: Sequence[str],
+) -> str:
     partner_id = None
     if partner_code is not None:
         partner = await PartnerRepository(session).find_by(code=partner_code)
         if partner is None:
             raise SystemExit(f"no partner has code {partner_code!r}")
         partner_id = partner.id
+    programmes = ProgrammeRepository(session)
+    programme_ids = []
+    for code in dict.fromkeys(programme_codes):  # once each, in the order given
+        programme = await programmes.find_by(code=code)
+        if programme is None:
+            raise SystemExit(f"no programme has code {code!r}")
+        programme_ids.append(programme.id)
     _, token = await create_key(
-        ApiKeyRepository(session), name=name, role=role, partner_id=partner_id
+        ApiKeyRepository(session),
+        name=name,
+        role=role,
+        partner_id=partner_id,
+        programme_ids=programme_ids,
     )
     return token
 
@@ -124,11 +142,17 @@ def cmd_keys_create(args: argparse.Namespace) -> None:
     role = Role(args.role)
     if (role is Role.partner) != (args.partner is not None):
         raise SystemExit("--partner CODE is required with --role partner, and only with it")
+    programmes: list[str] = args.programme or []
+    if role is Role.admin and programmes:
+        raise SystemExit("--programme is for editor and partner keys: an admin key reaches all")
     settings, _embedded = _settings()
     token = _in_session(
-        settings, lambda s: _new_key(s, args.name, role, args.partner), "relance keys create"
+        settings,
+        lambda s: _new_key(s, args.name, role, args.partner, programmes),
+        "relance keys create",
     )
-    print(f"created {role.value} key {args.name!r}; it is shown once, store it now:")
+    scope = f" scoped to {', '.join(dict.fromkeys(programmes))}" if programmes else ""
+    print(f"created {role.value} key {args.name!r}{scope}; it is shown once, store it now:")
     print(token)
 
 
@@ -144,7 +168,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
         async def first_admin(session: AsyncSession) -> str | None:
             if await ApiKeyRepository(session).has_active_admin():
                 return None
-            return await _new_key(session, "first admin", Role.admin, None)
+            return await _new_key(session, "first admin", Role.admin, None, ())
 
         token = _in_session(settings, first_admin, "relance serve")
         logger.info("Relance API on http://%s:%s (docs at /docs)", args.host, args.port)
@@ -206,6 +230,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     create.add_argument("--role", required=True, choices=[r.value for r in Role])
     create.add_argument("--partner", help="partner code, for --role partner")
+    create.add_argument(
+        "--programme",
+        action="append",
+        metavar="CODE",
+        help="scope the key to this programme (repeatable); without it: every programme",
+    )
     create.add_argument("--name", required=True)
     create.set_defaults(func=cmd_keys_create)
     return parser

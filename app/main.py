@@ -55,7 +55,11 @@ budget commitments behind them, euro by euro, year by year.
   `next_cursor`), `sort` (e.g. `-amount,year`). Unknown parameters are refused (400).
 * **Concurrency**: every resource has a strong `ETag`; send it in `If-Match` on `PATCH` and
   `DELETE` to get 412 instead of overwriting someone else's change.
-* **Access**: reads are public by default; writes need `Authorization: Bearer <key>`.
+* **Access**: reads are public by default; writes need `Authorization: Bearer <key>`. A key
+  scoped to programmes writes inside them only: another programme's priorities, chantiers,
+  actions, commitments and the programme itself answer 404 like missing ones, and a body
+  naming them is a 422 as for a missing one; it may not create or delete programmes nor
+  write the partners all programmes share (403).
 """
 
 TAGS = [

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from typing import Any
 
 import httpx
@@ -29,6 +29,7 @@ from app.main import attach_database, create_app
 from app.models.enums import Role
 from app.partners.repository import PartnerRepository
 from app.programme.service import seed
+from app.programmes.repository import ProgrammeRepository
 from tests.database import admin_url, create_scratch_database, drop_database
 from tests.processes import reserved_port
 
@@ -120,17 +121,29 @@ KeyMaker = Callable[..., Awaitable[dict[str, str]]]
 
 @pytest.fixture
 def make_key(sessionmaker: Session) -> KeyMaker:
-    """Mint a key in the test's transaction; returns the Authorization header for it."""
+    """Mint a key in the test's transaction (scoped to the programmes of these codes, if any);
+    returns the Authorization header for it."""
 
-    async def make(role: Role = Role.admin, partner_code: str | None = None) -> dict[str, str]:
+    async def make(
+        role: Role = Role.admin, partner_code: str | None = None, programmes: Sequence[str] = ()
+    ) -> dict[str, str]:
         async with sessionmaker() as session:
             partner_id = None
             if partner_code is not None:
                 partner = await PartnerRepository(session).find_by(code=partner_code)
                 assert partner is not None
                 partner_id = partner.id
+            programme_ids = []
+            for code in programmes:
+                programme = await ProgrammeRepository(session).find_by(code=code)
+                assert programme is not None, code
+                programme_ids.append(programme.id)
             _, token = await create_key(
-                ApiKeyRepository(session), name=f"test {role}", role=role, partner_id=partner_id
+                ApiKeyRepository(session),
+                name=f"test {role}",
+                role=role,
+                partner_id=partner_id,
+                programme_ids=programme_ids,
             )
             await session.commit()
         return {"Authorization": f"Bearer {token}"}

@@ -37,15 +37,15 @@ def reserved_port() -> Iterator[int]:
         yield int(holder.getsockname()[1])
 
 
-def relance(url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    """Run `relance ARGS` against the database at `url`; raises if it fails."""
+def relance(url: str, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """Run `relance ARGS` against the database at `url`; raises if it fails (with `check`)."""
     return subprocess.run(
         [sys.executable, "-m", "app", *args],
         env=os.environ | {"DATABASE_URL": url},
         cwd=ROOT,
         capture_output=True,
         text=True,
-        check=True,
+        check=check,
     )
 
 

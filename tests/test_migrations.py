@@ -133,7 +133,7 @@ async def test_round_trip_upgrade_downgrade_upgrade_with_data(scratch_url: str) 
     await asyncio.to_thread(migrations.downgrade, scratch_url, "base")
     assert await _table_count(scratch_url) == 1  # only alembic_version is left
     await asyncio.to_thread(migrations.upgrade, scratch_url)
-    assert await _table_count(scratch_url) == 17
+    assert await _table_count(scratch_url) == 18
     await asyncio.to_thread(migrations.check, scratch_url)
 
 

@@ -3,6 +3,7 @@ checked by the input models and by the database."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -31,8 +32,14 @@ class ActionService(ResourceService[Action, ActionRepository]):
     ) -> tuple[list[Action], str | None]:
         return await self.repo.page(params, filters, self.repo.where(filters))
 
+    def programme_of(self, obj: Action) -> uuid.UUID:
+        return obj.programme_id
+
     async def validate(self, values: Mapping[str, Any], current: Action | None) -> None:
-        errors: Sequence[ErrorItem] = await field_reference_errors(self.repo, values, _REFERENCES)
+        # A scoped key moves or creates actions only onto chantiers of its programmes.
+        errors: Sequence[ErrorItem] = await field_reference_errors(
+            self.repo, values, _REFERENCES, self.within
+        )
         moved_to = values.get("chantier_id")
         if not errors and current is not None and moved_to not in (None, current.chantier_id):
             errors = await self._period_errors(current, moved_to)

@@ -20,6 +20,10 @@ bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: B
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 
 NO_KEY = "Writes need an API key: `Authorization: Bearer <key>`."
+SCOPED = (
+    "A key scoped to programmes may not do this: it writes inside its programmes only, never "
+    "the programmes themselves (creation, deletion) nor the partners they share."
+)
 
 
 async def optional_principal(request: Request, _: Credentials) -> Principal | None:
@@ -43,24 +47,33 @@ class RoleRequirement:
     route's dependencies, that it needs a key, and refuse an anonymous body before reading it.
     """
 
-    def __init__(self, *roles: Role) -> None:
+    def __init__(self, *roles: Role, unscoped: bool = False) -> None:
         self.roles = frozenset(roles)
+        self.unscoped = unscoped
 
     async def __call__(self, principal: OptionalPrincipal) -> Principal:
         if principal is None:
             raise Unauthorized(NO_KEY)
         if principal.role not in self.roles:
             raise Forbidden(f"A {principal.role.value} key may not do this.")
+        if self.unscoped and principal.programme_ids is not None:
+            raise Forbidden(SCOPED)
         return principal
 
 
-def require_roles(*roles: Role) -> RoleRequirement:
-    """A dependency admitting only keys with one of these roles."""
-    return RoleRequirement(*roles)
+def require_roles(*roles: Role, unscoped: bool = False) -> RoleRequirement:
+    """A dependency admitting only keys with one of these roles (and, with `unscoped`, only
+    keys that reach every programme)."""
+    return RoleRequirement(*roles, unscoped=unscoped)
 
 
 editor_key = require_roles(Role.admin, Role.editor)
-"""Admins and editors: every write on the programme's reference data."""
+"""Admins and editors: every write on the programmes' reference data (an editor key scoped to
+programmes: inside them only, checked by the services)."""
+
+shared_editor_key = require_roles(Role.admin, Role.editor, unscoped=True)
+"""Admins and editors that reach every programme: what all programmes share (the partners)
+and the set of programmes itself (creating or deleting one)."""
 
 commitment_writer_key = require_roles(Role.admin, Role.editor, Role.partner)
 """Admins, editors and partner keys (the latter only for their own partner's commitments)."""

@@ -28,7 +28,9 @@ Admin = Annotated[Principal, Depends(admin_key)]
         "the answer carries `Cache-Control: no-store`. With an `Idempotency-Key`, the answer is "
         "therefore not kept for replays: a retry of a request that created its key answers 409 "
         "`REQUEST_ALREADY_APPLIED` with that key's `Location` (revoke it and create another if "
-        "the secret was lost). An unknown `partner_id` is a 422 naming `/partner_id`."
+        "the secret was lost). An unknown `partner_id` is a 422 naming `/partner_id`. "
+        "`programme_ids` scopes an editor or partner key to those programmes; an unknown one "
+        "is a 422 naming `/programme_ids/<n>`, and so is any scope on an admin key."
     ),
     status_code=status.HTTP_201_CREATED,
     response_model=ApiKeyCreated,
@@ -39,7 +41,11 @@ async def create_api_key(
 ) -> ApiKeyCreated:
     # An unknown partner_id is refused by the foreign key: 422 naming /partner_id.
     key, token = await create_key(
-        ApiKeyRepository(session), name=data.name, role=data.role, partner_id=data.partner_id
+        ApiKeyRepository(session),
+        name=data.name,
+        role=data.role,
+        partner_id=data.partner_id,
+        programme_ids=data.programme_ids or (),
     )
     response.headers["Location"] = f"{request.url.path}/{key.id}"
     response.headers["Cache-Control"] = "no-store"  # the secret: never kept, by anyone

@@ -13,23 +13,12 @@ from sqlalchemy import func
 from app.chantiers.repository import ChantierRepository
 from app.chantiers.schemas import ChantierFilters
 from app.common.pagination import ListParams
-from app.common.rules import Pointer, period_errors, reference_errors
+from app.common.rules import period_errors, reference_errors, repeated_errors
 from app.common.service import ResourceService
 from app.errors import ErrorItem, ValidationFailed
 from app.models import Chantier, ChantierPriority, ChantierTarget, Priority
 from app.programmes.repository import ProgrammeRepository
 from app.programmes.service import programme_for
-
-
-def _twice(values: Sequence[object], pointer: Pointer) -> list[ErrorItem]:
-    """An error for each value that an earlier one already holds."""
-    seen: set[object] = set()
-    errors = []
-    for n, value in enumerate(values):
-        if value in seen:
-            errors.append(ErrorItem(pointer=pointer(n), detail="appears twice"))
-        seen.add(value)
-    return errors
 
 
 def _target_year(n: int) -> str:
@@ -58,15 +47,20 @@ class ChantierService(ResourceService[Chantier, ChantierRepository]):
             programme_id = await programmes.sole_id()  # unknown: build() answers /programme_id
         priority_ids: Sequence[uuid.UUID] = values.get("priority_ids") or ()
         errors += await reference_errors(
-            self.repo, Priority, "priority", priority_ids, lambda n: f"/priority_ids/{n}"
+            self.repo,
+            Priority,
+            "priority",
+            priority_ids,
+            lambda n: f"/priority_ids/{n}",
+            self.within,
         )
-        errors += _twice(priority_ids, lambda n: f"/priority_ids/{n}")
+        errors += repeated_errors(priority_ids, lambda n: f"/priority_ids/{n}")
         errors += await self._foreign_priorities(programme_id, priority_ids)
         years = [target["year"] for target in values.get("targets") or ()]
         if years and programme_id is not None:
             periods = await programmes.periods([programme_id])
             errors += period_errors(periods, [programme_id] * len(years), years, _target_year)
-        errors += _twice(years, _target_year)
+        errors += repeated_errors(years, _target_year)
         if errors:
             raise ValidationFailed(
                 "The chantier's priorities or targets are invalid.", errors=errors
@@ -80,18 +74,25 @@ class ChantierService(ResourceService[Chantier, ChantierRepository]):
         if not ids:
             return []
         owners = await self.repo.programmes_of_priorities(ids)
+        within = self.within  # beyond it, a priority was reported as missing already
         return [
             ErrorItem(pointer=f"/priority_ids/{n}", detail="is a priority of another programme")
             for n, id in enumerate(ids)
-            if id in owners and owners[id] != programme_id
+            if id in owners
+            and owners[id] != programme_id
+            and (within is None or owners[id] in within)
         ]
+
+    def programme_of(self, obj: Chantier) -> uuid.UUID:
+        return obj.programme_id
 
     async def build(self, values: dict[str, Any]) -> Chantier:
         priority_ids, targets = values.pop("priority_ids"), values.pop("targets")
         given = values.pop("programme_id", None)
+        repo = ProgrammeRepository(self.repo.session)
         return Chantier(
             **values,
-            programme_id=await programme_for(ProgrammeRepository(self.repo.session), given),
+            programme_id=await programme_for(repo, given, self.within),
             # In the order the relationships load in, so that 201 and GET answer alike.
             priority_links=[ChantierPriority(priority_id=p) for p in sorted(priority_ids)],
             target_rows=[

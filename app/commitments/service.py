@@ -3,6 +3,7 @@ partner exist, and a partner key reaches only its own partner's commitments."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
 from typing import Any
 
@@ -36,7 +37,11 @@ class CommitmentService(ResourceService[Commitment, CommitmentRepository]):
     ) -> tuple[list[Commitment], str | None]:
         return await self.repo.page(params, filters, self.repo.where(filters))
 
+    def programme_of(self, obj: Commitment) -> uuid.UUID:
+        return obj.programme_id
+
     def check_access(self, obj: Commitment) -> None:
+        super().check_access(obj)
         # Another partner's commitment answers like a missing one: a partner key learns
         # nothing of other partners' ids, versions or ETags.
         if not reaches_partner(self.principal, obj.partner_id):
@@ -60,6 +65,6 @@ class CommitmentService(ResourceService[Commitment, CommitmentRepository]):
         disbursed = values.get("disbursed_amount", current.disbursed_amount if current else None)
         if amount is not None and disbursed is not None and disbursed > amount:
             errors.append(ErrorItem(pointer="/disbursed_amount", detail="must not be above amount"))
-        errors += await field_reference_errors(self.repo, values, _REFERENCES)
+        errors += await field_reference_errors(self.repo, values, _REFERENCES, self.within)
         if errors:
             raise ValidationFailed("The commitment is invalid.", errors=errors)

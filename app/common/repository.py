@@ -21,7 +21,7 @@ from app.common.pagination import (
     fingerprint,
     keyset_condition,
 )
-from app.models import Resource
+from app.models import Programme, Resource
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
@@ -43,6 +43,15 @@ def conditions(*filters: Condition | None) -> list[Condition]:
     return [condition for condition in filters if condition is not None]
 
 
+def programme_column(model: type[Resource]) -> InstrumentedAttribute[uuid.UUID] | None:
+    """The column naming the programme a row of `model` belongs to (a programme's own id);
+    None for rows all programmes share (partners)."""
+    if model is Programme:
+        return Programme.id
+    column: InstrumentedAttribute[uuid.UUID] | None = getattr(model, "programme_id", None)
+    return column
+
+
 class Repository(Generic[M]):
     """SQL for one model; a feature's repository sets `model` and adds its own statements."""
 
@@ -62,13 +71,24 @@ class Repository(Generic[M]):
         stmt = select(self.model).filter_by(**values).options(*self.load_options)
         return (await self.session.scalars(stmt)).one_or_none()
 
-    async def existing(self, model: type[Resource], ids: Collection[uuid.UUID]) -> set[uuid.UUID]:
-        """Which of these ids name a row of `model`: one statement, one array parameter,
-        however many ids (a 10,000-item batch checks its actions at once)."""
+    async def existing(
+        self,
+        model: type[Resource],
+        ids: Collection[uuid.UUID],
+        *,
+        within: Collection[uuid.UUID] | None = None,
+    ) -> set[uuid.UUID]:
+        """Which of these ids name a row of `model` (with `within`, a row of one of these
+        programmes, or a shared one): one statement, one array parameter, however many ids
+        (a 10,000-item batch checks its actions at once)."""
         if not ids:
             return set()
         wanted = bindparam("ids", list(ids), type_=ARRAY(Uuid()))
-        rows = await self.session.scalars(select(model.id).where(model.id == any_(wanted)))
+        stmt = select(model.id).where(model.id == any_(wanted))
+        owner = programme_column(model)
+        if within is not None and owner is not None:
+            stmt = stmt.where(owner == any_(bindparam("within", list(within), type_=ARRAY(Uuid()))))
+        rows = await self.session.scalars(stmt)
         return set(rows.all())
 
     async def page(

@@ -8,7 +8,7 @@ the values in error."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 from app.common.principal import Principal
@@ -46,15 +46,28 @@ def period_errors(
     return errors
 
 
+def repeated_errors(values: Sequence[object], pointer: Pointer) -> list[ErrorItem]:
+    """An error ("appears twice") for each value that an earlier one already holds."""
+    seen: set[object] = set()
+    errors = []
+    for n, value in enumerate(values):
+        if value in seen:
+            errors.append(ErrorItem(pointer=pointer(n), detail="appears twice"))
+        seen.add(value)
+    return errors
+
+
 async def reference_errors(
     repo: Repository[Any],
     model: type[Resource],
     noun: str,
     ids: Sequence[uuid.UUID],
     pointer: Pointer,
+    within: Collection[uuid.UUID] | None = None,
 ) -> list[ErrorItem]:
-    """An error ("no such action") for each id that names no `model` row: one statement."""
-    known = await repo.existing(model, set(ids))
+    """An error ("no such action") for each id that names no `model` row: one statement.
+    With `within` (a scoped key's programmes), a row of another programme is no such row."""
+    known = await repo.existing(model, set(ids), within=within)
     return [
         ErrorItem(pointer=pointer(n), detail=f"no such {noun}")
         for n, id in enumerate(ids)
@@ -66,14 +79,16 @@ async def field_reference_errors(
     repo: Repository[Any],
     values: Mapping[str, Any],
     references: Mapping[str, tuple[type[Resource], str]],
+    within: Collection[uuid.UUID] | None = None,
 ) -> list[ErrorItem]:
     """For a body's fields holding one id each (`{"action_id": (Action, "action")}`): an error
-    for each field sent whose id names no row (`/action_id`: "no such action")."""
+    for each field sent whose id names no row (`/action_id`: "no such action"), or, `within`
+    a scoped key's programmes, a row of another programme."""
     errors: list[ErrorItem] = []
     for field, (model, noun) in references.items():
         if values.get(field) is not None:
             pointer = single(f"/{field}")
-            errors += await reference_errors(repo, model, noun, [values[field]], pointer)
+            errors += await reference_errors(repo, model, noun, [values[field]], pointer, within)
     return errors
 
 

@@ -11,7 +11,7 @@ from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.common.http import check_if_match
-from app.common.principal import Principal
+from app.common.principal import Principal, programmes_within
 from app.common.repository import Repository
 from app.config import Settings
 from app.errors import NotFound
@@ -24,8 +24,11 @@ R = TypeVar("R", bound=Repository[Any])
 class ResourceService(Generic[M, R]):
     """Get, create, update and delete one resource; a feature overrides the hooks:
 
+    - `programme_of(obj)`: the programme a stored row belongs to (None: shared by all). A key
+      scoped to other programmes does not reach the row (see `check_access`).
     - `check_access(obj)`: may the caller write this stored row? Out of reach answers exactly
-      like a missing row (`raise self.missing(obj.id)`), before any If-Match comparison.
+      like a missing row (`raise self.missing(obj.id)`), before any If-Match comparison. By
+      default: out of reach when the row's programme is outside the caller's scope.
     - `check_allowed(values)`: may the caller set these values? (403 if not.)
     - `validate(values, current)`: the rules pydantic cannot see (programme period, references
       that must exist), one 422 naming every bad field; `current` is None on create.
@@ -45,10 +48,24 @@ class ResourceService(Generic[M, R]):
     def missing(self, id: uuid.UUID) -> NotFound:
         return NotFound(f"No {self.noun} has id {id}.")
 
+    @property
+    def within(self) -> frozenset[uuid.UUID] | None:
+        """The programmes the caller writes inside (a scoped key's); None: every programme.
+        References a body makes to rows of other programmes are as if those rows were missing."""
+        return programmes_within(self.principal)
+
     # -- hooks ---------------------------------------------------------------------------------
 
+    def programme_of(self, obj: M) -> uuid.UUID | None:
+        """Shared data: the row belongs to no programme in particular."""
+        return None
+
     def check_access(self, obj: M) -> None:
-        """Reference data: every writer reaches every row."""
+        """A row of a programme outside the caller's scope answers like a missing one."""
+        programme = self.programme_of(obj)
+        principal = self.principal
+        if programme is not None and principal is not None and not principal.reaches(programme):
+            raise self.missing(obj.id)
 
     def check_allowed(self, values: Mapping[str, Any]) -> None:
         """Reference data: a writer may send any field its input model admits."""

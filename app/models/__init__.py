@@ -1,7 +1,7 @@
 """All ORM models, imported here so that Alembic sees the whole metadata."""
 
 from app.models.action import Action
-from app.models.api_key import ApiKey
+from app.models.api_key import ApiKey, ApiKeyProgramme
 from app.models.base import Base, Resource
 from app.models.change import Change, ChangeCommit
 from app.models.chantier import Chantier, ChantierPriority, ChantierTarget
@@ -17,6 +17,7 @@ from app.models.territory import Territory, TerritoryKind, TerritorySource
 __all__ = [
     "Action",
     "ApiKey",
+    "ApiKeyProgramme",
     "Base",
     "Change",
     "ChangeCommit",

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response, status
 
-from app.auth.dependencies import editor_key
+from app.auth.dependencies import shared_editor_key
 from app.common.http import (
     DELETE_ERRORS,
     GET_RESPONSES,
@@ -37,7 +37,8 @@ from app.partners.schemas import (
 from app.partners.service import PartnerService
 
 router = APIRouter(prefix="/v1/partners", tags=["partners"], route_class=StrictRoute)
-Writer = Annotated[Principal, Depends(editor_key)]
+# Partners are shared by every programme: a key scoped to programmes does not write them (403).
+Writer = Annotated[Principal, Depends(shared_editor_key)]
 Listing = Annotated[ListParams, Depends(page_params("code", Partner.sortable))]
 Filters = Annotated[PartnerFilters, Depends()]
 

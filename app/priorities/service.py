@@ -1,5 +1,6 @@
 """Priority rules: reference data of one programme, guarded by the database's constraints."""
 
+import uuid
 from typing import Any
 
 from app.common.pagination import ListParams
@@ -23,7 +24,11 @@ class PriorityService(ResourceService[Priority, PriorityRepository]):
     ) -> tuple[list[Priority], str | None]:
         return await self.repo.page(params, filters, self.repo.where(filters))
 
+    def programme_of(self, obj: Priority) -> uuid.UUID:
+        return obj.programme_id
+
     async def build(self, values: dict[str, Any]) -> Priority:
         given = values.pop("programme_id", None)
-        programme_id = await programme_for(ProgrammeRepository(self.repo.session), given)
+        repo = ProgrammeRepository(self.repo.session)
+        programme_id = await programme_for(repo, given, self.within)
         return Priority(**values, programme_id=programme_id)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response, status
 
-from app.auth.dependencies import editor_key
+from app.auth.dependencies import editor_key, shared_editor_key
 from app.common.http import (
     DELETE_ERRORS,
     GET_RESPONSES,
@@ -38,6 +38,9 @@ from app.programmes.service import ProgrammeService
 
 router = APIRouter(prefix="/v1/programmes", tags=["programmes"], route_class=StrictRoute)
 Writer = Annotated[Principal, Depends(editor_key)]
+# A key scoped to programmes updates its own (another programme answers 404 to it), but never
+# creates or deletes one (403): the set of programmes is the whole service's.
+UnscopedWriter = Annotated[Principal, Depends(shared_editor_key)]
 Listing = Annotated[ListParams, Depends(page_params("code", Programme.sortable))]
 Filters = Annotated[ProgrammeFilters, Depends()]
 
@@ -87,7 +90,7 @@ async def create_programme(
     response: Response,
     session: Session,
     settings: AppSettings,
-    principal: Writer,
+    principal: UnscopedWriter,
     data: ProgrammeCreate,
 ) -> ProgrammeRead:
     programme = await ProgrammeService(session, settings, principal).create(data)
@@ -132,7 +135,7 @@ async def update_programme(
 async def delete_programme(
     session: Session,
     settings: AppSettings,
-    principal: Writer,
+    principal: UnscopedWriter,
     programme_id: uuid.UUID,
     if_match: IfMatch = None,
 ) -> None:

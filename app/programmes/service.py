@@ -4,7 +4,7 @@ referential knows."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from app.common.pagination import ListParams
@@ -30,6 +30,11 @@ class ProgrammeService(ResourceService[Programme, ProgrammeRepository]):
         self, params: ListParams, filters: ProgrammeFilters
     ) -> tuple[list[Programme], str | None]:
         return await self.repo.page(params, filters, self.repo.where(filters))
+
+    def programme_of(self, obj: Programme) -> uuid.UUID:
+        """A scoped key updates its own programmes only (and creates or deletes none: the
+        routes refuse it)."""
+        return obj.id
 
     async def validate(self, values: Mapping[str, Any], current: Programme | None) -> None:
         """The period is ordered (as PATCH leaves it), and a commune's INSEE code names a known
@@ -75,18 +80,23 @@ class ProgrammeService(ResourceService[Programme, ProgrammeRepository]):
         )
 
 
-async def programme_for(repo: ProgrammeRepository, given: uuid.UUID | None) -> uuid.UUID:
-    """The programme a new priority or chantier belongs to: the one given (which must exist),
-    otherwise the only one there is; a 422 naming /programme_id when that is ambiguous."""
+async def programme_for(
+    repo: ProgrammeRepository,
+    given: uuid.UUID | None,
+    within: Collection[uuid.UUID] | None = None,
+) -> uuid.UUID:
+    """The programme a new priority or chantier belongs to: the one given (which must exist,
+    and for a scoped key be one of `within`), otherwise the only one there is; a 422 naming
+    /programme_id when that is ambiguous."""
     if given is not None:
-        if await repo.get(given) is None:
+        if not await repo.existing(Programme, [given], within=within):
             raise ValidationFailed(
                 "The programme is unknown.",
                 errors=[ErrorItem(pointer="/programme_id", detail="no such programme")],
             )
         return given
     sole = await repo.sole_id()
-    if sole is None:
+    if sole is None or (within is not None and sole not in within):
         raise ValidationFailed(
             "Say which programme: there is not exactly one.",
             errors=[ErrorItem(pointer="/programme_id", detail=MISSING_PROGRAMME)],

@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import random
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, fields
 from datetime import date
 
-from sqlalchemy import select, text
+from sqlalchemy import all_, any_, bindparam, select, text
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.types import Text, Uuid
 
 from app.common.repository import Repository
 from app.errors import sqlstate
@@ -88,6 +90,7 @@ DELETE FROM commitments c
 WHERE c.partner_id = CAST(:partner_id AS uuid)
   AND (CAST(:year AS int) IS NULL OR c.year = CAST(:year AS int))
   AND (CAST(:action_id AS uuid) IS NULL OR c.action_id = CAST(:action_id AS uuid))
+  AND (CAST(:within AS uuid[]) IS NULL OR c.programme_id = ANY(CAST(:within AS uuid[])))
   AND NOT EXISTS (
       SELECT 1 FROM unnest(CAST(:refs AS text[])) AS kept(ref) WHERE kept.ref = c.external_ref
   )
@@ -120,6 +123,20 @@ class SyncRepository(Repository[Commitment]):
             stmt = stmt.with_for_update()
         return (await self.session.scalars(stmt)).one_or_none()
 
+    async def refs_outside(
+        self, partner_id: uuid.UUID, refs: Sequence[str], within: Collection[uuid.UUID]
+    ) -> set[str]:
+        """Which of these references name a commitment of the partner in a programme outside
+        `within`: one statement over the (partner_id, external_ref) index."""
+        if not refs:
+            return set()
+        stmt = select(Commitment.external_ref).where(
+            Commitment.partner_id == partner_id,
+            Commitment.external_ref == any_(bindparam("refs", list(refs), type_=ARRAY(Text()))),
+            Commitment.programme_id != all_(bindparam("within", list(within), type_=ARRAY(Uuid()))),
+        )
+        return {ref for ref in (await self.session.scalars(stmt)).all() if ref is not None}
+
     async def upsert(self, partner_id: uuid.UUID, columns: Columns) -> tuple[int, int]:
         """Insert or update the commitments; returns how many were created and how many updated."""
         if not len(columns):
@@ -149,9 +166,19 @@ class SyncRepository(Repository[Commitment]):
         *,
         year: int | None,
         action_id: uuid.UUID | None,
+        within: Collection[uuid.UUID] | None,
     ) -> int:
+        """Delete the partner's commitments inside the scope (year, action, and for a scoped
+        key its programmes) whose reference is not in `keep`."""
+        scope = None if within is None else list(within)
         result = await self.session.execute(
             PRUNE,
-            {"partner_id": partner_id, "refs": list(keep), "year": year, "action_id": action_id},
+            {
+                "partner_id": partner_id,
+                "refs": list(keep),
+                "year": year,
+                "action_id": action_id,
+                "within": scope,
+            },
         )
         return int(result.rowcount)  # type: ignore[attr-defined]

@@ -8,14 +8,16 @@ from collections.abc import Sequence
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.common.http import check_if_match
-from app.common.principal import Principal
-from app.common.rules import Pointer, check_partner, period_errors, single
+from app.common.principal import Principal, programmes_within
+from app.common.rules import Pointer, check_partner, period_errors, reference_errors, single
 from app.config import Settings
 from app.errors import ErrorItem, NotFound, PreconditionFailed, ValidationFailed
-from app.models import Commitment, Partner
+from app.models import Action, Commitment, Partner
 from app.programmes.repository import ProgrammeRepository
 from app.sync.repository import Columns, SyncRepository
 from app.sync.schemas import BatchResult, CommitmentPut, ReceivedBatch
+
+OUTSIDE_SCOPE = "names a commitment of a programme this key does not write"
 
 
 def _columns(refs: list[str], items: Sequence[CommitmentPut]) -> Columns:
@@ -59,6 +61,8 @@ class SyncService:
         self.repo = SyncRepository(session)
         self.settings = settings
         self.principal = principal
+        self.within = programmes_within(principal)
+        """A scoped key's programmes: it writes commitments inside them only."""
 
     async def _authorize(self, partner_id: uuid.UUID) -> None:
         """A partner key gets 403 for any other partner, existing or not; then 404 if the
@@ -68,17 +72,44 @@ class SyncService:
             raise NotFound(f"No partner has id {partner_id}.")
 
     async def _check(self, columns: Columns, at: Pointer) -> list[ErrorItem]:
-        """Rules pydantic cannot see: the actions that exist, and each year in the period of its
-        action's programme (one statement for the whole batch); `at(n)` locates the n-th
-        commitment in the body ("" or "/items/5")."""
+        """Rules pydantic cannot see: the actions that exist (for a scoped key, inside its
+        programmes), and each year in the period of its action's programme (one statement for
+        the whole batch); `at(n)` locates the n-th commitment in the body ("" or "/items/5")."""
         periods = await ProgrammeRepository(self.repo.session).action_periods(columns.action_id)
-        missing = [
-            ErrorItem(pointer=f"{at(n)}/action_id", detail="no such action")
-            for n, id in enumerate(columns.action_id)
-            if id not in periods
-        ]
-        years = period_errors(periods, columns.action_id, columns.year, lambda n: f"{at(n)}/year")
+        if self.within is None:
+            missing = [
+                ErrorItem(pointer=f"{at(n)}/action_id", detail="no such action")
+                for n, id in enumerate(columns.action_id)
+                if id not in periods
+            ]
+        else:  # another programme's action answers as a missing one, its period unsaid
+            missing = await reference_errors(
+                self.repo,
+                Action,
+                "action",
+                columns.action_id,
+                lambda n: f"{at(n)}/action_id",
+                self.within,
+            )
+        unknown = {error.pointer for error in missing}
+        absent = {id for n, id in enumerate(columns.action_id) if f"{at(n)}/action_id" in unknown}
+        known = {id: period for id, period in periods.items() if id not in absent}
+        years = period_errors(known, columns.action_id, columns.year, lambda n: f"{at(n)}/year")
         return years + missing
+
+    async def _foreign_refs(
+        self, partner_id: uuid.UUID, refs: Sequence[str], indices: Sequence[int]
+    ) -> list[ErrorItem]:
+        """For a scoped key, an error for each item whose reference names a stored commitment
+        of another programme: the upsert would rewrite (and move) it."""
+        if self.within is None:
+            return []
+        outside = await self.repo.refs_outside(partner_id, refs, self.within)
+        return [
+            ErrorItem(pointer=f"/items/{index}/external_ref", detail=OUTSIDE_SCOPE)
+            for index, ref in zip(indices, refs, strict=True)
+            if ref in outside
+        ]
 
     # -- one commitment ------------------------------------------------------------------------
 
@@ -87,13 +118,22 @@ class SyncService:
     ) -> tuple[Commitment, bool]:
         """Create or replace one commitment; returns it and whether it was created."""
         await self._authorize(partner_id)
+        current = None
+        if if_match is not None or self.within is not None:
+            current = await self.repo.by_ref(partner_id, external_ref, for_update=True)
+        # Another programme's commitment answers like a missing one, before If-Match.
+        if (
+            current is not None
+            and self.within is not None
+            and current.programme_id not in self.within
+        ):
+            raise NotFound(f"No commitment of partner {partner_id} has {external_ref!r}.")
         columns = _columns([external_ref], [item])
         errors = await self._check(columns, single(""))
         if errors:
             errors.sort(key=_pointer_order)
             raise ValidationFailed("The commitment is invalid.", errors=errors)
         if if_match is not None:
-            current = await self.repo.by_ref(partner_id, external_ref, for_update=True)
             if current is None:
                 raise PreconditionFailed("If-Match was sent but the commitment does not exist.")
             check_if_match(if_match, current.etag)
@@ -111,6 +151,7 @@ class SyncService:
         columns = _columns([item.external_ref for item in items], items)
         errors = batch.errors + _duplicates(columns.external_ref, indices)
         errors += await self._check(columns, lambda n: f"/items/{indices[n]}")
+        errors += await self._foreign_refs(partner_id, columns.external_ref, indices)
         if errors:
             errors.sort(key=_pointer_order)
             raise ValidationFailed(
@@ -126,6 +167,7 @@ class SyncService:
                 columns.external_ref,
                 year=batch.prune.year,
                 action_id=batch.prune.action_id,
+                within=self.within,
             )
         return BatchResult(
             created=created,

@@ -3,11 +3,21 @@
 Routes are named by their operationId. A write route without an entry in POLICY fails
 `test_every_write_route_has_a_policy`, so a new write route cannot ship without its access rule
 being written down and tested here.
+
+Two programmes exist in every test: A (the seeded one, which every resource below belongs to)
+and B. Identities: no key, an unknown key, partner keys for BDT (the commitments' partner) and
+for AMP, an unscoped editor, an admin, editors scoped to A and to B, and a BDT partner key
+scoped to B. A key scoped to B gets, on A's resources, the 404 of a missing one, and on a body
+naming A's parent (the programme of a priority, the chantier of an action, the action of a
+commitment) the 422 of a missing parent; `test_out_of_scope_answers_like_missing` checks that
+those answers are the very ones a missing resource gets.
 """
 
 from __future__ import annotations
 
 import itertools
+import json
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -16,38 +26,70 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from app.config import Settings
 from app.models.enums import Role
 from contract.snapshot import build_document
 from tests.conftest import KeyMaker
 from tests.factories import make_action, make_commitment, partner_id
 
-IDENTITIES = ("none", "invalid", "partner_a", "partner_b", "editor", "admin")
+IDENTITIES = (
+    "none",
+    "invalid",
+    "partner_a",
+    "partner_b",
+    "editor",
+    "admin",
+    "scoped_a",
+    "scoped_b",
+    "partner_a_in_b",
+)
+PROGRAMME_B = "MATRIX-B"
 _n = itertools.count(1)
 
 Body = dict[str, Any] | None
 Call = tuple[dict[str, str], Body]  # the route's path parameters, and the body to send
-Setup = Callable[[httpx.AsyncClient, FastAPI, dict[str, str]], Awaitable[Call]]
+
+
+@dataclass(frozen=True)
+class Ctx:
+    """What a setup needs: the client, the app, an admin's headers, the programmes' ids."""
+
+    c: httpx.AsyncClient
+    app: FastAPI
+    admin: dict[str, str]
+    programme_a: str
+    programme_b: str
+
+
+Setup = Callable[[Ctx], Awaitable[Call]]
 
 
 @dataclass(frozen=True)
 class Policy:
-    setup: Setup  # builds what the call needs (as admin)
+    setup: Setup  # builds what the call needs (as admin), inside programme A
     ok: int  # the status of an allowed call
     allowed: frozenset[str]  # identities allowed; keyless ones get 401, the others 403
     # Identities for which the resource is out of reach: they get the 404 of a missing one.
     hidden: frozenset[str] = frozenset()
+    # Identities for which a resource the body names is out of reach: the 422 of a missing one.
+    unreachable: frozenset[str] = frozenset()
 
     def expected(self, identity: str) -> int:
         if identity in ("none", "invalid"):
             return 401
         if identity in self.hidden:
             return 404
+        if identity in self.unreachable:
+            return 422
         return self.ok if identity in self.allowed else 403
 
 
-STAFF = frozenset({"editor", "admin"})
-WRITERS = frozenset({"partner_a", "editor", "admin"})  # partner A owns the commitment
-FOREIGN = frozenset({"partner_b"})  # a partner key, for another partner's commitment
+UNSCOPED_STAFF = frozenset({"editor", "admin"})
+STAFF = UNSCOPED_STAFF | {"scoped_a"}  # who writes programme A's reference data
+OTHER_PROGRAMME = frozenset({"scoped_b"})
+WRITERS = STAFF | {"partner_a"}  # partner A (BDT) owns the commitment
+FOREIGN = frozenset({"partner_b", "scoped_b", "partner_a_in_b"})  # out of reach, 404
+FOREIGN_PARENT = frozenset({"scoped_b", "partner_a_in_b"})  # the action is out of reach, 422
 ADMIN = frozenset({"admin"})
 
 
@@ -59,111 +101,146 @@ def _item(action_id: str) -> dict[str, Any]:
     return {"action_id": action_id, "year": 2024, "amount": "10.00", "instrument": "grant"}
 
 
-async def _created(
-    c: httpx.AsyncClient, app: FastAPI, a: dict[str, str], route: str, body: dict[str, Any]
-) -> str:
-    response = await c.post(app.url_path_for(route), json=body, headers=a)
+async def _created(ctx: Ctx, route: str, body: dict[str, Any]) -> str:
+    response = await ctx.c.post(ctx.app.url_path_for(route), json=body, headers=ctx.admin)
     assert response.status_code == 201, response.text
     return str(response.json()["id"])
 
 
-def _new(body: Callable[[], dict[str, Any]]) -> Setup:
+NewBody = Callable[[Ctx], dict[str, Any]]
+
+
+def _new(body: NewBody) -> Setup:
     """The call of a create route."""
 
-    async def setup(c: httpx.AsyncClient, app: FastAPI, a: dict[str, str]) -> Call:
-        return {}, body()
+    async def setup(ctx: Ctx) -> Call:
+        return {}, body(ctx)
 
     return setup
 
 
-def _on(
-    param: str,
-    make: Callable[[httpx.AsyncClient, FastAPI, dict[str, str]], Awaitable[str]],
-    body: Body = None,
-) -> Setup:
+def _on(param: str, make: Callable[[Ctx], Awaitable[str]], body: Body = None) -> Setup:
     """The call of an item route, on a resource made for it."""
 
-    async def setup(c: httpx.AsyncClient, app: FastAPI, a: dict[str, str]) -> Call:
-        return {param: await make(c, app, a)}, body
+    async def setup(ctx: Ctx) -> Call:
+        return {param: await make(ctx)}, body
 
     return setup
 
 
-def _reference_data(noun: str, new: Callable[[], dict[str, Any]]) -> dict[str, Policy]:
-    """Programmes, priorities, chantiers and partners: staff keys write them."""
+def _owned(noun: str, new: NewBody) -> dict[str, Policy]:
+    """Priorities and chantiers of programme A: staff keys reaching A write them."""
 
-    async def make(c: httpx.AsyncClient, app: FastAPI, a: dict[str, str]) -> str:
-        return await _created(c, app, a, f"create_{noun}", new())
+    async def make(ctx: Ctx) -> str:
+        return await _created(ctx, f"create_{noun}", new(ctx))
 
     return {
-        f"create_{noun}": Policy(_new(new), 201, STAFF),
-        f"update_{noun}": Policy(_on(f"{noun}_id", make, {"name": "Renamed"}), 200, STAFF),
-        f"delete_{noun}": Policy(_on(f"{noun}_id", make), 204, STAFF),
+        f"create_{noun}": Policy(_new(new), 201, STAFF, unreachable=OTHER_PROGRAMME),
+        f"update_{noun}": Policy(
+            _on(f"{noun}_id", make, {"name": "Renamed"}), 200, STAFF, OTHER_PROGRAMME
+        ),
+        f"delete_{noun}": Policy(_on(f"{noun}_id", make), 204, STAFF, OTHER_PROGRAMME),
     }
 
 
-async def _action(c: httpx.AsyncClient, app: FastAPI, a: dict[str, str]) -> str:
-    return str((await make_action(c, a))["id"])
+def _new_programme(ctx: Ctx) -> dict[str, Any]:
+    return {
+        "code": _code(),
+        "name": "New",
+        "start_year": 2023,
+        "end_year": 2027,
+        "territory_code": "200054807",
+    }
 
 
-async def _commitment(c: httpx.AsyncClient, app: FastAPI, a: dict[str, str]) -> str:
-    bdt = await partner_id(c, "BDT")
-    return str((await make_commitment(c, a, partner_id=bdt))["id"])
+def _new_partner(ctx: Ctx) -> dict[str, Any]:
+    return {"code": _code(), "name": "New", "kind": "other"}
 
 
-async def _api_key(c: httpx.AsyncClient, app: FastAPI, a: dict[str, str]) -> str:
-    return await _created(c, app, a, "create_api_key", {"name": "doomed", "role": "editor"})
+async def _programme_a(ctx: Ctx) -> str:
+    return ctx.programme_a
 
 
-async def _post_action(c: httpx.AsyncClient, app: FastAPI, a: dict[str, str]) -> Call:
-    listed = await c.get(app.url_path_for("list_chantiers"), params={"number": 5})
+async def _programme(ctx: Ctx) -> str:
+    return await _created(ctx, "create_programme", _new_programme(ctx))
+
+
+async def _partner(ctx: Ctx) -> str:
+    return await _created(ctx, "create_partner", _new_partner(ctx))
+
+
+async def _action(ctx: Ctx) -> str:
+    return str((await make_action(ctx.c, ctx.admin))["id"])
+
+
+async def _commitment(ctx: Ctx) -> str:
+    bdt = await partner_id(ctx.c, "BDT")
+    return str((await make_commitment(ctx.c, ctx.admin, partner_id=bdt))["id"])
+
+
+async def _api_key(ctx: Ctx) -> str:
+    return await _created(ctx, "create_api_key", {"name": "doomed", "role": "editor"})
+
+
+async def _post_action(ctx: Ctx) -> Call:
+    listed = await ctx.c.get(ctx.app.url_path_for("list_chantiers"), params={"number": 5})
     chantier = listed.json()["items"][0]["id"]
     return {}, {"code": _code(), "chantier_id": chantier, "title": "New"}
 
 
-async def _post_commitment(c: httpx.AsyncClient, app: FastAPI, a: dict[str, str]) -> Call:
-    action = (await make_action(c, a))["id"]
-    return {}, _item(action) | {"partner_id": await partner_id(c, "BDT")}
+async def _post_commitment(ctx: Ctx) -> Call:
+    action = (await make_action(ctx.c, ctx.admin))["id"]
+    return {}, _item(action) | {"partner_id": await partner_id(ctx.c, "BDT")}
 
 
-async def _put_one(c: httpx.AsyncClient, app: FastAPI, a: dict[str, str]) -> Call:
-    action = (await make_action(c, a))["id"]
-    return {"partner_id": await partner_id(c, "BDT"), "external_ref": _code()}, _item(action)
+async def _put_one(ctx: Ctx) -> Call:
+    action = (await make_action(ctx.c, ctx.admin))["id"]
+    return {"partner_id": await partner_id(ctx.c, "BDT"), "external_ref": _code()}, _item(action)
 
 
-async def _put_batch(c: httpx.AsyncClient, app: FastAPI, a: dict[str, str]) -> Call:
-    action = (await make_action(c, a))["id"]
+async def _put_batch(ctx: Ctx) -> Call:
+    action = (await make_action(ctx.c, ctx.admin))["id"]
     items = [_item(action) | {"external_ref": _code()}]
-    return {"partner_id": await partner_id(c, "BDT")}, {"items": items}
+    return {"partner_id": await partner_id(ctx.c, "BDT")}, {"items": items}
 
 
 POLICY: dict[str, Policy] = {
-    **_reference_data(
-        "programme",
-        lambda: {
+    # Programmes: a scoped key updates its own, never creates or deletes one.
+    "create_programme": Policy(_new(_new_programme), 201, UNSCOPED_STAFF),
+    "update_programme": Policy(
+        _on("programme_id", _programme_a, {"name": "Renamed"}), 200, STAFF, OTHER_PROGRAMME
+    ),
+    "delete_programme": Policy(_on("programme_id", _programme), 204, UNSCOPED_STAFF),
+    **_owned(
+        "priority",
+        lambda ctx: {"programme_id": ctx.programme_a, "code": _code(), "name": "New"},
+    ),
+    **_owned(
+        "chantier",
+        lambda ctx: {
+            "programme_id": ctx.programme_a,
+            "number": 100 + next(_n),
             "code": _code(),
             "name": "New",
-            "start_year": 2023,
-            "end_year": 2027,
-            "territory_code": "200054807",
         },
     ),
-    **_reference_data("priority", lambda: {"code": _code(), "name": "New"}),
-    **_reference_data(
-        "chantier", lambda: {"number": 100 + next(_n), "code": _code(), "name": "New"}
+    # Partners are shared by every programme: only keys reaching every programme write them.
+    "create_partner": Policy(_new(_new_partner), 201, UNSCOPED_STAFF),
+    "update_partner": Policy(_on("partner_id", _partner, {"name": "Renamed"}), 200, UNSCOPED_STAFF),
+    "delete_partner": Policy(_on("partner_id", _partner), 204, UNSCOPED_STAFF),
+    "create_action": Policy(_post_action, 201, STAFF, unreachable=OTHER_PROGRAMME),
+    "update_action": Policy(
+        _on("action_id", _action, {"title": "Renamed"}), 200, STAFF, OTHER_PROGRAMME
     ),
-    **_reference_data("partner", lambda: {"code": _code(), "name": "New", "kind": "other"}),
-    "create_action": Policy(_post_action, 201, STAFF),
-    "update_action": Policy(_on("action_id", _action, {"title": "Renamed"}), 200, STAFF),
-    "delete_action": Policy(_on("action_id", _action), 204, STAFF),
-    "create_commitment": Policy(_post_commitment, 201, WRITERS),
+    "delete_action": Policy(_on("action_id", _action), 204, STAFF, OTHER_PROGRAMME),
+    "create_commitment": Policy(_post_commitment, 201, WRITERS, unreachable=FOREIGN_PARENT),
     "update_commitment": Policy(
         _on("commitment_id", _commitment, {"label": "x"}), 200, WRITERS, FOREIGN
     ),
     "delete_commitment": Policy(_on("commitment_id", _commitment), 204, WRITERS, FOREIGN),
-    "put_commitment": Policy(_put_one, 201, WRITERS),
-    "put_commitments": Policy(_put_batch, 200, WRITERS),
-    "create_api_key": Policy(_new(lambda: {"name": "new", "role": "editor"}), 201, ADMIN),
+    "put_commitment": Policy(_put_one, 201, WRITERS, unreachable=FOREIGN_PARENT),
+    "put_commitments": Policy(_put_batch, 200, WRITERS, unreachable=FOREIGN_PARENT),
+    "create_api_key": Policy(_new(lambda ctx: {"name": "new", "role": "editor"}), 201, ADMIN),
     "delete_api_key": Policy(_on("api_key_id", _api_key), 204, ADMIN),
 }
 
@@ -188,28 +265,98 @@ def test_every_write_route_has_a_policy(app: FastAPI) -> None:
     assert set(POLICY) - routes == set(), "policies for routes that do not exist"
 
 
+@pytest.fixture
+async def ctx(
+    app: FastAPI, client: httpx.AsyncClient, admin: dict[str, str], settings: Settings
+) -> Ctx:
+    """Programme A (seeded) and a programme B, made for the test."""
+    listed = await client.get(
+        app.url_path_for("list_programmes"), params={"code": settings.programme.first_code}
+    )
+    programme_a = str(listed.json()["items"][0]["id"])
+    context = Ctx(client, app, admin, programme_a, "")
+    body = _new_programme(context) | {"code": PROGRAMME_B}
+    return Ctx(client, app, admin, programme_a, await _created(context, "create_programme", body))
+
+
+async def _headers(
+    identity: str, ctx: Ctx, make_key: KeyMaker, settings: Settings
+) -> dict[str, str]:
+    a = settings.programme.first_code
+    if identity == "none":
+        return {}
+    if identity == "invalid":
+        return {"Authorization": "Bearer rk_000000000000_not-a-key"}
+    if identity == "admin":
+        return ctx.admin
+    keys: dict[str, Callable[[], Awaitable[dict[str, str]]]] = {
+        "partner_a": lambda: make_key(Role.partner, "BDT"),
+        "partner_b": lambda: make_key(Role.partner, "AMP"),
+        "editor": lambda: make_key(Role.editor),
+        "scoped_a": lambda: make_key(Role.editor, programmes=[a]),
+        "scoped_b": lambda: make_key(Role.editor, programmes=[PROGRAMME_B]),
+        "partner_a_in_b": lambda: make_key(Role.partner, "BDT", programmes=[PROGRAMME_B]),
+    }
+    return await keys[identity]()
+
+
 @pytest.mark.parametrize("identity", IDENTITIES)
 @pytest.mark.parametrize("route", sorted(POLICY))
 async def test_write_route_answers_the_documented_status(
-    app: FastAPI,
-    client: httpx.AsyncClient,
-    admin: dict[str, str],
-    make_key: KeyMaker,
-    route: str,
-    identity: str,
+    ctx: Ctx, make_key: KeyMaker, settings: Settings, route: str, identity: str
 ) -> None:
-    headers = {
-        "none": {},
-        "invalid": {"Authorization": "Bearer rk_000000000000_not-a-key"},
-        "partner_a": await make_key(Role.partner, "BDT"),
-        "partner_b": await make_key(Role.partner, "AMP"),
-        "editor": await make_key(Role.editor),
-        "admin": admin,
-    }[identity]
+    headers = await _headers(identity, ctx, make_key, settings)
     policy = POLICY[route]
-    params, body = await policy.setup(client, app, admin)
-    url = app.url_path_for(route, **params)
-    response = await client.request(METHODS[route], url, json=body, headers=headers)
+    params, body = await policy.setup(ctx)
+    url = ctx.app.url_path_for(route, **params)
+    response = await ctx.c.request(METHODS[route], url, json=body, headers=headers)
     assert response.status_code == policy.expected(identity), response.text
     if response.status_code >= 400:
         assert response.headers["content-type"].startswith("application/problem+json")
+
+
+def _out_of_scope() -> list[tuple[str, str]]:
+    return [
+        (route, identity)
+        for route, policy in sorted(POLICY.items())
+        for identity in sorted((policy.hidden | policy.unreachable) & FOREIGN_PARENT)
+    ]
+
+
+def _missing(route: str, params: dict[str, str], body: Body) -> tuple[Call, str, str]:
+    """The same call with the programme-owned resource it names replaced by a missing one;
+    and that resource's id and the missing id."""
+    gone = str(uuid.uuid4())
+    item_param = f"{route.partition('_')[2]}_id"
+    if item_param in params:
+        return (params | {item_param: gone}, body), params[item_param], gone
+    assert body is not None
+    for field in ("programme_id", "chantier_id", "action_id"):
+        if field in body:
+            return (params, body | {field: gone}), body[field], gone
+    item = body["items"][0]
+    return (params, body | {"items": [item | {"action_id": gone}]}), item["action_id"], gone
+
+
+@pytest.mark.parametrize(("route", "identity"), _out_of_scope())
+async def test_out_of_scope_answers_like_missing(
+    ctx: Ctx, make_key: KeyMaker, settings: Settings, route: str, identity: str
+) -> None:
+    """Another programme's resource, or a parent of another programme in the body, gets the
+    very answer a missing one gets (but for the id it names)."""
+    headers = await _headers(identity, ctx, make_key, settings)
+    params, body = await POLICY[route].setup(ctx)
+    (missing_params, missing_body), foreign_id, gone = _missing(route, params, body)
+    method = METHODS[route]
+    foreign = await ctx.c.request(
+        method, ctx.app.url_path_for(route, **params), json=body, headers=headers
+    )
+    missing = await ctx.c.request(
+        method,
+        ctx.app.url_path_for(route, **missing_params),
+        json=missing_body,
+        headers=ctx.admin,
+    )
+    assert foreign.status_code == POLICY[route].expected(identity), foreign.text
+    assert foreign.headers["content-type"] == missing.headers["content-type"]
+    assert json.loads(foreign.text.replace(foreign_id, gone)) == missing.json()
