@@ -4,7 +4,7 @@ checked by the input models and by the database."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from app.actions.repository import ActionRepository
@@ -38,7 +38,7 @@ class ActionService(ResourceService[Action, ActionRepository]):
         if errors:
             raise ValidationFailed("The action is invalid.", errors=errors)
 
-    async def _commune_errors(self, communes: list[str]) -> list[ErrorItem]:
+    async def _commune_errors(self, communes: Sequence[str]) -> Sequence[ErrorItem]:
         """An error naming each commune the referential does not hold as current: a code that
         never existed (13999) or a commune merged away since (kept for the actions that were
         already there, not for new writes)."""

@@ -109,7 +109,7 @@ async def test_demo_communes_are_all_communes_of_the_metropole(
     members = set()
     cursor = None
     while True:
-        params = {"parent": epci, "kind": "commune", "limit": 500}
+        params: dict[str, str | int] = {"parent": epci, "kind": "commune", "limit": 500}
         if cursor:
             params["cursor"] = cursor
         page = (await client.get("/v1/territories", params=params)).json()
