@@ -25,6 +25,7 @@ from app.db import create_engine, create_read_sessionmaker, create_sessionmaker
 from app.docs.router import router as docs_router
 from app.errors import PROBLEM_JSON, install_error_handlers
 from app.idempotency.middleware import IdempotencyMiddleware
+from app.opendata.router import router as opendata_router
 from app.ops.body_limit import BodySizeLimitMiddleware
 from app.ops.body_read import BodyReadMiddleware
 from app.ops.middleware import RequestContextMiddleware
@@ -143,6 +144,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         sync_router,
         changes_router,
         territories_router,
+        opendata_router,
         api_keys_router,
     ):
         app.include_router(router, dependencies=reader)
