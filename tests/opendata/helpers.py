@@ -7,7 +7,6 @@ import io
 from typing import Any
 
 import httpx
-from fastapi import FastAPI
 
 from tests.factories import make_action, make_commitment, partner_id
 
@@ -44,7 +43,3 @@ async def publishable_grant(
 def rows(response: httpx.Response) -> list[dict[str, str]]:
     assert response.status_code == 200, response.text
     return list(csv.DictReader(io.StringIO(response.text)))
-
-
-async def scdl(app: FastAPI, client: httpx.AsyncClient, **params: Any) -> httpx.Response:
-    return await client.get(app.url_path_for("export_scdl_subventions"), params=params)

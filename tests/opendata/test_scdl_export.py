@@ -15,12 +15,12 @@ from tests.factories import make_action, make_commitment, partner_id
 from tests.opendata.helpers import amp, publishable_grant, rows
 
 
-async def _export(app: FastAPI, client: httpx.AsyncClient, **params: object) -> httpx.Response:
+async def _export(app: FastAPI, client: httpx.AsyncClient, **params: str | int) -> httpx.Response:
     return await client.get(app.url_path_for("export_scdl_subventions"), params=params)
 
 
 async def _unpublishable(
-    app: FastAPI, client: httpx.AsyncClient, **params: object
+    app: FastAPI, client: httpx.AsyncClient, **params: str | int
 ) -> list[dict[str, str]]:
     url = app.url_path_for("export_scdl_unpublishable")
     return rows(await client.get(url, params=params))
@@ -123,7 +123,7 @@ async def test_filters_programme_partner_year_and_signature_dates(
     await publishable_grant(client, admin, decision_ref="F-2023", year=2023, signed_on="2023-06-01")
     await publishable_grant(client, admin, decision_ref="F-2024", year=2024, signed_on="2024-06-01")
 
-    async def refs(**params: object) -> set[str]:
+    async def refs(**params: str | int) -> set[str]:
         found = {r["referenceDecision"] for r in rows(await _export(app, client, **params))}
         return found & {"F-2023", "F-2024"}
 
