@@ -105,13 +105,15 @@ Code = Annotated[
 # --- French identifiers of organisations ----------------------------------------------------
 
 LA_POSTE_SIREN = "356000000"
+LA_POSTE_HEAD_OFFICE = "35600000000048"
 """La Poste's establishments outnumber what the Luhn key can tell apart: their SIRETs are valid
-when the sum of their digits is a multiple of 5 (INSEE's published exception)."""
+when the sum of their digits is a multiple of 5 (INSEE's published exception); its head office
+keeps the Luhn key."""
 
 
 def siret_key_valid(siret: str) -> bool:
     """The SIRET's check: the Luhn key over its 14 digits, or La Poste's exception."""
-    if siret.startswith(LA_POSTE_SIREN):
+    if siret.startswith(LA_POSTE_SIREN) and siret != LA_POSTE_HEAD_OFFICE:
         return sum(int(d) for d in siret) % 5 == 0
     total = 0
     for position, digit in enumerate(reversed(siret)):

@@ -10,7 +10,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.common.repository import conditions, when
@@ -81,9 +81,10 @@ class OpendataRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def count_grants(self, filters: GrantFilters) -> int:
-        stmt = select(func.count()).select_from(_grants(filters).subquery())
-        return int((await self.session.execute(stmt)).scalar_one())
+    async def partners_by_siret(self, sirets: set[str]) -> dict[str, Partner]:
+        """The partners that sign with these SIRETs, by SIRET: one statement."""
+        stmt = select(Partner).where(Partner.siret.in_(sirets))
+        return {p.siret: p for p in (await self.session.scalars(stmt)).all() if p.siret}
 
     async def grants(self, filters: GrantFilters) -> AsyncIterator[Grant]:
         """Every grant of the filters, oldest signature first (unsigned last), by id for ties."""

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 
-from app.common.http import READ_ERRORS, StrictRoute, problems
+from app.auth.dependencies import editor_key
+from app.common.http import READ_ERRORS, WRITE_ERRORS, AppSettings, StrictRoute, problems
+from app.common.principal import Principal
+from app.db import Session
+from app.errors import PayloadTooLarge, UnsupportedMediaType
+from app.opendata.imports import MAX_UPLOAD_BYTES, ImportReport, ScdlImport
 from app.opendata.schemas import GrantFilters
 from app.opendata.service import scdl_csv, unpublishable_csv
 
-router = APIRouter(prefix="/v1/exports", tags=["open data"], route_class=StrictRoute)
+router = APIRouter(tags=["open data"], route_class=StrictRoute)
 Filters = Annotated[GrantFilters, Depends()]
 CSV: dict[int | str, dict[str, Any]] = {
     200: {"content": {"text/csv": {"schema": {"type": "string"}}}}
@@ -40,7 +46,7 @@ before); `notificationUE` `oui`/`non` from `eu_notified`; `pourcentageSubvention
 
 
 @router.get(
-    "/scdl-subventions",
+    "/v1/exports/scdl-subventions",
     summary="Export grants as SCDL subventions 2.1.1 (CSV, streamed)",
     description=SCDL_DESCRIPTION,
     response_class=StreamingResponse,
@@ -61,7 +67,7 @@ async def export_scdl_subventions(request: Request, filters: Filters) -> Streami
 
 
 @router.get(
-    "/scdl-subventions/unpublishable",
+    "/v1/exports/scdl-subventions/unpublishable",
     summary="The grants an SCDL export leaves out, and why (CSV, streamed)",
     description=(
         "Same filters as the export. One line per reason: the commitment, the SCDL column it "
@@ -75,4 +81,58 @@ async def export_scdl_unpublishable(request: Request, filters: Filters) -> Strea
         unpublishable_csv(request.app.state.sessionmaker, filters),
         media_type=CSV_MEDIA_TYPE,
         headers={"Content-Disposition": 'attachment; filename="subventions-unpublishable.csv"'},
+    )
+
+
+IMPORT_DESCRIPTION = f"""
+Upload an SCDL « subventions » file (`Content-Type: text/csv`, at most
+{MAX_UPLOAD_BYTES // (1024 * 1024)} MiB) and make its rows grant commitments of the action
+`action_id`: the partner is the one whose `siret` is the row's `idAttribuant`; the commitment's
+`external_ref` is a stable row key (`SCDL <referenceDecision> <beneficiary> <object digest>`),
+so importing the same file again changes nothing, and a changed amount is an update.
+
+Read as published: UTF-8 (with or without BOM) or Windows-1252, `,` or `;`, header names in any
+case, decimal commas and spaced thousands (`40 000,00`), dates `2017-09-08`, `2017/09/08` or
+`08/09/2017`, periods joined by `/` or `_`, spaced SIRETs. A file whose header lacks a required
+column, or whose rows do not match its header, is refused as a whole.
+
+`dry_run=true` (the default) answers the report without keeping anything. With
+`partial=false` (the default) one bad row refuses the file: a 422 whose `errors` point at
+`/lines/<line>/<column>`; with `partial=true` the good rows are imported and the bad ones listed
+in `issues`.
+"""
+
+
+@router.post(
+    "/v1/imports/scdl",
+    summary="Import grants from an SCDL subventions file (CSV upload; dry run by default)",
+    description=IMPORT_DESCRIPTION,
+    response_model=ImportReport,
+    responses=problems(*WRITE_ERRORS),
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"text/csv": {"schema": {"type": "string", "format": "binary"}}},
+        }
+    },
+)
+async def import_scdl(
+    request: Request,
+    session: Session,
+    settings: AppSettings,
+    _: Annotated[Principal, Depends(editor_key)],
+    action_id: Annotated[uuid.UUID, Query(description="The action the grants are given to.")],
+    dry_run: Annotated[bool, Query(description="Only report; keep nothing.")] = True,
+    partial: Annotated[bool, Query(description="Import the good rows of a file with bad ones.")] = (
+        False
+    ),
+) -> ImportReport:
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type != "text/csv":
+        raise UnsupportedMediaType("Send the file as text/csv.")
+    data = await request.body()
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise PayloadTooLarge(f"An SCDL file may be at most {MAX_UPLOAD_BYTES} bytes.")
+    return await ScdlImport(session, settings).run(
+        data, action_id, dry_run=dry_run, partial=partial
     )

@@ -24,7 +24,17 @@ from tests.factories import make_action, make_commitment, partner_id
 IDENTITIES = ("none", "invalid", "partner_a", "partner_b", "editor", "admin")
 _n = itertools.count(1)
 
-Body = dict[str, Any] | None
+
+@dataclass(frozen=True)
+class Upload:
+    """A body that is a file, not JSON, sent with query parameters."""
+
+    content: bytes
+    content_type: str
+    query: dict[str, str]
+
+
+Body = dict[str, Any] | Upload | None
 Call = tuple[dict[str, str], Body]  # the route's path parameters, and the body to send
 Setup = Callable[[httpx.AsyncClient, FastAPI, dict[str, str]], Awaitable[Call]]
 
@@ -137,6 +147,12 @@ async def _put_batch(c: httpx.AsyncClient, app: FastAPI, a: dict[str, str]) -> C
     return {"partner_id": await partner_id(c, "BDT")}, {"items": items}
 
 
+async def _scdl_upload(c: httpx.AsyncClient, app: FastAPI, a: dict[str, str]) -> Call:
+    action = (await make_action(c, a))["id"]
+    header = "nomAttribuant,idAttribuant,dateConvention,nomBeneficiaire,montant\r\n"
+    return {}, Upload(header.encode(), "text/csv", {"action_id": action})
+
+
 POLICY: dict[str, Policy] = {
     **_reference_data(
         "programme",
@@ -165,6 +181,7 @@ POLICY: dict[str, Policy] = {
     "put_commitments": Policy(_put_batch, 200, WRITERS),
     "create_api_key": Policy(_new(lambda: {"name": "new", "role": "editor"}), 201, ADMIN),
     "delete_api_key": Policy(_on("api_key_id", _api_key), 204, ADMIN),
+    "import_scdl": Policy(_scdl_upload, 200, STAFF),
 }
 
 
@@ -209,7 +226,16 @@ async def test_write_route_answers_the_documented_status(
     policy = POLICY[route]
     params, body = await policy.setup(client, app, admin)
     url = app.url_path_for(route, **params)
-    response = await client.request(METHODS[route], url, json=body, headers=headers)
+    if isinstance(body, Upload):
+        response = await client.request(
+            METHODS[route],
+            url,
+            params=body.query,
+            content=body.content,
+            headers=headers | {"Content-Type": body.content_type},
+        )
+    else:
+        response = await client.request(METHODS[route], url, json=body, headers=headers)
     assert response.status_code == policy.expected(identity), response.text
     if response.status_code >= 400:
         assert response.headers["content-type"].startswith("application/problem+json")

@@ -37,7 +37,8 @@ def _la_poste(last: int) -> str:
         ("21130055300017", False),  # one digit off: the Luhn key no longer matches
         ("20005480700017", True),
         (_la_poste(47), True),  # digit sum 25: a multiple of 5, though its Luhn sum is not
-        (_la_poste(48), False),
+        (_la_poste(48), True),  # the head office: Luhn, as any other
+        (_la_poste(49), False),  # digit sum 27, and Luhn fails too
     ],
 )
 def test_siret_key_is_luhn_with_la_postes_exception(siret: str, valid: bool) -> None:

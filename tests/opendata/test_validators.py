@@ -28,7 +28,7 @@ VALIDATA = ["-c", "from validata_core.domain.cli import cli; cli()"]
 
 
 def _run(*args: str) -> dict[str, Any]:
-    done = subprocess.run(  # noqa: S603 (our own tool, our own arguments)
+    done = subprocess.run(
         [str(TOOLS / "bin" / "python"), *args], capture_output=True, text=True, check=True
     )
     assert done.stdout, done.stderr  # the CLI logs a failure and prints nothing
