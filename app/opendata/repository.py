@@ -10,11 +10,11 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.common.repository import conditions, when
-from app.models import Action, Chantier, Commitment, Partner
+from app.models import Action, Chantier, Commitment, Partner, Programme
 from app.models.enums import Instrument
 from app.opendata.schemas import GrantFilters
 
@@ -100,3 +100,75 @@ class OpendataRepository:
         result = await self.session.stream(stmt)
         async for row in result:
             yield Grant(**row._mapping)
+
+
+@dataclass(frozen=True)
+class CommitmentLine:
+    """One commitment with the names of what it hangs from: a line of the Fiscal Data Package."""
+
+    id: uuid.UUID
+    year: int
+    amount: Decimal
+    disbursed_amount: Decimal
+    status: str
+    instrument: str
+    signed_on: date | None
+    partner_code: str
+    partner_name: str
+    programme_code: str
+    programme_name: str
+    chantier_code: str
+    chantier_name: str
+    action_code: str
+    action_title: str
+
+
+class FiscalRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def commitments(
+        self, programme_id: list[uuid.UUID] | None, year: list[int] | None
+    ) -> AsyncIterator[CommitmentLine]:
+        stmt = (
+            select(
+                Commitment.id,
+                Commitment.year,
+                Commitment.amount,
+                Commitment.disbursed_amount,
+                Commitment.status,
+                Commitment.instrument,
+                Commitment.signed_on,
+                Partner.code.label("partner_code"),
+                Partner.name.label("partner_name"),
+                Programme.code.label("programme_code"),
+                Programme.name.label("programme_name"),
+                Chantier.code.label("chantier_code"),
+                Chantier.name.label("chantier_name"),
+                Action.code.label("action_code"),
+                Action.title.label("action_title"),
+            )
+            .join(Partner, Partner.id == Commitment.partner_id)
+            .join(Action, Action.id == Commitment.action_id)
+            .join(Chantier, Chantier.id == Action.chantier_id)
+            .join(Programme, Programme.id == Commitment.programme_id)
+            .where(
+                *conditions(
+                    when(programme_id, Commitment.programme_id.in_),
+                    when(year, Commitment.year.in_),
+                )
+            )
+            .order_by(Commitment.year, Commitment.id)
+            .execution_options(yield_per=1000)
+        )
+        result = await self.session.stream(stmt)
+        async for row in result:
+            yield CommitmentLine(**row._mapping)
+
+    async def period(self, programme_id: list[uuid.UUID] | None) -> tuple[int, int] | None:
+        """The first and last year of the programmes exported."""
+        stmt = select(func.min(Programme.start_year), func.max(Programme.end_year)).where(
+            *conditions(when(programme_id, Programme.id.in_))
+        )
+        first, last = (await self.session.execute(stmt)).one()
+        return None if first is None else (int(first), int(last))

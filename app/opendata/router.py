@@ -6,7 +6,8 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import StreamingResponse
+from fastapi.responses import Response, StreamingResponse
+from pydantic import Field
 
 from app.auth.dependencies import editor_key
 from app.common.http import READ_ERRORS, WRITE_ERRORS, AppSettings, StrictRoute, problems
@@ -15,7 +16,7 @@ from app.db import Session
 from app.errors import PayloadTooLarge, UnsupportedMediaType
 from app.opendata.imports import MAX_UPLOAD_BYTES, ImportReport, ScdlImport
 from app.opendata.schemas import GrantFilters
-from app.opendata.service import scdl_csv, unpublishable_csv
+from app.opendata.service import fiscal_data_package, scdl_csv, unpublishable_csv
 
 router = APIRouter(tags=["open data"], route_class=StrictRoute)
 Filters = Annotated[GrantFilters, Depends()]
@@ -81,6 +82,41 @@ async def export_scdl_unpublishable(request: Request, filters: Filters) -> Strea
         unpublishable_csv(request.app.state.sessionmaker, filters),
         media_type=CSV_MEDIA_TYPE,
         headers={"Content-Disposition": 'attachment; filename="subventions-unpublishable.csv"'},
+    )
+
+
+@router.get(
+    "/v1/exports/fiscal-data-package",
+    summary="Export commitments as a Fiscal Data Package (zip)",
+    description=(
+        "A zip of `datapackage.json` (a Tabular Data Package with the Fiscal Data Package's "
+        "`fiscalPeriod`, `model` and field `columnType`s) and `commitments.csv`: budget year as "
+        "`date:fiscal-year`, `amount` and `disbursed_amount` as EUR `value` measures, the "
+        "financer as administrative classification, programme / chantier / action as the "
+        "functional classification's three levels, the instrument as economic classification, "
+        "the status as budget phase. OpenSpending and data portals ingest it as it is."
+    ),
+    response_class=Response,
+    responses={
+        200: {"content": {"application/zip": {"schema": {"type": "string", "format": "binary"}}}},
+        **problems(*READ_ERRORS),
+    },
+)
+async def export_fiscal_data_package(
+    session: Session,
+    programme_id: Annotated[
+        list[uuid.UUID] | None, Query(description="Only these programmes (repeatable).")
+    ] = None,
+    year: Annotated[
+        list[Annotated[int, Field(ge=1900, le=2200)]] | None,
+        Query(description="Only these budget years."),
+    ] = None,
+) -> Response:
+    content = await fiscal_data_package(session, programme_id, year)
+    return Response(
+        content,
+        media_type="application/zip",
+        headers={"Content-Disposition": 'attachment; filename="fiscal-data-package.zip"'},
     )
 
 

@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import csv
 import io
+import uuid
 from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.common.fields import format_money
-from app.opendata import scdl
-from app.opendata.repository import OpendataRepository
+from app.opendata import fiscal, scdl
+from app.opendata.repository import FiscalRepository, OpendataRepository
 from app.opendata.schemas import GrantFilters
 from app.reporting.csv_safety import FormulaSafeWriter
 
@@ -95,3 +96,12 @@ async def unpublishable_csv(
                 if lines % BATCH == 0:
                     yield out.drain()
     yield out.drain()
+
+
+async def fiscal_data_package(
+    session: AsyncSession, programme_id: list[uuid.UUID] | None, year: list[int] | None
+) -> bytes:
+    """The Fiscal Data Package zip of the commitments of these programmes and years."""
+    repo = FiscalRepository(session)
+    period = await repo.period(programme_id)
+    return await fiscal.package_zip(repo.commitments(programme_id, year), period)
