@@ -3,8 +3,6 @@ by the database, and carried by the partners' sync."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import httpx
 import pytest
 from fastapi import FastAPI
@@ -87,44 +85,7 @@ async def test_defaults_are_no_beneficiary_and_not_notified(
     }
 
 
-BAD_BENEFICIARIES = [
-    ("siret bad key", {"beneficiary_siret": "21130055300017"}, "/beneficiary_siret"),
-    ("siret with spaces", {"beneficiary_siret": "211 300 553 00016"}, "/beneficiary_siret"),
-    ("siret too short", {"beneficiary_siret": "2113005530001"}, "/beneficiary_siret"),
-    ("siret as number", {"beneficiary_siret": 21130055300016}, "/beneficiary_siret"),
-    ("rna without W", {"beneficiary_rna": "133012345"}, "/beneficiary_rna"),
-    ("rna too long", {"beneficiary_rna": "W1330123456"}, "/beneficiary_rna"),
-    ("empty name", {"beneficiary_name": ""}, "/beneficiary_name"),
-    ("decision ref spaced", {"decision_ref": " DEL-1"}, "/decision_ref"),
-    ("eu_notified not bool", {"eu_notified": "maybe"}, "/eu_notified"),
-]
-
-
-@pytest.mark.parametrize(
-    ("case", "override", "pointer"), BAD_BENEFICIARIES, ids=[c[0] for c in BAD_BENEFICIARIES]
-)
-async def test_bad_beneficiary_is_422_naming_the_field_and_stores_nothing(
-    app: FastAPI,
-    client: httpx.AsyncClient,
-    admin: dict[str, str],
-    connection: AsyncConnection,
-    case: str,
-    override: dict[str, Any],
-    pointer: str,
-) -> None:
-    action = await make_action(client, admin)
-    body = {
-        "action_id": action["id"],
-        "partner_id": await partner_id(client, "BDT"),
-        "year": 2024,
-        "amount": "100.00",
-        "instrument": "grant",
-    } | override
-    before = await count(connection, "commitments")
-    response = await client.post(app.url_path_for("create_commitment"), json=body, headers=admin)
-    problem = assert_problem(response, 422, "VALIDATION_ERROR")
-    assert pointers(problem) == [pointer], problem
-    assert await count(connection, "commitments") == before
+# Bad values of these fields: tests/commitments/test_router.py, BAD_INPUTS.
 
 
 @pytest.mark.parametrize(
