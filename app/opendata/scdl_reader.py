@@ -25,7 +25,7 @@ from app.reporting.csv_safety import FORMULA_STARTS
 REQUIRED = ("idAttribuant", "dateConvention", "nomBeneficiaire", "montant")
 _SPACES = re.compile(r"[\s\u00a0\u202f']")  # spaces, no-break spaces, a stray quote
 _DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%d/%m/%Y")
-_MONEY = re.compile(r"^[0-9]+(\.[0-9]{1,2})?$")
+_MONEY = re.compile(r"^[0-9]{1,13}(\.[0-9]{1,2})?$")  # NUMERIC(15,2)
 _RNA = re.compile(r"^W[0-9]{9}$")
 _TRUE = {"oui", "true", "1", "vrai", "yes"}
 _FALSE = {"non", "false", "0", "faux", "no", ""}
@@ -106,12 +106,25 @@ def _separator(first_line: str) -> str:
 
 
 def read(data: bytes) -> ReadFile:
+    try:
+        return _read(data)
+    except csv.Error as exc:  # a field beyond csv's limit (128 KiB), a quote left open…
+        refused = ReadFile(refused=True)
+        refused.issues.append(Issue(1, "", f"the file is not a readable CSV ({exc})"))
+        return refused
+
+
+def _read(data: bytes) -> ReadFile:
     text, encoding = decode(data)
     result = ReadFile(encoding=encoding)
     lines = text.splitlines()
     if not lines or not lines[0].strip():
         result.refused = True
         result.issues.append(Issue(1, "", "the file is empty: no header line"))
+        return result
+    if "\x00" in text:  # not text, and PostgreSQL could not store it
+        result.refused = True
+        result.issues.append(Issue(1, "", "the file holds NUL characters: it is not a CSV"))
         return result
     result.separator = _separator(lines[0])
     reader = csv.reader(io.StringIO(text), delimiter=result.separator)
@@ -173,11 +186,14 @@ def _period_ok(value: str) -> bool:
 
 
 def amount(value: str) -> Decimal | None:
-    """`40 000,00`, `26 956,00`, `2400.0`, `1.234,50`: the last `.` or `,` is the decimal mark."""
+    """`40 000,00`, `26 956,00`, `2400.0`, `1.234,50`: the last `.` or `,` is the decimal mark
+    (three digits after it are refused: a thousands separator as much as decimals)."""
     cleaned = _SPACES.sub("", value).replace("€", "")
     mark = max(cleaned.rfind(","), cleaned.rfind("."))
     if mark >= 0:
         whole, decimals = cleaned[:mark], cleaned[mark + 1 :]
+        if len(decimals) == 3:  # `1.000` or `12,345`: thousands or decimals? Not guessed.
+            return None
         cleaned = re.sub(r"[.,]", "", whole) + "." + decimals.rstrip("0")
         cleaned = cleaned.rstrip(".")
     if not _MONEY.fullmatch(cleaned):

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.config import Settings
 from app.main import attach_database, create_app
+from app.opendata.scdl_reader import amount
 from tests.conftest import Session, assert_problem, pointers
 from tests.factories import make_action
 from tests.opendata.helpers import publishable_grant, rows
@@ -277,3 +278,41 @@ async def test_export_reimported_into_an_empty_programme_gives_the_same_grants(
     assert grants(again) == grants(exported)
     total = sum(Decimal(r["montant"]) for r in rows(again))
     assert total == sum(Decimal(r["montant"]) for r in rows(exported))
+
+
+@pytest.mark.parametrize(
+    ("data", "detail"),
+    [
+        (b"idAttribuant,dateConvention,nomBeneficiaire,montant\n1,\x00,x,1\n", "NUL"),
+        (b"idAttribuant,dateConvention,nomBeneficiaire,montant\n" + b"x" * 200_000, "CSV"),
+    ],
+    ids=["NUL", "huge field"],
+)
+async def test_a_file_that_is_not_csv_is_refused_not_a_500(
+    archive_client: httpx.AsyncClient, admin: dict[str, str], target: str, data: bytes,
+    detail: str,
+) -> None:  # fmt: skip
+    response = await _import(archive_client, admin, data, target)
+    problem = assert_problem(response, 422)
+    assert detail in problem["errors"][0]["detail"]
+
+
+@pytest.mark.parametrize(
+    ("cell", "expected"),
+    [
+        ("40 000,00", "40000.00"),  # the Lot's spaced thousands and decimal comma
+        ("100\u00a0000,00", "100000.00"),  # a no-break space
+        ("2400.0", "2400.00"),
+        ("1.234,50", "1234.50"),
+        ("47800.2", "47800.20"),
+        ("1.000", None),  # thousands or decimals: refused, not guessed
+        ("12,345", None),
+        ("12.345", None),
+        ("-5", None),
+        ("99999999999999", None),  # beyond NUMERIC(15,2)
+        ("7,86E+13", None),
+    ],
+)
+def test_amount_cells(cell: str, expected: str | None) -> None:
+    parsed = amount(cell)
+    assert (None if parsed is None else str(parsed)) == expected
