@@ -26,6 +26,7 @@ from app.docs.openapi import refine
 from app.docs.router import router as docs_router
 from app.errors import PROBLEM_JSON, install_error_handlers
 from app.idempotency.middleware import IdempotencyMiddleware
+from app.opendata.router import router as opendata_router
 from app.ops import tracing
 from app.ops.body_limit import BodySizeLimitMiddleware
 from app.ops.body_read import BodyReadMiddleware
@@ -153,6 +154,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         sync_router,
         changes_router,
         territories_router,
+        opendata_router,
         api_keys_router,
     ):
         app.include_router(router, dependencies=reader)

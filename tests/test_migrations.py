@@ -28,6 +28,8 @@ BEFORE_COMMIT_ORDER = "e1f2a3b4c5d6"
 BEFORE_PROGRAMMES = "748477131bf2"
 # The revision before the programmes' own periods and the programme in the roll-up grain.
 BEFORE_PERIODS = "7a3e5b9c1d24"
+# The revision before beneficiaries (and the last of programmes).
+BEFORE_BENEFICIARIES = "7a3e5b9c1d24"
 
 Snapshot = dict[str, list[dict[str, Any]]]
 
@@ -110,6 +112,41 @@ async def _filled(url: str, revision: str) -> AsyncEngine:
 
 async def test_models_and_migrations_agree(database_url: str) -> None:
     await asyncio.to_thread(migrations.check, database_url)
+
+
+async def test_beneficiaries_round_trip_adds_the_fields_to_rows_and_history(
+    scratch_url: str,
+) -> None:
+    engine = await _filled(scratch_url, BEFORE_BENEFICIARIES)
+    try:
+        before = await _snapshot(engine)
+        await asyncio.to_thread(migrations.upgrade, scratch_url)
+        upgraded = await _snapshot(engine)
+        added = {
+            "beneficiary_name": None,
+            "beneficiary_siret": None,
+            "beneficiary_rna": None,
+            "decision_ref": None,
+            "eu_notified": False,
+        }
+        assert upgraded["commitments"] == sorted(
+            (row | added for row in before["commitments"]), key=_key
+        )
+        assert upgraded["partners"] == sorted(
+            (row | {"siret": None} for row in before["partners"]), key=_key
+        )
+        logged = [r for r in upgraded["changes"] if r["data"] is not None]
+        for row in logged:
+            if row["resource"] == "commitments":
+                assert row["data"].items() >= added.items()
+            if row["resource"] == "partners":
+                assert row["data"]["siret"] is None
+        assert len(upgraded["changes"]) == len(before["changes"])  # no entry for the migration
+
+        await asyncio.to_thread(migrations.downgrade, scratch_url, BEFORE_BENEFICIARIES)
+        assert await _snapshot(engine) == before
+    finally:
+        await engine.dispose()
 
 
 def test_every_declared_function_and_trigger_is_loaded_from_the_sql_files() -> None:

@@ -1,4 +1,5 @@
-"""Action rules: its chantier and lead partner exist; dates ordered and progress in range are
+"""Action rules: its chantier and lead partner exist, its communes are current communes of the
+territorial referential; dates ordered and progress in range are
 checked by the input models and by the database."""
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from app.common.service import ResourceService
 from app.errors import ErrorItem, ValidationFailed
 from app.models import Action, Chantier, Partner
 from app.programmes.repository import ProgrammeRepository
+from app.territories.repository import TerritoryRepository
 
 _REFERENCES = {"chantier_id": (Chantier, "chantier"), "lead_partner_id": (Partner, "partner")}
 
@@ -43,6 +45,7 @@ class ActionService(ResourceService[Action, ActionRepository]):
         moved_to = values.get("chantier_id")
         if not errors and current is not None and moved_to not in (None, current.chantier_id):
             errors = await self._period_errors(current, moved_to)
+        errors = [*errors, *await self._commune_errors(values.get("communes") or [])]
         if errors:
             raise ValidationFailed("The action is invalid.", errors=errors)
 
@@ -61,3 +64,16 @@ class ActionService(ResourceService[Action, ActionRepository]):
             f"{outside} of the action's commitments"
         )
         return [ErrorItem(pointer="/chantier_id", detail=detail)]
+
+    async def _commune_errors(self, communes: Sequence[str]) -> Sequence[ErrorItem]:
+        """An error naming each commune the referential does not hold as current: a code that
+        never existed (13999) or a commune merged away since (kept for the actions that were
+        already there, not for new writes)."""
+        if not communes:
+            return []
+        known = await TerritoryRepository(self.repo.session).current_communes(communes)
+        return [
+            ErrorItem(pointer=f"/communes/{n}", detail="is no current commune's INSEE code")
+            for n, code in enumerate(communes)
+            if code not in known
+        ]

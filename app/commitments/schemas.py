@@ -16,11 +16,26 @@ from app.common.fields import (
     LongText,
     Money,
     PositiveMoney,
+    Rna,
+    Siret,
     StrictIdentifier,
     Year,
 )
 from app.common.schemas import OMITTED, Input, ResourceRead, read_example
 from app.models.enums import CommitmentStatus, Instrument
+
+Name = Annotated[str, Field(min_length=1, max_length=500)]
+DecisionRef = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=200,
+        pattern=IDENTIFIER_PATTERN,
+        description="The reference of the decision granting it (deliberation, convention).",
+        examples=["DEL-2024-0315"],
+    ),
+    StrictIdentifier,
+]
 
 ExternalRef = Annotated[
     str,
@@ -48,6 +63,11 @@ COMMITMENT_EXAMPLE: JsonDict = {
     "status": "committed",
     "signed_on": "2024-03-15",
     "label": "Prêt GPI-AmbRE, tranche 2024",
+    "beneficiary_name": "Ville de Marseille",
+    "beneficiary_siret": "21130055300016",
+    "beneficiary_rna": None,
+    "decision_ref": "DEL-2024-0315",
+    "eu_notified": False,
 }
 
 
@@ -64,6 +84,15 @@ class CommitmentFields(Input):
     status: CommitmentStatus = CommitmentStatus.planned
     signed_on: IsoDate | None = None
     label: LongText = ""
+    beneficiary_name: Name | None = Field(default=None, description="Who receives the money.")
+    beneficiary_siret: Siret | None = None
+    beneficiary_rna: Rna | None = Field(
+        default=None, description="The beneficiary association's RNA number."
+    )
+    decision_ref: DecisionRef | None = None
+    eu_notified: bool = Field(
+        default=False, description="Whether the aid was notified to the European Commission."
+    )
 
     @field_validator("disbursed_amount")
     @classmethod
@@ -96,6 +125,11 @@ class CommitmentUpdate(Input):
     status: CommitmentStatus = Field(default=OMITTED)
     signed_on: IsoDate | None = None
     label: LongText = Field(default=OMITTED)
+    beneficiary_name: Name | None = None
+    beneficiary_siret: Siret | None = None
+    beneficiary_rna: Rna | None = None
+    decision_ref: DecisionRef | None = None
+    eu_notified: bool = Field(default=OMITTED)
 
 
 class CommitmentRead(ResourceRead):
@@ -114,6 +148,11 @@ class CommitmentRead(ResourceRead):
     status: CommitmentStatus
     signed_on: date | None
     label: str
+    beneficiary_name: str | None
+    beneficiary_siret: str | None
+    beneficiary_rna: str | None
+    decision_ref: str | None
+    eu_notified: bool
     synthetic: bool = Field(description="True for demo data made by `relance demo`.")
 
 

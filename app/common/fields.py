@@ -101,3 +101,50 @@ Code = Annotated[
     Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$"),
     StrictIdentifier,  # after the constraints: it runs first, and they stay in the schema
 ]
+
+# --- French identifiers of organisations ----------------------------------------------------
+
+LA_POSTE_SIREN = "356000000"
+LA_POSTE_HEAD_OFFICE = "35600000000048"
+"""La Poste's establishments outnumber what the Luhn key can tell apart: their SIRETs are valid
+when the sum of their digits is a multiple of 5 (INSEE's published exception); its head office
+keeps the Luhn key."""
+
+
+def siret_key_valid(siret: str) -> bool:
+    """The SIRET's check: the Luhn key over its 14 digits, or La Poste's exception."""
+    if siret.startswith(LA_POSTE_SIREN) and siret != LA_POSTE_HEAD_OFFICE:
+        return sum(int(d) for d in siret) % 5 == 0
+    total = 0
+    for position, digit in enumerate(reversed(siret)):
+        value = int(digit) * (2 if position % 2 else 1)
+        total += value - 9 if value > 9 else value
+    return total % 10 == 0
+
+
+def _siret_key(value: str) -> str:
+    if not siret_key_valid(value):
+        raise ValueError("is not a valid SIRET: its check digit (Luhn key) does not match")
+    return value
+
+
+SIRET_PATTERN = r"^[0-9]{14}$"
+Siret = Annotated[
+    str,
+    Field(
+        pattern=SIRET_PATTERN,
+        description="A SIRET: 14 digits, no spaces, with a valid Luhn key (La Poste's included).",
+        examples=["21130055300016"],
+    ),
+    AfterValidator(_siret_key),
+]
+
+RNA_PATTERN = r"^W[0-9]{9}$"
+Rna = Annotated[
+    str,
+    Field(
+        pattern=RNA_PATTERN,
+        description="An association's number in the RNA: W and 9 digits.",
+        examples=["W133012345"],
+    ),
+]

@@ -33,6 +33,11 @@ _CHECK_MESSAGES = {
     "dates_ordered": ("end_date", "must not be before start_date"),
     "number_positive": ("number", "must be greater than 0"),
     "partner_role": ("partner_id", "is required for the partner role and only for it"),
+    "siret_of_siren": ("siret", "must begin with the partner's siren"),
+    # Before siret_format: the first name that ends the constraint's name wins.
+    "beneficiary_siret_format": ("beneficiary_siret", "must be 14 digits"),
+    "siret_format": ("siret", "must be 14 digits"),
+    "beneficiary_rna_format": ("beneficiary_rna", "must be W followed by 9 digits"),
 }
 _FK_MESSAGES = {
     "year": "is outside the programme period",

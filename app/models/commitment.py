@@ -11,6 +11,7 @@ from sqlalchemy import (
     ForeignKeyConstraint,
     Index,
     Numeric,
+    String,
     Text,
     UniqueConstraint,
     false,
@@ -31,6 +32,11 @@ class Commitment(Resource):
         ),
         CheckConstraint(sql_in("instrument", Instrument), name="instrument_known"),
         CheckConstraint(sql_in("status", CommitmentStatus), name="status_known"),
+        # The format only: the SIRET's Luhn key is checked by the input models.
+        CheckConstraint("beneficiary_siret ~ '^[0-9]{14}$'", name="beneficiary_siret_format"),
+        CheckConstraint("beneficiary_rna ~ '^W[0-9]{9}$'", name="beneficiary_rna_format"),
+        CheckConstraint("beneficiary_name <> ''", name="beneficiary_name_not_empty"),
+        CheckConstraint("decision_ref <> ''", name="decision_ref_not_empty"),
         # Lists page by (created_at, id), filtered by these keys: each index serves both the
         # filter and the order, and its leading column the foreign key lookups.
         Index("ix_commitments_created_at_id", "created_at", "id"),
@@ -66,5 +72,11 @@ class Commitment(Resource):
     signed_on: Mapped[date | None]
     label: Mapped[str] = mapped_column(Text, server_default="")
     synthetic: Mapped[bool] = mapped_column(server_default=false())
+    # Who receives the money (the SCDL's bénéficiaire) and the decision that grants it.
+    beneficiary_name: Mapped[str | None] = mapped_column(Text)
+    beneficiary_siret: Mapped[str | None] = mapped_column(String(14))
+    beneficiary_rna: Mapped[str | None] = mapped_column(String(10))
+    decision_ref: Mapped[str | None] = mapped_column(Text)
+    eu_notified: Mapped[bool] = mapped_column(server_default=false())
 
     sortable = Resource.sortable | {"year", "amount", "disbursed_amount", "status", "instrument"}

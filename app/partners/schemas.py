@@ -7,7 +7,7 @@ from fastapi import Query
 from pydantic import ConfigDict, Field
 from pydantic.config import JsonDict
 
-from app.common.fields import StrictIdentifier, Text
+from app.common.fields import Siret, StrictIdentifier, Text
 from app.common.schemas import OMITTED, Input, ResourceRead, read_example
 from app.models.enums import PartnerKind
 
@@ -20,7 +20,8 @@ _EXAMPLE: JsonDict = {
     "code": "BDT",
     "name": "Banque des Territoires",
     "kind": "public_bank",
-    "siren": None,
+    "siren": "180020026",
+    "siret": "18002002600019",
 }
 
 
@@ -31,6 +32,9 @@ class PartnerCreate(Input):
     name: Text
     kind: PartnerKind
     siren: Siren | None = None
+    siret: Siret | None = Field(
+        default=None, description="The establishment that signs its grants; begins with siren."
+    )
 
 
 class PartnerUpdate(Input):
@@ -40,6 +44,7 @@ class PartnerUpdate(Input):
     name: Text = Field(default=OMITTED)
     kind: PartnerKind = Field(default=OMITTED)
     siren: Siren | None = None
+    siret: Siret | None = None
 
 
 class PartnerRead(ResourceRead):
@@ -49,6 +54,7 @@ class PartnerRead(ResourceRead):
     name: str
     kind: PartnerKind
     siren: str | None
+    siret: str | None
 
 
 @dataclass

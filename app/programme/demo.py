@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
@@ -22,9 +22,48 @@ from app.programme.repository import ProgrammeRepository
 from app.programmes.schemas import ProgrammeCreate
 from app.programmes.service import ProgrammeService
 
-# INSEE codes of communes of the Métropole (and Pertuis, Vaucluse).
-COMMUNES = ["13055", "13001", "13056", "13005", "13028", "13047", "13103", "13117", "13054",
-            "13041", "13063", "84089", "13071", "13002"]  # fmt: skip
+# Where each project is (INSEE codes, communes of the Métropole): the place its title names,
+# or for a métropole-wide scheme its largest communes.
+MARSEILLE, AIX, AUBAGNE, LA_CIOTAT, MARTIGUES = "13055", "13001", "13005", "13028", "13056"
+PLACES = {
+    "Fonds de soutien au commerce de proximité": [MARSEILLE, AIX, AUBAGNE],
+    "Aide aux entreprises du BTP": [MARSEILLE, AIX, MARTIGUES],
+    "Relance du tourisme métropolitain": [MARSEILLE, AIX, LA_CIOTAT],
+    "Soutien aux clubs sportifs amateurs": [MARSEILLE, "13047", "13103"],  # Istres, Salon
+    "Plan de relance culture et spectacle vivant": [MARSEILLE, AIX],
+    "Pôle santé Marseille-Est": [MARSEILLE],
+    "Plateforme hydrogène vert de Fos": ["13039"],  # Fos-sur-Mer
+    "Incubateur medtech d'Aix": [AIX],
+    "Réseau de chaleur bas carbone": [MARSEILLE],
+    "Pacte de relocalisation industrielle": [MARTIGUES, "13039", "13041"],  # Fos, Gardanne
+    "Zone d'activités de Rousset réhabilitée": ["13087"],
+    "Fonds de prêts d'honneur pour la relocalisation": [MARSEILLE, AIX],
+    "Inclusion numérique dans les quartiers prioritaires": [MARSEILLE, "13117"],  # Vitrolles
+    "Écoles connectées": [MARSEILLE, AIX, AUBAGNE],
+    "Parcours d'insertion par l'activité économique": [MARSEILLE, "13054"],  # Marignane
+    "Tiers-lieux de formation": [AIX, "13063", "84089"],  # Miramas, Pertuis
+    "Extension nord du tramway de Marseille": [MARSEILLE],
+    "Bus à haut niveau de service Aix-Marseille": [AIX, MARSEILLE],
+    "Pôle d'échanges multimodal de Vitrolles": ["13117"],
+    "Réseau vélo métropolitain": [MARSEILLE, AIX, AUBAGNE],
+    "Renouvellement du parc de bus électriques": [MARSEILLE],
+    "Navettes maritimes de la rade": [MARSEILLE],
+    "Rénovation énergétique des écoles": [MARSEILLE, AIX],
+    "Requalification du centre-ville de Marseille": [MARSEILLE],
+    "Éco-quartier de la Ciotat": [LA_CIOTAT],
+    "Rénovation de copropriétés dégradées": [MARSEILLE],
+    "Ceinture verte métropolitaine": [MARSEILLE, "13071", "13002"],  # Les Pennes, Allauch
+    "Protection des terres agricoles de la Crau": ["13047", "13063", "13044"],  # Istres… Grans
+    "Parc naturel urbain des Aygalades": [MARSEILLE],
+    "Projet alimentaire territorial": [MARSEILLE, AIX, AUBAGNE],
+    "Marchés de producteurs locaux": [AUBAGNE, "13103", "84089"],  # Salon, Pertuis
+    "Légumerie collective pour la restauration scolaire": [MARSEILLE],
+    # The second programme's (relance demo): where such projects of a CRTE would be.
+    "Rénovation thermique des gymnases": [MARSEILLE, AUBAGNE],
+    "Écoles à énergie positive": [AIX, "13117"],  # Vitrolles
+    "Voies vertes du littoral": [LA_CIOTAT, MARTIGUES],
+    "Stationnements vélos sécurisés en gare": [MARSEILLE, AIX, AUBAGNE],
+}
 
 PROJECTS = {
     1: ["Fonds de soutien au commerce de proximité", "Aide aux entreprises du BTP",
@@ -85,6 +124,17 @@ class DemoReport:
         return f"created {self.actions} synthetic actions and {self.commitments} commitments"
 
 
+def _beneficiary(instrument: Instrument, year: int, n: int) -> dict[str, str]:
+    """A grant's recipient and decision (synthetic: an RNA number, no real SIRET)."""
+    if instrument is not Instrument.grant:
+        return {}
+    return {
+        "beneficiary_name": f"Association de démonstration {n}",
+        "beneficiary_rna": f"W13{n:07d}",
+        "decision_ref": f"DEMO-DEL-{year}-{n:04d}",
+    }
+
+
 def _amount(rng: random.Random, low: int, high: int) -> Decimal:
     return Decimal(rng.randint(low * 100, high * 100)) / 100
 
@@ -133,6 +183,7 @@ class _Writer:
 
     session: AsyncSession
     rng: random.Random
+    today: date = field(default_factory=date.today)
     actions: int = 0
     commitments: int = 0
 
@@ -156,6 +207,12 @@ class _Writer:
                 if progress == 100
                 else rng.choice([ActionStatus.in_progress] * 5 + [ActionStatus.planned])
             )
+            # Statuses that agree with the dates: what ended before today is completed, what
+            # starts after it is planned (nothing "in progress" years after its end).
+            if date(last, 12, 31) < self.today:
+                status, progress = ActionStatus.completed, 100
+            elif date(first, 1, 1) > self.today:
+                status, progress = ActionStatus.planned, 0
             action = Action(
                 code=f"DEMO-C{chantier.number}-{i:02d}",
                 chantier_id=chantier.id,
@@ -166,7 +223,7 @@ class _Writer:
                 weight=rng.randint(1, 10),
                 start_date=date(first, rng.randint(1, 12), 1),
                 end_date=date(last, 12, 31),
-                communes=rng.sample(COMMUNES, rng.randint(1, 3)),
+                communes=PLACES[title],
                 lead_partner_id=funders[0].id,
                 synthetic=True,
             )
@@ -194,6 +251,7 @@ class _Writer:
             if state is CommitmentStatus.committed
             else Decimal("0.00")
         )
+        instrument = rng.choice(list(Instrument))
         self.session.add(
             Commitment(
                 action_id=action.id,
@@ -202,11 +260,12 @@ class _Writer:
                 year=year,
                 amount=amount,
                 disbursed_amount=paid,
-                instrument=rng.choice(list(Instrument)).value,
+                instrument=instrument.value,
                 status=state.value,
                 signed_on=date(year, rng.randint(1, 12), rng.randint(1, 28)),
                 label=f"{title} — {partner.code} {year}",
                 synthetic=True,
+                **_beneficiary(instrument, year, self.commitments + 1),
             )
         )
         self.commitments += 1

@@ -173,7 +173,12 @@ async def seed(session: AsyncSession, settings: Settings, path: Path | None = No
         )
     partners = PartnerService(session, settings)
     for p in data["partners"]:
-        wanted = {"name": p["name"], "kind": p["kind"], "siren": p.get("siren")}
+        wanted = {
+            "name": p["name"],
+            "kind": p["kind"],
+            "siren": p.get("siren"),
+            "siret": p.get("siret"),
+        }
         await _upsert(
             partners,
             {"code": p["code"]},
@@ -181,7 +186,7 @@ async def seed(session: AsyncSession, settings: Settings, path: Path | None = No
             PartnerCreate,
             PartnerUpdate,
             report,
-            unique=("siren",),
+            unique=("siren", "siret"),
         )
     report.updated.extend((await load_territories(session)).changed)
     return report

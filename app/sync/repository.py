@@ -36,6 +36,11 @@ class Columns:
     status: list[str]
     signed_on: list[date | None]
     label: list[str]
+    beneficiary_name: list[str | None]
+    beneficiary_siret: list[str | None]
+    beneficiary_rna: list[str | None]
+    decision_ref: list[str | None]
+    eu_notified: list[bool]
 
     def __len__(self) -> int:
         return len(self.external_ref)
@@ -50,12 +55,17 @@ _COLUMNS = (
     "status",
     "signed_on",
     "label",
+    "beneficiary_name",
+    "beneficiary_siret",
+    "beneficiary_rna",
+    "decision_ref",
+    "eu_notified",
 )
 _SET = ", ".join(f"{c} = EXCLUDED.{c}" for c in _COLUMNS)
 _OURS = ", ".join(f"c.{c}" for c in _COLUMNS)
 _THEIRS = ", ".join(f"EXCLUDED.{c}" for c in _COLUMNS)
 
-# unnest() turns ten arrays into rows, so 10,000 commitments are one statement and one round
+# unnest() turns the column arrays into rows, so 10,000 commitments are one statement and one round
 # trip. The WHERE makes an identical row a no-op: no new version, no change-feed entry.
 # `xmax = 0` holds for a freshly inserted row, not for one updated by DO UPDATE; counting in
 # SQL spares sending back and decoding one row per commitment.
@@ -71,7 +81,9 @@ FROM unnest(
     CAST(CAST(:amount AS text[]) AS numeric[]),
     CAST(CAST(:disbursed_amount AS text[]) AS numeric[]),
     CAST(:instrument AS text[]), CAST(:status AS text[]), CAST(:signed_on AS date[]),
-    CAST(:label AS text[])
+    CAST(:label AS text[]), CAST(:beneficiary_name AS text[]),
+    CAST(:beneficiary_siret AS text[]), CAST(:beneficiary_rna AS text[]),
+    CAST(:decision_ref AS text[]), CAST(:eu_notified AS boolean[])
 ) AS r(external_ref, {", ".join(_COLUMNS)})
 ORDER BY r.external_ref  -- one lock order for every batch: concurrent batches cannot deadlock
 ON CONFLICT (partner_id, external_ref) DO UPDATE

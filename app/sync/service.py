@@ -32,6 +32,11 @@ def _columns(refs: list[str], items: Sequence[CommitmentPut]) -> Columns:
         status=[item.status.value for item in items],
         signed_on=[item.signed_on for item in items],
         label=[item.label for item in items],
+        beneficiary_name=[item.beneficiary_name for item in items],
+        beneficiary_siret=[item.beneficiary_siret for item in items],
+        beneficiary_rna=[item.beneficiary_rna for item in items],
+        decision_ref=[item.decision_ref for item in items],
+        eu_notified=[item.eu_notified for item in items],
     )
 
 

@@ -52,6 +52,14 @@ LOADED_COLUMNS = (
     "region_code",
 )
 
+# What an action's communes may name: every kind that is a place inside one commune or one.
+COMMUNE_KINDS = (
+    TerritoryKind.commune,
+    TerritoryKind.arrondissement_municipal,
+    TerritoryKind.commune_deleguee,
+    TerritoryKind.commune_associee,
+)
+
 # When kinds share a code, a bare code names the first of these (schemas.REFERENCE).
 BARE_CODE_ORDER = (
     TerritoryKind.commune,
@@ -133,6 +141,16 @@ class TerritoryRepository:
 
     async def get(self, kind: str, code: str) -> Territory | None:
         return await self.session.get(Territory, (kind, code))
+
+    async def current_communes(self, codes: Sequence[str]) -> set[str]:
+        """Those of `codes` that name a current commune (an arrondissement of Paris, Lyon or
+        Marseille, a delegated or associated commune included): one statement."""
+        stmt = select(Territory.code).where(
+            Territory.code.in_(set(codes)),
+            Territory.kind.in_([kind.value for kind in COMMUNE_KINDS]),
+            Territory.current,
+        )
+        return set((await self.session.scalars(stmt)).all())
 
     async def first_with_code(
         self, code: str, order: Sequence[TerritoryKind] = BARE_CODE_ORDER

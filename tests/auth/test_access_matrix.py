@@ -19,7 +19,7 @@ import itertools
 import json
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import httpx
@@ -46,7 +46,17 @@ IDENTITIES = (
 PROGRAMME_B = "MATRIX-B"
 _n = itertools.count(1)
 
-Body = dict[str, Any] | None
+
+@dataclass(frozen=True)
+class Upload:
+    """A body that is a file, not JSON, sent with query parameters."""
+
+    content: bytes
+    content_type: str
+    query: dict[str, str]
+
+
+Body = dict[str, Any] | Upload | None
 Call = tuple[dict[str, str], Body]  # the route's path parameters, and the body to send
 
 
@@ -204,6 +214,12 @@ async def _put_batch(ctx: Ctx) -> Call:
     return {"partner_id": await partner_id(ctx.c, "BDT")}, {"items": items}
 
 
+async def _scdl_upload(ctx: Ctx) -> Call:
+    action = (await make_action(ctx.c, ctx.admin))["id"]
+    header = "nomAttribuant,idAttribuant,dateConvention,nomBeneficiaire,montant\r\n"
+    return {}, Upload(header.encode(), "text/csv", {"action_id": action})
+
+
 POLICY: dict[str, Policy] = {
     # Programmes: a scoped key updates its own, never creates or deletes one.
     "create_programme": Policy(_new(_new_programme), 201, UNSCOPED_STAFF),
@@ -242,6 +258,8 @@ POLICY: dict[str, Policy] = {
     "put_commitments": Policy(_put_batch, 200, WRITERS, unreachable=FOREIGN_PARENT),
     "create_api_key": Policy(_new(lambda ctx: {"name": "new", "role": "editor"}), 201, ADMIN),
     "delete_api_key": Policy(_on("api_key_id", _api_key), 204, ADMIN),
+    # The action named by `action_id` is programme A's: out of scope_b's reach, as if missing.
+    "import_scdl": Policy(_scdl_upload, 200, STAFF, unreachable=OTHER_PROGRAMME),
 }
 
 
@@ -308,8 +326,9 @@ async def test_write_route_answers_the_documented_status(
     headers = await _headers(identity, ctx, make_key, settings)
     policy = POLICY[route]
     params, body = await policy.setup(ctx)
-    url = ctx.app.url_path_for(route, **params)
-    response = await ctx.c.request(METHODS[route], url, json=body, headers=headers)
+    response = await _send(
+        ctx, METHODS[route], ctx.app.url_path_for(route, **params), body, headers
+    )
     assert response.status_code == policy.expected(identity), response.text
     if response.status_code >= 400:
         assert response.headers["content-type"].startswith("application/problem+json")
@@ -323,6 +342,21 @@ def _out_of_scope() -> list[tuple[str, str]]:
     ]
 
 
+async def _send(
+    ctx: Ctx, method: str, url: str, body: Body, headers: dict[str, str]
+) -> httpx.Response:
+    """The call, its body as JSON, or as a file with its query parameters."""
+    if isinstance(body, Upload):
+        return await ctx.c.request(
+            method,
+            url,
+            params=body.query,
+            content=body.content,
+            headers=headers | {"Content-Type": body.content_type},
+        )
+    return await ctx.c.request(method, url, json=body, headers=headers)
+
+
 def _missing(route: str, params: dict[str, str], body: Body) -> tuple[Call, str, str]:
     """The same call with the programme-owned resource it names replaced by a missing one;
     and that resource's id and the missing id."""
@@ -331,6 +365,9 @@ def _missing(route: str, params: dict[str, str], body: Body) -> tuple[Call, str,
     if item_param in params:
         return (params | {item_param: gone}, body), params[item_param], gone
     assert body is not None
+    if isinstance(body, Upload):  # the action the file's grants go to, named in the query
+        query = body.query | {"action_id": gone}
+        return (params, replace(body, query=query)), body.query["action_id"], gone
     for field in ("programme_id", "chantier_id", "action_id"):
         if field in body:
             return (params, body | {field: gone}), body[field], gone
@@ -348,14 +385,9 @@ async def test_out_of_scope_answers_like_missing(
     params, body = await POLICY[route].setup(ctx)
     (missing_params, missing_body), foreign_id, gone = _missing(route, params, body)
     method = METHODS[route]
-    foreign = await ctx.c.request(
-        method, ctx.app.url_path_for(route, **params), json=body, headers=headers
-    )
-    missing = await ctx.c.request(
-        method,
-        ctx.app.url_path_for(route, **missing_params),
-        json=missing_body,
-        headers=ctx.admin,
+    foreign = await _send(ctx, method, ctx.app.url_path_for(route, **params), body, headers)
+    missing = await _send(
+        ctx, method, ctx.app.url_path_for(route, **missing_params), missing_body, ctx.admin
     )
     assert foreign.status_code == POLICY[route].expected(identity), foreign.text
     assert foreign.headers["content-type"] == missing.headers["content-type"]

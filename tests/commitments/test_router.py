@@ -67,6 +67,15 @@ BAD_INPUTS = [
     ("unknown action", {"action_id": "00000000-0000-0000-0000-000000000000"}, "/action_id"),
     ("unknown instrument", {"instrument": "gift"}, "/instrument"),
     ("impossible date", {"signed_on": "2023-02-30"}, "/signed_on"),
+    ("siret bad key", {"beneficiary_siret": "21130055300017"}, "/beneficiary_siret"),
+    ("siret with spaces", {"beneficiary_siret": "211 300 553 00016"}, "/beneficiary_siret"),
+    ("siret too short", {"beneficiary_siret": "2113005530001"}, "/beneficiary_siret"),
+    ("siret as number", {"beneficiary_siret": 21130055300016}, "/beneficiary_siret"),
+    ("rna without W", {"beneficiary_rna": "133012345"}, "/beneficiary_rna"),
+    ("rna too long", {"beneficiary_rna": "W1330123456"}, "/beneficiary_rna"),
+    ("empty beneficiary name", {"beneficiary_name": ""}, "/beneficiary_name"),
+    ("decision ref spaced", {"decision_ref": " DEL-1"}, "/decision_ref"),
+    ("eu_notified not bool", {"eu_notified": "maybe"}, "/eu_notified"),
 ]
 
 
