@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import uuid
-from collections.abc import AsyncIterator
-from typing import Annotated, Any, Literal
+from typing import IO, Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import StreamingResponse
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.common.fields import format_money
 from app.common.http import READ_ERRORS, StrictRoute, problems
 from app.db import Session
-from app.reporting.csv_safety import FormulaSafeWriter
+from app.reporting.export import SpooledFileResponse, spool_csv
 from app.reporting.schemas import (
     AggregateCell,
     AggregateFilters,
@@ -29,11 +25,16 @@ from app.reporting.service import (
     parse_drilldown,
     parse_order,
 )
-from app.reporting.statements import DIMENSIONS, ENTITIES, MEASURES, Cut, OrderKey
+from app.reporting.statements import DIMENSIONS, ENTITIES, MEASURES, OrderKey
 
 router = APIRouter(tags=["aggregates"], route_class=StrictRoute)
 
 MAX_PAGE_SIZE = 10_000
+AGGREGATES_PATH = "/v1/aggregates/commitments"
+CHANTIER_PROGRESS_PATH = "/v1/chantiers/{chantier_id}/progress"
+PRIORITY_PROGRESS_PATH = "/v1/priorities/{priority_id}/progress"
+HEAVY_PATHS = (AGGREGATES_PATH, CHANTIER_PROGRESS_PATH, PRIORITY_PROGRESS_PATH)
+"""Routes that group many rows: RATE_LIMIT__HEAVY_CONCURRENT bounds them per client."""
 CSV_MEDIA_TYPE = "text/csv"
 
 AGGREGATE_DESCRIPTION = f"""
@@ -62,10 +63,14 @@ dimension is `null`.
 **Freshness**: figures come from roll-ups maintained by the database in the same transaction
 as every write: they are exact as soon as a write is committed.
 
-`format=csv` (or `Accept: text/csv`) streams every cell (or the page asked for) as CSV,
-`;`-separated, with a first line `sep=;` for spreadsheets. Amounts use a decimal point
-(`1250.50`) unless `decimal=comma` asks for `1250,50`, which a French-locale spreadsheet reads
-as a number.
+**Ceiling**: a drilldown that groups into more cells than the server's limit
+(`AGGREGATES__MAX_CELLS`, 50,000 by default) is refused with 400 `TOO_MANY_CELLS` naming
+`drilldown`, whatever the page asked for: drill down by fewer dimensions, or cut.
+
+`format=csv` (or `Accept: text/csv`) sends every cell (or the page asked for) as CSV,
+`;`-separated, with a first line `sep=;` for spreadsheets, and a `Content-Length`. Amounts use a
+decimal point (`1250.50`) unless `decimal=comma` asks for `1250,50`, which a French-locale
+spreadsheet reads as a number.
 """
 
 
@@ -74,7 +79,7 @@ def _service(request: Request, session: AsyncSession) -> ReportingService:
 
 
 @router.get(
-    "/v1/aggregates/commitments",
+    AGGREGATES_PATH,
     name="aggregate_commitments",
     summary="Aggregate commitments by dimensions (drilldown, filters, order, paging, CSV)",
     description=AGGREGATE_DESCRIPTION,
@@ -123,25 +128,19 @@ async def aggregate_commitments(
 ) -> Any:
     dims = parse_drilldown(drilldown)
     keys = parse_order(order, dims)
-    service = _service(request, session)
-    cut = await service.resolve(filters)
     wants_csv = format == "csv" or (
         format is None and CSV_MEDIA_TYPE in request.headers.get("accept", "")
     )
     if wants_csv:
-        return StreamingResponse(
-            _csv(
-                request.app.state.sessionmaker,
-                request,
-                dims,
-                cut,
-                keys,
-                (page, page_size),
-                "," if decimal == "comma" else ".",
-            ),
+        spool = await _export(request, filters, dims, keys, (page, page_size), decimal)
+        return SpooledFileResponse(
+            spool,
+            request.app.state.settings.aggregates.export_stall_seconds,
             media_type=f"{CSV_MEDIA_TYPE}; charset=utf-8",
             headers={"Content-Disposition": 'attachment; filename="commitments-aggregates.csv"'},
         )
+    service = _service(request, session)
+    cut = await service.resolve(filters)
     return await service.aggregate(dims, cut, keys, page or 1, page_size or 100)
 
 
@@ -165,37 +164,25 @@ def _csv_row(cell: AggregateCell, dims: tuple[str, ...], point: str) -> list[Any
     return [*row, *(m.replace(".", point) for m in money), cell.count, rate.replace(".", point)]
 
 
-async def _csv(
-    sessionmaker: async_sessionmaker[AsyncSession],
+async def _export(
     request: Request,
+    filters: AggregateFilters,
     dims: tuple[str, ...],
-    cut: Cut,
     keys: tuple[OrderKey, ...],
     paging: tuple[int | None, int | None],
-    point: str,
-) -> AsyncIterator[str]:
-    """Rows leave as they come from a server-side cursor: memory stays flat whatever the size."""
-    buffer = io.StringIO()
-    writer = FormulaSafeWriter(csv.writer(buffer, delimiter=";", lineterminator="\r\n"))
-    writer.writerow(_csv_header(dims))
-    yield "sep=;\r\n" + _drain(buffer)
-    async with sessionmaker() as session:
-        service = ReportingService(session, request.app.state.settings)
-        batch = 0
-        async for cell in service.stream(dims, cut, keys, *paging):
-            writer.writerow(_csv_row(cell, dims, point))
-            batch += 1
-            if batch == 500:
-                yield _drain(buffer)
-                batch = 0
-        yield _drain(buffer)
-
-
-def _drain(buffer: io.StringIO) -> str:
-    text = buffer.getvalue()
-    buffer.seek(0)
-    buffer.truncate()
-    return text
+    decimal: str,
+) -> IO[bytes]:
+    """The whole CSV, spooled before anything is sent, in a transaction of its own (a
+    server-side cursor needs one) that ends, freeing the connection, before the answer starts.
+    The request's autocommit session is left unused, so it holds no second connection."""
+    point = "," if decimal == "comma" else "."
+    sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
+    async with sessionmaker() as session, session.begin():
+        service = _service(request, session)
+        cut = await service.resolve(filters)
+        cells = service.stream(dims, cut, keys, *paging)
+        rows = (_csv_row(cell, dims, point) async for cell in cells)
+        return await spool_csv(_csv_header(dims), rows, preamble="sep=;\r\n")
 
 
 @router.get(
@@ -222,7 +209,7 @@ Physical progress: {PHYSICAL_PROGRESS_FORMULA}, in percent.
 
 
 @router.get(
-    "/v1/chantiers/{chantier_id}/progress",
+    CHANTIER_PROGRESS_PATH,
     name="get_chantier_progress",
     tags=["chantiers"],
     summary="A chantier's progress, year by year, against its targets",
@@ -237,7 +224,7 @@ async def get_chantier_progress(
 
 
 @router.get(
-    "/v1/priorities/{priority_id}/progress",
+    PRIORITY_PROGRESS_PATH,
     name="get_priority_progress",
     tags=["priorities"],
     summary="A priority's progress, year by year, over the chantiers serving it",
