@@ -26,7 +26,7 @@ logger = logging.getLogger("relance.export")
 
 SPOOL_MEMORY_BYTES = 1024 * 1024
 CHUNK_BYTES = 64 * 1024
-ROWS_PER_WRITE = 500
+ROWS_PER_WRITE = 100
 
 
 class ClientStalled(Exception):
@@ -51,6 +51,7 @@ async def spool_csv(
             if pending == ROWS_PER_WRITE:
                 spool.write(_drain(buffer))
                 pending = 0
+                await asyncio.sleep(0)  # an export of 50,000 cells must not stall the others
         spool.write(_drain(buffer))
         spool.seek(0)
     except BaseException:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import uuid
 from typing import IO, Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
+from sqlalchemy import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.common.fields import format_money
@@ -13,11 +14,11 @@ from app.common.http import READ_ERRORS, StrictRoute, problems
 from app.db import Session
 from app.reporting.export import SpooledFileResponse, spool_csv
 from app.reporting.schemas import (
-    AggregateCell,
     AggregateFilters,
     AggregateResponse,
     ProgrammeSummary,
     Progress,
+    ratio,
 )
 from app.reporting.service import (
     PHYSICAL_PROGRESS_FORMULA,
@@ -141,7 +142,10 @@ async def aggregate_commitments(
         )
     service = _service(request, session)
     cut = await service.resolve(filters)
-    return await service.aggregate(dims, cut, keys, page or 1, page_size or 100)
+    answer = await service.aggregate(dims, cut, keys, page or 1, page_size or 100)
+    # Serialised here, as response_model_exclude_unset would: FastAPI would first validate the
+    # answer again, seconds of a worker for 10,000 cells, during which nobody else is served.
+    return Response(answer.model_dump_json(exclude_unset=True), media_type="application/json")
 
 
 def _csv_header(dims: tuple[str, ...]) -> list[str]:
@@ -151,17 +155,27 @@ def _csv_header(dims: tuple[str, ...]) -> list[str]:
     return [*header, "planned", "committed", "disbursed", "count", "execution_rate"]
 
 
-def _csv_row(cell: AggregateCell, dims: tuple[str, ...], point: str) -> list[Any]:
-    row: list[Any] = []
+def _csv_row(row: RowMapping, dims: tuple[str, ...], point: str) -> list[Any]:
+    """A cell's CSV line, straight from its row: an export writes up to AGGREGATES__MAX_CELLS
+    of them, and building each cell's model first tripled the time."""
+    line: list[Any] = []
     for dim in dims:
-        value = getattr(cell, dim)
         if dim in ENTITIES:
-            row += ["", "", ""] if value is None else [value.id, value.code, value.name]
+            line += [row[f"{dim}_id"] or "", row[f"{dim}_code"] or "", row[f"{dim}_name"] or ""]
         else:
-            row.append("" if value is None else getattr(value, "value", value))
-    rate = "" if cell.execution_rate is None else f"{cell.execution_rate:.6f}"
-    money = [format_money(cell.planned), format_money(cell.committed), format_money(cell.disbursed)]
-    return [*row, *(m.replace(".", point) for m in money), cell.count, rate.replace(".", point)]
+            line.append("" if row[dim] is None else row[dim])
+    rate = ratio(row["disbursed"], row["committed"])
+    money = (
+        format_money(row["planned"]),
+        format_money(row["committed"]),
+        format_money(row["disbursed"]),
+    )
+    return [
+        *line,
+        *(m.replace(".", point) for m in money),
+        int(row["count"]),
+        "" if rate is None else f"{rate:.6f}".replace(".", point),
+    ]
 
 
 async def _export(
@@ -181,7 +195,7 @@ async def _export(
         service = _service(request, session)
         cut = await service.resolve(filters)
         cells = service.stream(dims, cut, keys, *paging)
-        rows = (_csv_row(cell, dims, point) async for cell in cells)
+        rows = (_csv_row(row, dims, point) async for row in cells)
         return await spool_csv(_csv_header(dims), rows, preamble="sep=;\r\n")
 
 
