@@ -21,6 +21,7 @@ from starlette.responses import StreamingResponse
 from starlette.types import Message, Send
 
 from app.reporting.csv_safety import FormulaSafeWriter
+from app.reporting.pacing import Pacer
 
 logger = logging.getLogger("relance.export")
 
@@ -45,13 +46,14 @@ async def spool_csv(
         buffer.write(preamble)
         writer.writerow(header)
         pending = 0
+        pacer = Pacer()
         async for row in rows:
             writer.writerow(row)
             pending += 1
             if pending == ROWS_PER_WRITE:
                 spool.write(_drain(buffer))
                 pending = 0
-                await asyncio.sleep(0)  # an export of 50,000 cells must not stall the others
+                await pacer.chunk_done()  # an export of 50,000 cells must not stall the others
         spool.write(_drain(buffer))
         spool.seek(0)
     except BaseException:
