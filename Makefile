@@ -16,7 +16,7 @@ export UV_PYTHON_DOWNLOADS := never
 
 .DEFAULT_GOAL := help
 .PHONY: help install run demo test lint typecheck pytest fuzz contract contract-update bench \
-	bench-aggregates bench-sync load load-faults clean
+	bench-aggregates bench-sync load load-faults load-abuse clean
 
 help:  ## list the targets
 	@awk 'BEGIN {FS = ":.*##"} /^[a-zA-Z_-]+:.*##/ {printf "  %-17s %s\n", $$1, $$2}' \
@@ -94,3 +94,6 @@ load: install  ## 50 clients, 80/20 reads/writes for 60 s: zero errors, every ac
 
 load-faults: install  ## the same with the database closed for 5 s mid-run: only 503s, only then
 	$(BIN)/python -m bench.load --fault $(LOAD_ARGS)
+
+load-abuse: install  ## each starvation abuse next to well-behaved clients: their errors, p99 vs quiet
+	$(BIN)/python -m bench.load_abuse $(ABUSE_ARGS)

@@ -122,6 +122,14 @@ class RateLimitSettings(BaseModel):
     per_key: str | None = Field(default=None, examples=["1200/minute"])
     anonymous: str | None = Field(default=None, examples=["300/minute"])
     redis_prefix: str = "relance-ratelimit"
+    heavy_concurrent: int = Field(
+        default=2,
+        ge=0,
+        description=(
+            "Heavy requests (aggregates, CSV exports, progress) one client (API key, else "
+            "address) may have in flight in one process; more are 429 (0: no limit)."
+        ),
+    )
 
     @field_validator("per_key", "anonymous")
     @classmethod
@@ -131,6 +139,19 @@ class RateLimitSettings(BaseModel):
 
             parse(value)
         return value or None
+
+
+class AggregateSettings(BaseModel):
+    max_cells: int = Field(
+        default=50_000,
+        ge=1,
+        description="A drilldown grouping into more cells than this is refused with 400.",
+    )
+    export_stall_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="A CSV export whose client reads nothing for this long is abandoned.",
+    )
 
 
 class Settings(BaseSettings):
@@ -149,6 +170,7 @@ class Settings(BaseSettings):
     metrics: MetricsSettings = MetricsSettings()
     redis_url: SecretStr | None = None
     rate_limit: RateLimitSettings = RateLimitSettings()
+    aggregates: AggregateSettings = AggregateSettings()
     max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
     body_read_timeout_seconds: float = Field(
         default=30.0,

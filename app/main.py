@@ -12,6 +12,7 @@ from fastapi import Depends, FastAPI, Request, Response
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from starlette.routing import compile_path
 
 from app.actions.router import router as actions_router
 from app.auth.dependencies import require_reader
@@ -36,8 +37,10 @@ from app.overview.router import router as overview_router
 from app.partners.router import router as partners_router
 from app.priorities.router import router as priorities_router
 from app.programmes.router import router as programmes_router
+from app.ratelimit.concurrency import HeavyRequestLimitMiddleware
 from app.ratelimit.middleware import RateLimitMiddleware
 from app.ratelimit.service import RateLimiter
+from app.reporting.router import HEAVY_PATHS
 from app.reporting.router import router as reporting_router
 from app.sync.router import EXTRA_SCHEMAS
 from app.sync.router import router as sync_router
@@ -183,7 +186,8 @@ def _add_pipeline(app: FastAPI, settings: Settings) -> None:
     request id and access log -> CORS -> body size limit -> authentication (the key resolved
     once, into request state) -> rate limit (429 before anything else runs; refused keys count
     against their address) -> key required (401 for a refused key, or for an anonymous body to a
-    route that needs a key, before the body is read) -> body read whole within a deadline (408)
+    route that needs a key, before the body is read) -> heavy requests in flight per client
+    (429 beyond RATE_LIMIT__HEAVY_CONCURRENT) -> body read whole within a deadline (408)
     and JSON nested too deep refused (400) -> Idempotency-Key (an answer stored only
     when the request's transaction committed) -> the route, in one transaction (app.db).
     """
@@ -192,6 +196,11 @@ def _add_pipeline(app: FastAPI, settings: Settings) -> None:
     # add_middleware wraps what is there already: added innermost first.
     app.add_middleware(IdempotencyMiddleware)
     app.add_middleware(BodyReadMiddleware, timeout_seconds=settings.body_read_timeout_seconds)
+    app.add_middleware(
+        HeavyRequestLimitMiddleware,
+        limit=settings.rate_limit.heavy_concurrent,
+        heavy_paths=[compile_path(path)[0] for path in HEAVY_PATHS],
+    )
     app.add_middleware(KeyRequiredMiddleware)
     app.add_middleware(RateLimitMiddleware, limiter=limiter)
     app.add_middleware(AuthenticationMiddleware)

@@ -61,13 +61,16 @@ def free_port() -> int:
 class Server:
     """`relance serve --workers 1` on a free localhost port, against an existing database."""
 
-    def __init__(self, database_url: str, workers: int = 1) -> None:
+    def __init__(
+        self, database_url: str, workers: int = 1, env: dict[str, str] | None = None
+    ) -> None:
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self._log = tempfile.NamedTemporaryFile(  # noqa: SIM115 (closed in stop())
             prefix="relance-bench-server-", suffix=".log", delete=False
         )
-        env = os.environ | {"DATABASE_URL": database_url}  # logging as configured: as deployed
+        # Logging as configured: as deployed. `env` adds settings of the run's own.
+        env = os.environ | {"DATABASE_URL": database_url} | (env or {})
         command = [str(Path(sys.executable).with_name("relance")), "serve"]
         if not Path(command[0]).exists():
             command = [sys.executable, "-m", "app.cli"]

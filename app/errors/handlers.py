@@ -95,27 +95,41 @@ def error_items(errors: Sequence[Any], prefix: Sequence[int | str] = ()) -> list
 
 
 def _validation_problem(exc: RequestValidationError) -> JSONResponse:
+    """Each kind of error is listed up to MAX_LISTED_ERRORS and the rest only counted: an 8 MB
+    body of 700,000 unknown fields made 700,000 ErrorItems (seconds of a worker) for 100 sent."""
     body_errors: list[ErrorItem] = []
     param_errors: list[ErrorItem] = []
+    unlisted = 0
     path_only = True
     for err in exc.errors():
         loc: tuple[Any, ...] = tuple(err.get("loc", ()))
         where, rest = (loc[0], loc[1:]) if loc else ("body", ())
-        message = _message(err)
         if where == "body":
             path_only = False
-            body_errors.append(ErrorItem(pointer=_pointer(rest), detail=message))
+            if len(body_errors) < MAX_LISTED_ERRORS:
+                body_errors.append(ErrorItem(pointer=_pointer(rest), detail=_message(err)))
+            else:
+                unlisted += 1
         else:
             path_only = path_only and where == "path"
-            name = str(rest[0]) if rest else str(where)
-            param_errors.append(ErrorItem(parameter=name, detail=message))
+            if len(param_errors) < MAX_LISTED_ERRORS:
+                name = str(rest[0]) if rest else str(where)
+                param_errors.append(ErrorItem(parameter=name, detail=_message(err)))
+            else:
+                unlisted += 1
     if param_errors and path_only and not body_errors:
         return render(NotFound("No resource has this identifier."))
     if body_errors:
         return render(
-            ValidationFailed("The request body is invalid.", errors=body_errors + param_errors)
+            ValidationFailed(
+                "The request body is invalid.",
+                errors=body_errors + param_errors,
+                more_errors=unlisted,
+            )
         )
-    return render(InvalidParameter("A query parameter is invalid.", errors=param_errors))
+    return render(
+        InvalidParameter("A query parameter is invalid.", errors=param_errors, more_errors=unlisted)
+    )
 
 
 # --- handlers ---------------------------------------------------------------------------------

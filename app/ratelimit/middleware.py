@@ -26,6 +26,16 @@ def is_limited(path: str) -> bool:
     return path not in UNLIMITED
 
 
+def client_identity(scope: Scope) -> tuple[str, bool]:
+    """Whom a request counts against: its API key when authenticated (True), else its client
+    address (as FORWARDED_ALLOW_IPS lets the server believe it)."""
+    principal = principal_of(scope)
+    if principal is not None:
+        return f"key:{principal.key_id}", True
+    client = scope.get("client")
+    return f"addr:{client[0] if client else 'unknown'}", False
+
+
 class RateLimitMiddleware:
     def __init__(self, app: ASGIApp, limiter: RateLimiter) -> None:
         self.app = app
@@ -33,12 +43,7 @@ class RateLimitMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and self.limiter.enabled and is_limited(scope["path"]):
-            principal = principal_of(scope)
-            if principal is not None:
-                identity, authenticated = f"key:{principal.key_id}", True
-            else:
-                client = scope.get("client")
-                identity, authenticated = f"addr:{client[0] if client else 'unknown'}", False
+            identity, authenticated = client_identity(scope)
             try:
                 await self.limiter.check(identity, authenticated=authenticated)
             except TooManyRequests as refused:

@@ -55,15 +55,14 @@ class ReportingRepository:
 
     async def cells(self, query: CellQuery) -> Sequence[RowMapping]:
         """One page of cells, each row also carrying the cell count and the sum of counts."""
-        result = await self.session.execute(cells_statement(query, window=True))
+        result = await self.session.execute(cells_statement(query))
         rows: Sequence[RowMapping] = result.mappings().all()
         return rows
 
     async def stream_cells(self, query: CellQuery) -> AsyncIterator[RowMapping]:
-        """Every cell, fetched in chunks through a server-side cursor."""
-        result = await self.session.stream(
-            cells_statement(query, window=False).execution_options(yield_per=1000)
-        )
+        """Every cell (with the same counts as `cells`), fetched in chunks by a server-side
+        cursor."""
+        result = await self.session.stream(cells_statement(query).execution_options(yield_per=1000))
         async for row in result.mappings():
             yield row
 

@@ -12,7 +12,8 @@ from sqlalchemy import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
-from app.errors import ErrorItem, InvalidParameter, NotFound
+from app.errors import BadRequest, ErrorItem, InvalidParameter, NotFound
+from app.reporting.pacing import Pacer
 from app.reporting.repository import ReportingRepository, Totals
 from app.reporting.schemas import (
     AggregateCell,
@@ -38,9 +39,25 @@ from app.reporting.statements import (
 )
 
 PERCENT_PLACES = Decimal("0.01")
+CELLS_PER_TURN = 200
 PHYSICAL_PROGRESS_FORMULA = (
     "Σ(progress × weight) / Σ weight over the actions that are not cancelled"
 )
+
+
+class TooManyCells(BadRequest):
+    """The drilldown groups into more cells than AGGREGATES__MAX_CELLS: nothing is sent."""
+
+    reason = "TOO_MANY_CELLS"
+
+    def __init__(self, limit: int) -> None:
+        detail = (
+            f"groups into more than {limit:,} cells, the limit (AGGREGATES__MAX_CELLS); "
+            "drill down by fewer dimensions or cut (filter) the commitments"
+        )
+        super().__init__(
+            f"drilldown {detail}.", errors=[ErrorItem(parameter="drilldown", detail=detail)]
+        )
 
 
 def _bad(parameter: str, detail: str) -> InvalidParameter:
@@ -159,7 +176,9 @@ class ReportingService:
         total_cells = 0
         in_cells = 0
         if drilldown:
-            query = CellQuery(drilldown, cut, order, limit=size, offset=(page - 1) * size)
+            query = CellQuery(
+                drilldown, cut, order, size, (page - 1) * size, self.settings.aggregates.max_cells
+            )
             rows = await self.repo.cells(query)
             if not rows and page > 1:  # past the end: still tell the cell count
                 rows = await self.repo.cells(replace(query, limit=1, offset=0))
@@ -169,7 +188,11 @@ class ReportingService:
             elif rows:
                 total_cells = int(rows[0]["total_cell_count"])
                 in_cells = int(rows[0]["count_in_cells"])
-            cells = [cell(row, drilldown) for row in rows]
+            self._within_ceiling(total_cells)
+            pacer = Pacer()
+            for start in range(0, len(rows), CELLS_PER_TURN):
+                cells += [cell(row, drilldown) for row in rows[start : start + CELLS_PER_TURN]]
+                await pacer.chunk_done()  # 10,000 cells take a while: let other requests run
         return AggregateResponse(
             drilldown=list(drilldown),
             cells=cells,
@@ -187,12 +210,23 @@ class ReportingService:
         order: tuple[OrderKey, ...],
         page: int | None,
         size: int | None,
-    ) -> AsyncIterator[AggregateCell]:
-        limit = size
+    ) -> AsyncIterator[RowMapping]:
+        """The cells' rows one after the other (the dimensions' columns, the measures), as the
+        CSV export writes them; TooManyCells before the first if they are too many."""
         offset = ((page or 1) - 1) * size if size is not None else 0
-        query = CellQuery(drilldown, cut, order, limit=limit, offset=offset)
+        max_cells = self.settings.aggregates.max_cells
+        query = CellQuery(drilldown, cut, order, size, offset, max_cells)
+        checked = False
         async for row in self.repo.stream_cells(query):
-            yield cell(row, drilldown)
+            if not checked:
+                self._within_ceiling(int(row["total_cell_count"]))
+                checked = True
+            yield row
+
+    def _within_ceiling(self, total_cells: int) -> None:
+        """The statement groups at most max_cells + 1 cells: that one more means too many."""
+        if total_cells > self.settings.aggregates.max_cells:
+            raise TooManyCells(self.settings.aggregates.max_cells)
 
     # -- progress ------------------------------------------------------------------------------
 

@@ -79,6 +79,8 @@ class CellQuery:
     order: tuple[OrderKey, ...] = ()
     limit: int | None = None
     offset: int = 0
+    max_cells: int | None = None
+    """Group at most max_cells + 1 cells: one more than allowed tells the service to refuse."""
 
     @property
     def fine(self) -> bool:
@@ -165,14 +167,12 @@ class _Plan:
     from_: FromClause
     columns: list[ColumnElement[Any]]
     group_by: list[ColumnElement[Any]]
-    sort: dict[str, ColumnElement[Any]]  # the value each dimension is ordered by
 
 
 def _drill(s: FromClause, query: CellQuery) -> _Plan:
     from_: FromClause = s
     columns: list[ColumnElement[Any]] = []
     group_by: list[ColumnElement[Any]] = []
-    sort: dict[str, ColumnElement[Any]] = {}
     partner = Partner.__table__.alias("p")
     joined_partner = False
     for dim in query.drilldown:
@@ -220,37 +220,50 @@ def _drill(s: FromClause, query: CellQuery) -> _Plan:
                 value = s.c[dim]
             columns.append(value.label(dim))
             group_by.append(value)
-            sort[dim] = value
             continue
         id_, code, name = entity
         columns += [id_.label(f"{dim}_id"), code.label(f"{dim}_code"), name.label(f"{dim}_name")]
         group_by += [id_, code, name]
-        sort[dim] = code
-    return _Plan(from_, columns, group_by, sort)
+    return _Plan(from_, columns, group_by)
 
 
-def cells_statement(query: CellQuery, *, window: bool) -> Select[Any]:
+def cells_statement(query: CellQuery) -> Select[Any]:
+    """The cells, each row also carrying `total_cell_count` and `count_in_cells` (Σ counts).
+
+    The grouping is an inner query stopped at `max_cells + 1` rows before any sort: a drilldown
+    over too many cells costs one grouping pass, and its `total_cell_count` of `max_cells + 1`
+    says "too many" without ordering, windowing or sending them. The window and the order then
+    run over at most that many rows.
+    """
     s = source(query.fine)
     plan = _drill(s, query)
     measures = measures_of(s)
-    rate = measures["disbursed"] / func.nullif(measures["committed"], 0)
-    by_name = {**measures, "execution_rate": rate, **plan.sort}
-    columns = [*plan.columns, *(m.label(name) for name, m in measures.items())]
-    if window:
-        columns += [
-            func.count().over().label("total_cell_count"),
-            func.sum(measures["count"]).over().label("count_in_cells"),
-        ]
+    grouped = (
+        select(*plan.columns, *(m.label(name) for name, m in measures.items()))
+        .select_from(plan.from_)
+        .where(*where_cut(s, query.cut))
+        .group_by(*plan.group_by)
+    )
+    if query.max_cells is not None:
+        grouped = grouped.limit(query.max_cells + 1)
+    g = grouped.subquery("g")
+    sort = {dim: g.c[f"{dim}_code"] if dim in ENTITIES else g.c[dim] for dim in query.drilldown}
+    by_name = {
+        **{name: g.c[name] for name in measures},
+        "execution_rate": g.c.disbursed / func.nullif(g.c.committed, 0),
+        **sort,
+    }
     order = [
         nulls_last(by_name[k.name].desc() if k.descending else by_name[k.name].asc())
         for k in query.order
     ]
-    order += [nulls_last(plan.sort[d].asc()) for d in query.drilldown]
+    order += [nulls_last(sort[d].asc()) for d in query.drilldown]
     stmt = (
-        select(*columns)
-        .select_from(plan.from_)
-        .where(*where_cut(s, query.cut))
-        .group_by(*plan.group_by)
+        select(
+            g,
+            func.count().over().label("total_cell_count"),
+            func.sum(g.c["count"]).over().label("count_in_cells"),
+        )
         .order_by(*order)
         .offset(query.offset)
     )

@@ -21,7 +21,7 @@ REDIS_URL = "redis://127.0.0.1:6379/0"
 
 def _limited(settings: Settings, **limits: str | None) -> Settings:
     prefix = f"relance-test-{uuid.uuid4().hex[:8]}"  # runs and tests never share counters
-    rate = RateLimitSettings(redis_prefix=prefix, **limits)
+    rate = RateLimitSettings.model_validate({"redis_prefix": prefix, **limits})
     return settings.model_copy(update={"rate_limit": rate})
 
 
