@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Annotated
 
 from fastapi import Query
-from pydantic import ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import ConfigDict, Field, StrictBool, ValidationInfo, field_validator
 from pydantic.config import JsonDict
 
 from app.common.fields import (
@@ -90,7 +90,7 @@ class CommitmentFields(Input):
         default=None, description="The beneficiary association's RNA number."
     )
     decision_ref: DecisionRef | None = None
-    eu_notified: bool = Field(
+    eu_notified: StrictBool = Field(
         default=False, description="Whether the aid was notified to the European Commission."
     )
 
@@ -129,7 +129,7 @@ class CommitmentUpdate(Input):
     beneficiary_siret: Siret | None = None
     beneficiary_rna: Rna | None = None
     decision_ref: DecisionRef | None = None
-    eu_notified: bool = Field(default=OMITTED)
+    eu_notified: StrictBool = Field(default=OMITTED)
 
 
 class CommitmentRead(ResourceRead):

@@ -56,8 +56,12 @@ def _positive(value: Decimal) -> Decimal:
 PositiveMoney = Annotated[Money, AfterValidator(_positive)]
 
 
+_ISO_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+
+
 def _iso_date(value: Any) -> Any:
-    if isinstance(value, str | date):
+    # A string of digits would otherwise be read as a Unix timestamp ("0": 1970-01-01).
+    if isinstance(value, date) or (isinstance(value, str) and _ISO_DATE.fullmatch(value)):
         return value
     raise ValueError('must be a date string such as "2024-03-15"')
 

@@ -159,10 +159,11 @@ class FiscalRepository:
                 )
             )
             .order_by(Commitment.year, Commitment.id)
-            .execution_options(yield_per=1000)
         )
-        result = await self.session.stream(stmt)
-        async for row in result:
+        # Fetched, not streamed: a read session is in autocommit, where PostgreSQL opens no
+        # cursor ("cursor cannot be created outside of a transaction"); the zip is built in
+        # memory anyway.
+        for row in (await self.session.execute(stmt)).all():
             yield CommitmentLine(**row._mapping)
 
     async def period(self, programme_id: list[uuid.UUID] | None) -> tuple[int, int] | None:

@@ -17,6 +17,7 @@ from app.errors import PayloadTooLarge, UnsupportedMediaType
 from app.opendata.imports import MAX_UPLOAD_BYTES, ImportReport, ScdlImport
 from app.opendata.schemas import GrantFilters
 from app.opendata.service import fiscal_data_package, scdl_csv, unpublishable_csv
+from app.reporting.export import SpooledFileResponse, spool_text
 
 router = APIRouter(tags=["open data"], route_class=StrictRoute)
 Filters = Annotated[GrantFilters, Depends()]
@@ -57,8 +58,11 @@ async def export_scdl_subventions(request: Request, filters: Filters) -> Streami
     related = request.url_for("export_scdl_unpublishable").include_query_params(
         **request.query_params
     )
-    return StreamingResponse(
-        scdl_csv(request.app.state.sessionmaker, filters),
+    # Written whole first, then sent: a client that reads slowly holds no database connection.
+    spool = await spool_text(scdl_csv(request.app.state.sessionmaker, filters))
+    return SpooledFileResponse(
+        spool,
+        request.app.state.settings.aggregates.export_stall_seconds,
         media_type=CSV_MEDIA_TYPE,
         headers={
             "Content-Disposition": 'attachment; filename="subventions.csv"',
@@ -78,8 +82,10 @@ async def export_scdl_subventions(request: Request, filters: Filters) -> Streami
     responses={**CSV, **problems(*READ_ERRORS)},
 )
 async def export_scdl_unpublishable(request: Request, filters: Filters) -> StreamingResponse:
-    return StreamingResponse(
-        unpublishable_csv(request.app.state.sessionmaker, filters),
+    spool = await spool_text(unpublishable_csv(request.app.state.sessionmaker, filters))
+    return SpooledFileResponse(
+        spool,
+        request.app.state.settings.aggregates.export_stall_seconds,
         media_type=CSV_MEDIA_TYPE,
         headers={"Content-Disposition": 'attachment; filename="subventions-unpublishable.csv"'},
     )

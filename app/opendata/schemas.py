@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import date
 from typing import Annotated
 
 from fastapi import Query
 from pydantic import Field
+
+from app.common.fields import IsoDate
 
 
 @dataclass
@@ -25,8 +26,8 @@ class GrantFilters:
         Query(description="Only these budget years."),
     ] = None
     signed_from: Annotated[
-        date | None, Query(description="Only grants signed on or after this date.")
+        IsoDate | None, Query(description="Only grants signed on or after this date.")
     ] = None
     signed_to: Annotated[
-        date | None, Query(description="Only grants signed on or before this date.")
+        IsoDate | None, Query(description="Only grants signed on or before this date.")
     ] = None

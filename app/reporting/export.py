@@ -62,6 +62,22 @@ async def spool_csv(
     return spool
 
 
+async def spool_text(chunks: AsyncIterable[str]) -> IO[bytes]:
+    """Text already written (a CSV of another dialect: the SCDL's) into a spooled temporary
+    file, UTF-8, rewound: the export runs to its end, and releases its connection, first."""
+    spool: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY_BYTES)  # noqa: SIM115
+    try:
+        pacer = Pacer()
+        async for chunk in chunks:
+            spool.write(chunk.encode("utf-8"))
+            await pacer.chunk_done()
+        spool.seek(0)
+    except BaseException:
+        spool.close()
+        raise
+    return spool
+
+
 def _drain(buffer: io.StringIO) -> bytes:
     text = buffer.getvalue()
     buffer.seek(0)

@@ -67,6 +67,9 @@ BAD_INPUTS = [
     ("unknown action", {"action_id": "00000000-0000-0000-0000-000000000000"}, "/action_id"),
     ("unknown instrument", {"instrument": "gift"}, "/instrument"),
     ("impossible date", {"signed_on": "2023-02-30"}, "/signed_on"),
+    # Found by the schema fuzzing: digits were read as a Unix timestamp (1970-01-01).
+    ("date as digits", {"signed_on": "0"}, "/signed_on"),
+    ("eu_notified as a number", {"eu_notified": 0}, "/eu_notified"),
     ("siret bad key", {"beneficiary_siret": "21130055300017"}, "/beneficiary_siret"),
     ("siret with spaces", {"beneficiary_siret": "211 300 553 00016"}, "/beneficiary_siret"),
     ("siret too short", {"beneficiary_siret": "2113005530001"}, "/beneficiary_siret"),

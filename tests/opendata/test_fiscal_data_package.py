@@ -55,3 +55,16 @@ async def test_filters_by_year_and_programme(
     assert nowhere.read("commitments.csv").decode().count("\n") == 1  # the header alone
     bad = await client.get(app.url_path_for("export_fiscal_data_package"), params={"year": "x"})
     assert pointers(assert_problem(bad, 400)) == ["year"]
+
+
+async def test_the_package_is_made_on_the_service_s_own_read_sessions(
+    live_app: FastAPI, live_client: httpx.AsyncClient
+) -> None:
+    """Found by the schema fuzzing: a read session is in autocommit, where the streamed query
+    could open no cursor, and the filtered export was a 500."""
+    programme = (await live_client.get("/v1/programmes", params={"limit": 1})).json()["items"][0]
+    url = live_app.url_path_for("export_fiscal_data_package")
+    response = await live_client.get(url, params={"programme_id": programme["id"], "year": 2199})
+    assert response.status_code == 200, response.text
+    with zipfile.ZipFile(io.BytesIO(response.content)) as archive:
+        assert "datapackage.json" in archive.namelist()

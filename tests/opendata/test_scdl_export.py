@@ -162,3 +162,20 @@ async def test_the_export_links_its_companion_report(
     link = response.headers["Link"]
     assert link.startswith("<" + app.url_path_for("export_scdl_unpublishable") + "?year=2024>")
     assert link.endswith('rel="related"')
+
+
+async def test_dates_are_iso_dates_not_timestamps(app: FastAPI, client: httpx.AsyncClient) -> None:
+    """Found by the schema fuzzing: `signed_to=0` was read as a Unix timestamp (1970-01-01)."""
+    for route in ("export_scdl_subventions", "export_scdl_unpublishable"):
+        response = await client.get(app.url_path_for(route), params={"signed_to": "0"})
+        body = assert_problem(response, 400)
+        assert [e["parameter"] for e in body["errors"]] == ["signed_to"]
+
+
+async def test_the_export_is_written_whole_before_it_is_sent(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    """No pooled connection waits on a slow reader: the file is spooled, then sent, with its
+    length (as the aggregates' CSV, tests/starve/test_slow_readers.py)."""
+    response = await _export(app, client)
+    assert int(response.headers["content-length"]) == len(response.content)
