@@ -181,7 +181,15 @@ async def time_writes(url: str, batch: int = 10_000, repeat: int = 5) -> dict[st
         "INSERT INTO commitments (action_id, partner_id, year, amount, disbursed_amount,"
         " instrument, status, version) VALUES ($1, $2, $3, $4, $5, $6, $7, 1)"
     )
-    actions = [r[0] for r in await conn.fetch("SELECT id FROM actions ORDER BY code LIMIT 500")]
+    # Actions of the 2020–2026 programme: the years below lie in its period (a 2023–2027
+    # action refuses 2020, commitments' (programme_id, year) foreign key).
+    actions = [
+        r[0]
+        for r in await conn.fetch(
+            "SELECT a.id FROM actions a JOIN programmes g ON g.id = a.programme_id"
+            " WHERE g.start_year = 2020 AND g.end_year = 2026 ORDER BY a.code LIMIT 500"
+        )
+    ]
     partners = [r[0] for r in await conn.fetch("SELECT id FROM partners ORDER BY code")]
     args = [
         (actions[i % len(actions)], partners[i % len(partners)], 2020 + i % 7,
