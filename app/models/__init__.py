@@ -9,9 +9,11 @@ from app.models.commitment import Commitment
 from app.models.commitment_rollup import CommitmentRollup
 from app.models.idempotency_key import IdempotencyKey
 from app.models.partner import Partner
+from app.models.payment import Payment
 from app.models.priority import Priority
 from app.models.programme import Programme
 from app.models.programme_year import ProgrammeYear
+from app.models.schedule import ScheduleLine, ScheduleVersion
 from app.models.territory import Territory, TerritoryKind, TerritorySource
 
 __all__ = [
@@ -28,10 +30,13 @@ __all__ = [
     "CommitmentRollup",
     "IdempotencyKey",
     "Partner",
+    "Payment",
     "Priority",
     "Programme",
     "ProgrammeYear",
     "Resource",
+    "ScheduleLine",
+    "ScheduleVersion",
     "Territory",
     "TerritoryKind",
     "TerritorySource",

@@ -26,6 +26,8 @@ class Commitment(Resource):
     __tablename__ = "commitments"
     __table_args__ = (
         UniqueConstraint("partner_id", "external_ref"),
+        # The target of payments' (commitment_id, partner_id).
+        UniqueConstraint("id", "partner_id"),
         CheckConstraint("amount > 0", name="amount_positive"),
         CheckConstraint(
             "disbursed_amount >= 0 AND disbursed_amount <= amount", name="disbursed_within_amount"

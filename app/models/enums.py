@@ -52,3 +52,14 @@ class ProgrammeStatus(StrEnum):
     draft = "draft"
     active = "active"
     closed = "closed"
+
+
+class PaymentKind(StrEnum):
+    disbursement = "disbursement"
+    reversal = "reversal"
+    adjustment = "adjustment"
+
+
+class ScheduleKind(StrEnum):
+    initial = "initial"
+    revised = "revised"
