@@ -35,6 +35,8 @@ from app.ops.middleware import RequestContextMiddleware
 from app.ops.router import router as ops_router
 from app.overview.router import router as overview_router
 from app.partners.router import router as partners_router
+from app.payments.router import EXTRA_SCHEMAS as PAYMENT_SCHEMAS
+from app.payments.router import router as payments_router
 from app.priorities.router import router as priorities_router
 from app.programmes.router import router as programmes_router
 from app.ratelimit.concurrency import HeavyRequestLimitMiddleware
@@ -72,6 +74,7 @@ TAGS = [
     {"name": "actions", "description": "Concrete projects inside a chantier."},
     {"name": "partners", "description": "Organisations that finance or carry actions."},
     {"name": "commitments", "description": "Money a partner commits to an action for a year."},
+    {"name": "payments", "description": "The dated money actually paid on a commitment."},
     {
         "name": "aggregates",
         "description": (
@@ -148,6 +151,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Routes match in order: the most requested resources first.
     for router in (
         commitments_router,
+        payments_router,
         reporting_router,
         actions_router,
         chantiers_router,
@@ -251,7 +255,7 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
         tags=app.openapi_tags,
     )
     components = schema.setdefault("components", {}).setdefault("schemas", {})
-    for model in EXTRA_SCHEMAS:
+    for model in (*EXTRA_SCHEMAS, *PAYMENT_SCHEMAS):
         extra = model.model_json_schema(ref_template="#/components/schemas/{model}")
         components.update(extra.pop("$defs", {}))
         components[model.__name__] = extra

@@ -15,6 +15,7 @@ from app.chantiers.schemas import ChantierRead
 from app.commitments.schemas import CommitmentRead
 from app.common.schemas import ResourceRead
 from app.partners.schemas import PartnerRead
+from app.payments.schemas import PaymentRead
 from app.priorities.schemas import PriorityRead
 from app.programmes.schemas import ProgrammeRead
 
@@ -26,6 +27,7 @@ class ResourceName(StrEnum):
     partners = "partners"
     commitments = "commitments"
     programmes = "programmes"
+    payments = "payments"
 
 
 READ_MODELS: dict[ResourceName, type[ResourceRead]] = {
@@ -35,6 +37,7 @@ READ_MODELS: dict[ResourceName, type[ResourceRead]] = {
     ResourceName.partners: PartnerRead,
     ResourceName.commitments: CommitmentRead,
     ResourceName.programmes: ProgrammeRead,
+    ResourceName.payments: PaymentRead,
 }
 """The model GET /v1/<resource>/{id} answers with: the feed and history use the same."""
 
@@ -82,13 +85,19 @@ class ProgrammeChange(_Change):
     data: ProgrammeRead | None = Field(description=_DATA)
 
 
+class PaymentChange(_Change):
+    resource: Literal["payments"]
+    data: PaymentRead | None = Field(description=_DATA)
+
+
 ChangeRead = Annotated[
     PriorityChange
     | ChantierChange
     | ActionChange
     | PartnerChange
     | CommitmentChange
-    | ProgrammeChange,
+    | ProgrammeChange
+    | PaymentChange,
     Field(discriminator="resource"),
 ]
 """One change of the feed; `resource` says which read model `data` follows."""

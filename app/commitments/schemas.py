@@ -78,7 +78,12 @@ class CommitmentFields(Input):
     year: Year
     amount: PositiveMoney
     disbursed_amount: Money = Field(
-        default=Decimal("0.00"), description="Paid to date; never above amount."
+        default=Decimal("0.00"),
+        description=(
+            "Paid to date, as a cumulative total; never above amount. Derived from the "
+            "commitment's payments: a value sent that differs from their sum is recorded as "
+            "one `adjustment` payment of the difference, dated today (negative when lower)."
+        ),
     )
     instrument: Instrument
     status: CommitmentStatus = CommitmentStatus.planned
@@ -120,7 +125,11 @@ class CommitmentUpdate(Input):
     external_ref: ExternalRef | None = None
     year: Year = Field(default=OMITTED)
     amount: PositiveMoney = Field(default=OMITTED)
-    disbursed_amount: Money = Field(default=OMITTED)
+    disbursed_amount: Money = Field(
+        default=OMITTED,
+        description="A new cumulative total paid: its difference to the payments' sum is "
+        "recorded as one `adjustment` payment dated today (nothing when equal).",
+    )
     instrument: Instrument = Field(default=OMITTED)
     status: CommitmentStatus = Field(default=OMITTED)
     signed_on: IsoDate | None = None
@@ -143,7 +152,10 @@ class CommitmentRead(ResourceRead):
     external_ref: str | None
     year: int
     amount: Money
-    disbursed_amount: Money
+    disbursed_amount: Money = Field(
+        description="Paid to date: the sum of the commitment's payments (disbursements and "
+        "adjustments count their amount, reversals minus theirs)."
+    )
     instrument: Instrument
     status: CommitmentStatus
     signed_on: date | None

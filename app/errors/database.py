@@ -38,6 +38,15 @@ _CHECK_MESSAGES = {
     "beneficiary_siret_format": ("beneficiary_siret", "must be 14 digits"),
     "siret_format": ("siret", "must be 14 digits"),
     "beneficiary_rna_format": ("beneficiary_rna", "must be W followed by 9 digits"),
+    # Raised by the payments' triggers (app/models/sql/payments.sql), named like checks.
+    "total_above_amount": ("amount", "would bring the commitment's total paid above its amount"),
+    "total_below_zero": ("amount", "would bring the commitment's total paid below zero"),
+    "paid_on_in_commitment_years": ("paid_on", "must not be before the commitment's year"),
+    "year_before_payments": ("year", "must not be after the date of one of its payments"),
+    "amount_signed_by_kind": (
+        "amount",
+        "must be greater than 0 (for an adjustment: any amount but 0)",
+    ),
 }
 _FK_MESSAGES = {
     "year": "is outside the programme period",

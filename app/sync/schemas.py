@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar, Generic, Self, TypeVar
 
 from fastapi import Body, Depends, Path
 from pydantic import (
@@ -102,18 +102,24 @@ class CommitmentBatch(Input):
     )
 
 
-class ReceivedBatch:
+Item = TypeVar("Item", bound=BaseModel)
+
+
+class ReceivedBatch(Generic[Item]):
     """A batch body as validated at the HTTP edge: the valid items, by their index in the body,
     and an error for every bad one. Left to FastAPI, pydantic's errors would be answered before
     any check against the database ran; keeping the valid items lets the service check them
     too, so that one 422 lists every bad item (shape and rules alike) and a partner fixes its
-    export in one round. A plain class: FastAPI would document a dataclass or a model."""
+    export in one round. A plain class: FastAPI would document a dataclass or a model.
+    Subclasses name their own body and item models (the payments' batch)."""
 
     __slots__ = ("errors", "items", "more_errors", "prune")
+    batch_model: ClassVar[type[BaseModel]]
+    item_model: ClassVar[type[BaseModel]]
 
     def __init__(
         self,
-        items: list[tuple[int, BatchItem]],
+        items: list[tuple[int, Item]],
         prune: PruneScope | None = None,
         errors: list[ErrorItem] | None = None,
         more_errors: int = 0,
@@ -125,15 +131,15 @@ class ReceivedBatch:
         """Errors counted but not listed: past MAX_LISTED_ERRORS, only counting is cheap."""
 
     @classmethod
-    def validate(cls, body: Any) -> ReceivedBatch:
+    def validate(cls, body: Any) -> Self:
         try:  # one validation for the whole batch: the path a good batch takes
-            batch = CommitmentBatch.model_validate(body)
+            batch = cls.batch_model.model_validate(body)
         except ValidationError as exc:
             return cls._with_errors(body, exc)
-        return cls(list(enumerate(batch.items)), batch.prune)
+        return cls(list(enumerate(batch.items)), getattr(batch, "prune", None))  # type: ignore[attr-defined]
 
     @classmethod
-    def _with_errors(cls, body: Any, exc: ValidationError) -> ReceivedBatch:
+    def _with_errors(cls, body: Any, exc: ValidationError) -> Self:
         if not isinstance(body, dict):
             error = ErrorItem(pointer="", detail='must be an object {"items": [...]}')
             return cls([], errors=[error])
@@ -141,7 +147,7 @@ class ReceivedBatch:
         if exc.error_count() > MAX_LISTED_ERRORS and isinstance(raw_items, list):
             return cls._counting(body, raw_items)
         found = exc.errors()
-        items: list[tuple[int, BatchItem]] = []
+        items: list[tuple[int, Item]] = []
         if isinstance(raw_items, list) and len(raw_items) <= MAX_BATCH:
             bad = {
                 err["loc"][1]
@@ -149,14 +155,14 @@ class ReceivedBatch:
                 if err["loc"][:1] == ("items",) and len(err["loc"]) > 1
             }
             items = [
-                (i, BatchItem.model_validate(raw))
+                (i, cls.item_model.model_validate(raw))  # type: ignore[misc]
                 for i, raw in enumerate(raw_items)
                 if i not in bad
             ]
         return cls(items, errors=error_items(found))
 
     @classmethod
-    def _counting(cls, body: dict[str, Any], raw_items: list[Any]) -> ReceivedBatch:
+    def _counting(cls, body: dict[str, Any], raw_items: list[Any]) -> Self:
         """Too many errors to list them all: turning each into an ErrorItem is what cost seconds
         (pydantic's own validation is fast), so validate item by item, list the errors until
         MAX_LISTED_ERRORS and only count the rest (`ValidationError.error_count()`)."""
@@ -175,25 +181,30 @@ class ReceivedBatch:
         if len(raw_items) > MAX_BATCH:
             envelope["items"] = raw_items  # refused for its length, its items not validated
         try:
-            CommitmentBatch.model_validate(envelope)
+            cls.batch_model.model_validate(envelope)
         except ValidationError as exc:
             add(exc, ())
-        items: list[tuple[int, BatchItem]] = []
+        items: list[tuple[int, Item]] = []
         if len(raw_items) <= MAX_BATCH:
             for i, raw in enumerate(raw_items):
                 try:
-                    items.append((i, BatchItem.model_validate(raw)))
+                    items.append((i, cls.item_model.model_validate(raw)))  # type: ignore[arg-type]
                 except ValidationError as exc:
                     add(exc, ("items", i))
         return cls(items, errors=errors, more_errors=more)
 
 
+class ReceivedCommitmentBatch(ReceivedBatch[BatchItem]):
+    batch_model = CommitmentBatch
+    item_model = BatchItem
+
+
 # The body's JSON schema is CommitmentBatch's (documented in the components); FastAPI reads it
 # as JSON (415 for any other media type) and hands the route a ReceivedBatch.
 BatchBody = Annotated[
-    ReceivedBatch,
+    ReceivedCommitmentBatch,
     Body(),
-    PlainValidator(ReceivedBatch.validate),
+    PlainValidator(ReceivedCommitmentBatch.validate),
     WithJsonSchema({"$ref": "#/components/schemas/CommitmentBatch"}),
 ]
 

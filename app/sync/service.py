@@ -15,7 +15,7 @@ from app.errors import ErrorItem, NotFound, PreconditionFailed, ValidationFailed
 from app.models import Action, Commitment, Partner
 from app.programmes.repository import ProgrammeRepository
 from app.sync.repository import Columns, SyncRepository
-from app.sync.schemas import BatchResult, CommitmentPut, ReceivedBatch
+from app.sync.schemas import BatchResult, CommitmentPut, ReceivedCommitmentBatch
 
 OUTSIDE_SCOPE = "names a commitment of a programme this key does not write"
 
@@ -149,7 +149,7 @@ class SyncService:
 
     # -- a batch -------------------------------------------------------------------------------
 
-    async def put_batch(self, partner_id: uuid.UUID, batch: ReceivedBatch) -> BatchResult:
+    async def put_batch(self, partner_id: uuid.UUID, batch: ReceivedCommitmentBatch) -> BatchResult:
         await self._authorize(partner_id)
         indices = [index for index, _ in batch.items]
         items = [item for _, item in batch.items]

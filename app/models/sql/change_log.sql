@@ -14,6 +14,8 @@ LANGUAGE sql IMMUTABLE AS $$
   -- Money travels as a decimal string, in the feed as in the API.
   SELECT CASE WHEN resource = 'commitments' THEN row_data || jsonb_build_object(
       'amount', row_data ->> 'amount', 'disbursed_amount', row_data ->> 'disbursed_amount')
+    WHEN resource = 'payments' THEN row_data || jsonb_build_object(
+      'amount', row_data ->> 'amount')
     ELSE row_data END
 $$;
 
@@ -131,6 +133,16 @@ CREATE TRIGGER commitments_capture_update AFTER UPDATE ON public.commitments
   REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
   FOR EACH STATEMENT EXECUTE FUNCTION relance_capture_changes();
 CREATE TRIGGER commitments_capture_delete AFTER DELETE ON public.commitments
+  REFERENCING OLD TABLE AS old_rows
+  FOR EACH STATEMENT EXECUTE FUNCTION relance_capture_changes();
+
+CREATE TRIGGER payments_capture_insert AFTER INSERT ON public.payments
+  REFERENCING NEW TABLE AS new_rows
+  FOR EACH STATEMENT EXECUTE FUNCTION relance_capture_changes();
+CREATE TRIGGER payments_capture_update AFTER UPDATE ON public.payments
+  REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+  FOR EACH STATEMENT EXECUTE FUNCTION relance_capture_changes();
+CREATE TRIGGER payments_capture_delete AFTER DELETE ON public.payments
   REFERENCING OLD TABLE AS old_rows
   FOR EACH STATEMENT EXECUTE FUNCTION relance_capture_changes();
 
