@@ -176,7 +176,7 @@ class PaymentService(ResourceService[Payment, PaymentRepository]):
                 for n in kept
                 if refs[n] in outside
             ]
-        if not errors:
+        if kept:
             bounds = {
                 b.commitment_id: b for b in await self.repo.out_of_bounds(partner_id, columns)
             }
