@@ -214,6 +214,43 @@ async def _put_batch(ctx: Ctx) -> Call:
     return {"partner_id": await partner_id(ctx.c, "BDT")}, {"items": items}
 
 
+async def _refd_commitment(ctx: Ctx) -> str:
+    """BDT's commitment with a reference of its own; returns that reference."""
+    ref = _code()
+    await make_commitment(
+        ctx.c, ctx.admin, partner_id=await partner_id(ctx.c, "BDT"), external_ref=ref
+    )
+    return ref
+
+
+def _pay(**fields: Any) -> dict[str, Any]:
+    return {"paid_on": "2024-05-01", "amount": "1.00"} | fields
+
+
+async def _post_payment(ctx: Ctx) -> Call:
+    return {"commitment_id": await _commitment(ctx)}, _pay()
+
+
+async def _payment(ctx: Ctx) -> str:
+    commitment = await _commitment(ctx)
+    url = ctx.app.url_path_for("create_payment", commitment_id=commitment)
+    response = await ctx.c.post(url, json=_pay(), headers=ctx.admin)
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
+
+
+async def _put_payment(ctx: Ctx) -> Call:
+    ref = await _refd_commitment(ctx)
+    params = {"partner_id": await partner_id(ctx.c, "BDT"), "external_ref": _code()}
+    return params, _pay(commitment_external_ref=ref)
+
+
+async def _put_payments(ctx: Ctx) -> Call:
+    ref = await _refd_commitment(ctx)
+    items = [_pay(commitment_external_ref=ref, external_ref=_code())]
+    return {"partner_id": await partner_id(ctx.c, "BDT")}, {"items": items}
+
+
 async def _scdl_upload(ctx: Ctx) -> Call:
     action = (await make_action(ctx.c, ctx.admin))["id"]
     header = "nomAttribuant,idAttribuant,dateConvention,nomBeneficiaire,montant\r\n"
@@ -256,6 +293,13 @@ POLICY: dict[str, Policy] = {
     "delete_commitment": Policy(_on("commitment_id", _commitment), 204, WRITERS, FOREIGN),
     "put_commitment": Policy(_put_one, 201, WRITERS, unreachable=FOREIGN_PARENT),
     "put_commitments": Policy(_put_batch, 200, WRITERS, unreachable=FOREIGN_PARENT),
+    # Payments follow their commitment: BDT's, in programme A. On a commitment named by the
+    # partner's reference, out of reach reads as an unknown reference (422).
+    "create_payment": Policy(_post_payment, 201, WRITERS, FOREIGN),
+    "update_payment": Policy(_on("payment_id", _payment, {"label": "x"}), 200, WRITERS, FOREIGN),
+    "delete_payment": Policy(_on("payment_id", _payment), 204, WRITERS, FOREIGN),
+    "put_payment": Policy(_put_payment, 201, WRITERS, unreachable=FOREIGN_PARENT),
+    "put_payments": Policy(_put_payments, 200, WRITERS, unreachable=FOREIGN_PARENT),
     "create_api_key": Policy(_new(lambda ctx: {"name": "new", "role": "editor"}), 201, ADMIN),
     "delete_api_key": Policy(_on("api_key_id", _api_key), 204, ADMIN),
     # The action named by `action_id` is programme A's: out of scope_b's reach, as if missing.
@@ -362,8 +406,9 @@ def _missing(route: str, params: dict[str, str], body: Body) -> tuple[Call, str,
     and that resource's id and the missing id."""
     gone = str(uuid.uuid4())
     item_param = f"{route.partition('_')[2]}_id"
-    if item_param in params:
-        return (params | {item_param: gone}, body), params[item_param], gone
+    for param in (item_param, "commitment_id"):  # a payment's commitment is in its path
+        if param in params:
+            return (params | {param: gone}, body), params[param], gone
     assert body is not None
     if isinstance(body, Upload):  # the action the file's grants go to, named in the query
         query = body.query | {"action_id": gone}
@@ -371,8 +416,15 @@ def _missing(route: str, params: dict[str, str], body: Body) -> tuple[Call, str,
     for field in ("programme_id", "chantier_id", "action_id"):
         if field in body:
             return (params, body | {field: gone}), body[field], gone
+    if "commitment_external_ref" in body:  # a payment names its commitment by reference
+        return (
+            (params, body | {"commitment_external_ref": gone}),
+            body["commitment_external_ref"],
+            gone,
+        )
     item = body["items"][0]
-    return (params, body | {"items": [item | {"action_id": gone}]}), item["action_id"], gone
+    field = "commitment_external_ref" if "commitment_external_ref" in item else "action_id"
+    return (params, body | {"items": [item | {field: gone}]}), item[field], gone
 
 
 @pytest.mark.parametrize(("route", "identity"), _out_of_scope())
