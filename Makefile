@@ -16,7 +16,7 @@ export UV_PYTHON_DOWNLOADS := never
 
 .DEFAULT_GOAL := help
 .PHONY: help install run demo test lint typecheck pytest fuzz contract contract-update bench \
-	bench-aggregates bench-sync load load-faults load-abuse clean
+	bench-aggregates bench-sync bench-payments load load-faults load-abuse clean
 
 help:  ## list the targets
 	@awk 'BEGIN {FS = ":.*##"} /^[a-zA-Z_-]+:.*##/ {printf "  %-17s %s\n", $$1, $$2}' \
@@ -88,6 +88,9 @@ bench-aggregates: install  ## aggregate endpoints vs raw GROUP BY at 100k and 1M
 
 bench-sync: install  ## partner sync: 10,000-item batches vs raw asyncpg INSERT ... ON CONFLICT
 	$(BIN)/python -m bench.sync
+
+bench-payments: install  ## payment batches: 10,000 items vs raw asyncpg INSERT ... ON CONFLICT
+	$(BIN)/python -m bench.payments
 
 load: install  ## 50 clients, 80/20 reads/writes for 60 s: zero errors, every acknowledged write kept
 	$(BIN)/python -m bench.load $(LOAD_ARGS)
