@@ -111,6 +111,16 @@ WHERE c.disbursed_amount + d.delta < 0 OR c.disbursed_amount + d.delta > c.amoun
 )
 
 
+TOTAL_BOUNDS = ("payments_total_above_amount_check", "payments_total_below_zero_check")
+
+
+def refused_total(exc: DBAPIError) -> bool:
+    """Whether the database refused a write for a commitment total out of 0..amount (the
+    payments' triggers, app/models/sql/payments.sql)."""
+    cause = getattr(exc.orig, "__cause__", None) or exc.orig
+    return getattr(cause, "constraint_name", None) in TOTAL_BOUNDS
+
+
 class PaymentRepository(Repository[Payment]):
     model = Payment
 

@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
+
+from sqlalchemy.exc import IntegrityError
 
 from app.common.http import check_if_match
 from app.common.pagination import ListParams
@@ -16,7 +19,7 @@ from app.common.service import ResourceService
 from app.errors import ErrorItem, NotFound, PreconditionFailed, ValidationFailed
 from app.models import Commitment, Partner, Payment
 from app.models.enums import PaymentKind
-from app.payments.repository import Columns, PaymentRepository, Target
+from app.payments.repository import Columns, PaymentRepository, Target, refused_total
 from app.payments.schemas import (
     PaymentBatchResult,
     PaymentCreate,
@@ -138,11 +141,11 @@ class PaymentService(ResourceService[Payment, PaymentRepository]):
         refs: list[str],
         items: Sequence[PaymentPut],
         at: Sequence[str],
-    ) -> tuple[Columns, list[ErrorItem]]:
-        """The batch's columns and every error the database would find, named by pointer:
-        unknown commitments (another programme's, for a scoped key), dates before the
-        commitment's year, totals out of bounds, and for a scoped key references to payments
-        of another programme's commitments. `at[n]` locates the n-th payment in the body."""
+    ) -> Checked:
+        """The batch's columns and the errors found before writing, named by pointer: unknown
+        commitments (another programme's, for a scoped key), dates before the commitment's
+        year, and for a scoped key references to payments of another programme's commitments.
+        `at[n]` locates the n-th payment in the body. Totals out of bounds are `_bound_errors`."""
         targets = await self.repo.targets(
             partner_id, {item.commitment_external_ref for item in items}, self.within
         )
@@ -176,21 +179,54 @@ class PaymentService(ResourceService[Payment, PaymentRepository]):
                 for n in kept
                 if refs[n] in outside
             ]
-        if kept:
-            bounds = {
-                b.commitment_id: b for b in await self.repo.out_of_bounds(partner_id, columns)
-            }
-            for n, target in zip(kept, found, strict=True):
-                bound = bounds.get(target.id)
-                if bound is not None:
-                    side = (
-                        f"above its amount ({bound.amount:.2f})"
-                        if bound.total > bound.amount
-                        else "below zero"
-                    )
-                    detail = f"would bring the commitment's total paid to {bound.total:.2f}, {side}"
-                    errors.append(ErrorItem(pointer=f"{at[n]}/amount", detail=detail))
-        return columns, errors
+        return Checked(columns, [at[n] for n in kept], errors)
+
+    async def _bound_errors(self, partner_id: uuid.UUID, checked: Checked) -> list[ErrorItem]:
+        """An error naming `/amount` for each payment of a commitment whose total the batch
+        would bring above its amount or below zero: one statement over the whole batch."""
+        if not len(checked.columns):
+            return []
+        bounds = {
+            b.commitment_id: b for b in await self.repo.out_of_bounds(partner_id, checked.columns)
+        }
+        errors = []
+        for at, commitment_id in zip(checked.at, checked.columns.commitment_id, strict=True):
+            bound = bounds.get(commitment_id)
+            if bound is not None:
+                side = (
+                    f"above its amount ({bound.amount:.2f})"
+                    if bound.total > bound.amount
+                    else "below zero"
+                )
+                detail = f"would bring the commitment's total paid to {bound.total:.2f}, {side}"
+                errors.append(ErrorItem(pointer=f"{at}/amount", detail=detail))
+        return errors
+
+    async def _refuse(
+        self, partner_id: uuid.UUID, checked: Checked, message: str, more_errors: int = 0
+    ) -> None:
+        """Raise the 422 listing every error, totals out of bounds included, if there is one."""
+        if not checked.errors:
+            return
+        errors = checked.errors + await self._bound_errors(partner_id, checked)
+        errors.sort(key=_pointer_order)
+        raise ValidationFailed(message, errors=errors, more_errors=more_errors)
+
+    async def _upsert(
+        self, partner_id: uuid.UUID, checked: Checked, message: str
+    ) -> tuple[int, int]:
+        """Write the checked batch. The database refuses a total out of bounds (under
+        concurrent writers too): only then are the culprits looked for, to name them by
+        pointer; a good batch pays no statement for it."""
+        try:
+            return await self.repo.upsert(partner_id, checked.columns)
+        except IntegrityError as exc:
+            if not refused_total(exc):
+                raise
+            errors = await self._bound_errors(partner_id, checked)
+            if not errors:  # another writer moved the total meanwhile: the database's answer
+                raise
+            raise ValidationFailed(message, errors=errors) from None
 
     async def put_one(
         self, partner_id: uuid.UUID, external_ref: str, item: PaymentPut, if_match: str | None
@@ -204,15 +240,13 @@ class PaymentService(ResourceService[Payment, PaymentRepository]):
             commitment = await self.repo.commitment(current.commitment_id)
             if commitment is None or commitment.programme_id not in self.within:
                 raise NotFound(f"No payment of partner {partner_id} has {external_ref!r}.")
-        columns, errors = await self._check(partner_id, [external_ref], [item], [""])
-        if errors:
-            errors.sort(key=_pointer_order)
-            raise ValidationFailed("The payment is invalid.", errors=errors)
+        checked = await self._check(partner_id, [external_ref], [item], [""])
+        await self._refuse(partner_id, checked, "The payment is invalid.")
         if if_match is not None:
             if current is None:
                 raise PreconditionFailed("If-Match was sent but the payment does not exist.")
             check_if_match(if_match, current.etag)
-        created, _updated = await self.repo.upsert(partner_id, columns)
+        created, _updated = await self._upsert(partner_id, checked, "The payment is invalid.")
         stored = await self.repo.by_ref(partner_id, external_ref)
         assert stored is not None  # just written, or unchanged
         return stored, created == 1
@@ -224,23 +258,27 @@ class PaymentService(ResourceService[Payment, PaymentRepository]):
         indices = [index for index, _ in batch.items]
         items = [item for _, item in batch.items]
         refs = [item.external_ref for item in items]
-        errors = batch.errors + _duplicates(refs, indices)
         await self.repo.lock_partner(partner_id)
-        columns, found = await self._check(
+        checked = await self._check(
             partner_id, refs, items, [f"/items/{index}" for index in indices]
         )
-        errors += found
-        if errors:
-            errors.sort(key=_pointer_order)
-            raise ValidationFailed(
-                "The batch is invalid; nothing was written.",
-                errors=errors,
-                more_errors=batch.more_errors,
-            )
-        created, updated = await self.repo.upsert(partner_id, columns)
+        checked.errors[:0] = batch.errors + _duplicates(refs, indices)
+        message = "The batch is invalid; nothing was written."
+        await self._refuse(partner_id, checked, message, batch.more_errors)
+        created, updated = await self._upsert(partner_id, checked, message)
         return PaymentBatchResult(
             created=created, updated=updated, unchanged=len(items) - created - updated
         )
+
+
+@dataclass
+class Checked:
+    """A batch ready to write: its columns, where each row came from in the body (`/items/5`,
+    or "" for a PUT of one), and the errors already found."""
+
+    columns: Columns
+    at: list[str]
+    errors: list[ErrorItem]
 
 
 def _duplicates(refs: Sequence[str], indices: Sequence[int]) -> list[ErrorItem]:

@@ -19,13 +19,11 @@
 
 CREATE FUNCTION public.payments_partner_from_commitment() RETURNS trigger
 LANGUAGE plpgsql AS $$
--- The commitment's partner, unless the writer sent it: the composite foreign key (commitment_id,
--- partner_id) checks that a partner sent is the commitment's, so a batch that names its
--- partner costs no lookup per row.
+-- The commitment's partner, unless the writer sent it (the triggers' WHEN clauses): the
+-- composite foreign key (commitment_id, partner_id) checks that a partner sent is the
+-- commitment's, so a batch that names its partner calls no function per row.
 BEGIN
-  IF NEW.partner_id IS NULL
-     OR (TG_OP = 'UPDATE' AND NEW.commitment_id IS DISTINCT FROM OLD.commitment_id
-         AND NEW.partner_id IS NOT DISTINCT FROM OLD.partner_id) THEN
+  IF TG_OP = 'INSERT' OR NEW.partner_id IS NOT DISTINCT FROM OLD.partner_id THEN
     NEW.partner_id := (SELECT c.partner_id FROM commitments c WHERE c.id = NEW.commitment_id);
   END IF;
   RETURN NEW;
@@ -96,12 +94,18 @@ BEGIN
       USING ERRCODE = 'check_violation', TABLE = 'payments',
             CONSTRAINT = 'payments_total_below_zero_check';
   END;
-  IF TG_OP <> 'DELETE' THEN
-    -- After the UPDATE above: the commitments are locked (FOR SHARE for those whose total did
-    -- not move), so a concurrent move of a commitment's year cannot slip between.
+  -- After the UPDATE above, in a snapshot of its own: a commitment whose total moved is locked,
+  -- so a concurrent move of its year has committed (and is seen) or waits for this transaction.
+  -- An update may move no total (a new date only): it locks its commitments FOR SHARE.
+  IF TG_OP = 'INSERT' THEN
+    PERFORM FROM new_rows n JOIN commitments c ON c.id = n.commitment_id
+    WHERE n.paid_on < make_date(c.year, 1, 1);
+  ELSIF TG_OP = 'UPDATE' THEN
     PERFORM FROM new_rows n JOIN commitments c ON c.id = n.commitment_id
     WHERE n.paid_on < make_date(c.year, 1, 1)
     FOR SHARE OF c;
+  END IF;
+  IF TG_OP <> 'DELETE' THEN
     IF FOUND THEN
       RAISE EXCEPTION 'a payment is dated before its commitment''s year'
         USING ERRCODE = 'check_violation', TABLE = 'payments',
@@ -151,8 +155,12 @@ BEGIN
 END
 $$;
 
-CREATE TRIGGER payments_partner BEFORE INSERT OR UPDATE OF commitment_id ON public.payments
-  FOR EACH ROW EXECUTE FUNCTION payments_partner_from_commitment();
+CREATE TRIGGER payments_partner_insert BEFORE INSERT ON public.payments
+  FOR EACH ROW WHEN (NEW.partner_id IS NULL)
+  EXECUTE FUNCTION payments_partner_from_commitment();
+CREATE TRIGGER payments_partner_update BEFORE UPDATE OF commitment_id ON public.payments
+  FOR EACH ROW WHEN (NEW.commitment_id IS DISTINCT FROM OLD.commitment_id)
+  EXECUTE FUNCTION payments_partner_from_commitment();
 CREATE TRIGGER payments_disbursed_insert AFTER INSERT ON public.payments
   REFERENCING NEW TABLE AS new_rows
   FOR EACH STATEMENT EXECUTE FUNCTION payments_derive_disbursed();
