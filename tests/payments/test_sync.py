@@ -181,3 +181,36 @@ async def test_batch_of_ten_thousand_is_accepted(
     assert response.json() == {"created": 10_000, "updated": 0, "unchanged": 0}
     too_many = await client.put(url, json={"items": [*items, _item("X", "C-1")]}, headers=admin)
     assert_problem(too_many, 422)
+
+
+async def test_partner_totals_in_commitment_sync_become_adjustments(
+    app: FastAPI, client: httpx.AsyncClient, admin: dict[str, str], connection: AsyncConnection
+) -> None:
+    """A partner that knows only cumulative totals keeps sending disbursed_amount through the
+    commitments' PUT and batch: each difference is one adjustment, none when it is the same."""
+    action = await make_action(client, admin)
+    bdt = await partner_id(client, "BDT")
+    body = {"action_id": action["id"], "year": 2024, "amount": "100.00", "instrument": "loan"}
+    one = app.url_path_for("put_commitment", partner_id=bdt, external_ref="C-1")
+    batch = app.url_path_for("put_commitments", partner_id=bdt)
+
+    async def kinds_and_amounts(commitment_id: str) -> list[tuple[str, str]]:
+        listed = await client.get(
+            f"/v1/commitments/{commitment_id}/payments", params={"sort": "created_at"}
+        )
+        return [(p["kind"], p["amount"]) for p in listed.json()["items"]]
+
+    made = (await client.put(one, json=body | {"disbursed_amount": "40"}, headers=admin)).json()
+    assert made["disbursed_amount"] == "40.00"
+    items = [body | {"external_ref": "C-1", "disbursed_amount": "25.50"}]
+    result = await client.put(batch, json={"items": items}, headers=admin)
+    assert result.json()["updated"] == 1, result.text
+    again = await client.put(batch, json={"items": items}, headers=admin)
+    assert again.json()["unchanged"] == 1
+    assert await kinds_and_amounts(made["id"]) == [
+        ("adjustment", "40.00"),
+        ("adjustment", "-14.50"),
+    ]
+    stored = (await client.get(f"/v1/commitments/{made['id']}")).json()
+    assert stored["disbursed_amount"] == "25.50"
+    assert stored["etag"].endswith('-2"')  # the batch's write, and nothing more
