@@ -38,6 +38,9 @@ _CHECK_MESSAGES = {
     "beneficiary_siret_format": ("beneficiary_siret", "must be 14 digits"),
     "siret_format": ("siret", "must be 14 digits"),
     "beneficiary_rna_format": ("beneficiary_rna", "must be W followed by 9 digits"),
+    # A schedule, checked at commit (app/models/sql/schedules.sql).
+    "sum_matches_amount": ("lines", "must sum to the commitment's amount"),
+    "not_before_commitment_year": ("lines", "must not be before the commitment's year"),
 }
 _FK_MESSAGES = {
     "year": "is outside the programme period",
