@@ -255,6 +255,17 @@ POLICY: dict[str, Policy] = {
     ),
     "delete_commitment": Policy(_on("commitment_id", _commitment), 204, WRITERS, FOREIGN),
     "put_commitment": Policy(_put_one, 201, WRITERS, unreachable=FOREIGN_PARENT),
+    # A commitment's schedule: whoever writes the commitment (factories: 2024, 1,000,000.00).
+    "put_schedule": Policy(
+        _on(
+            "commitment_id",
+            _commitment,
+            {"lines": [{"year": 2024, "amount": "400000.00"}, {"year": 2025, "amount": "600000"}]},
+        ),
+        200,
+        WRITERS,
+        FOREIGN,
+    ),
     "put_commitments": Policy(_put_batch, 200, WRITERS, unreachable=FOREIGN_PARENT),
     "create_api_key": Policy(_new(lambda ctx: {"name": "new", "role": "editor"}), 201, ADMIN),
     "delete_api_key": Policy(_on("api_key_id", _api_key), 204, ADMIN),
@@ -362,6 +373,8 @@ def _missing(route: str, params: dict[str, str], body: Body) -> tuple[Call, str,
     and that resource's id and the missing id."""
     gone = str(uuid.uuid4())
     item_param = f"{route.partition('_')[2]}_id"
+    if item_param not in params and "commitment_id" in params:  # a commitment's schedule
+        item_param = "commitment_id"
     if item_param in params:
         return (params | {item_param: gone}, body), params[item_param], gone
     assert body is not None
