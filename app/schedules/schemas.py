@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
-from pydantic.config import JsonDict, JsonValue
+from pydantic.config import JsonValue
 
 from app.common.fields import Money, PositiveMoney, Year
 from app.common.schemas import Input

@@ -72,7 +72,8 @@ async def test_the_deferred_check_refuses_a_direct_write_that_breaks_the_sum(
         id=id,
     )
     cause = getattr(before.orig, "__cause__", None)
-    assert cause.constraint_name == "schedule_lines_not_before_commitment_year_check"
+    name = getattr(cause, "constraint_name", None)
+    assert name == "schedule_lines_not_before_commitment_year_check"
     mapped = database_error(before)
     assert mapped is not None
     assert mapped.errors is not None
