@@ -187,7 +187,7 @@ async def test_round_trip_upgrade_downgrade_upgrade_with_data(scratch_url: str) 
     await asyncio.to_thread(migrations.downgrade, scratch_url, "base")
     assert await _table_count(scratch_url) == 1  # only alembic_version is left
     await asyncio.to_thread(migrations.upgrade, scratch_url)
-    assert await _table_count(scratch_url) == 18
+    assert await _table_count(scratch_url) == 21
     await asyncio.to_thread(migrations.check, scratch_url)
 
 
@@ -330,8 +330,10 @@ async def test_periods_round_trip_keeps_every_row_aggregate_and_history_entry(
         await asyncio.to_thread(migrations.downgrade, scratch_url, BEFORE_PERIODS)
         downgraded = await _snapshot(engine)
         # Downgrading below the periods also undoes the revisions of the branches merged after
-        # it (keys scoped to programmes): their tables go, and come back empty as they were.
-        assert set(kept) - set(downgraded) == {"api_key_programmes"}
+        # it (keys scoped to programmes, money over time): their tables go, and come back as
+        # they were (empty) or backfilled (schedules: one line and version 1 per commitment).
+        money_over_time = {"payments", "schedule_lines", "schedule_versions"}
+        assert set(kept) - set(downgraded) == {"api_key_programmes"} | money_over_time
         assert kept["api_key_programmes"] == []
         for table in set(downgraded) - changed:
             assert downgraded[table] == _like(kept[table], downgraded[table]), table
@@ -339,7 +341,12 @@ async def test_periods_round_trip_keeps_every_row_aggregate_and_history_entry(
         for table in ("chantier_targets", "commitment_rollups"):
             assert downgraded[table] == _without(kept, table, "programme_id"), table
         await asyncio.to_thread(migrations.upgrade, scratch_url)
-        assert await _snapshot(engine) == kept
+        again = await _snapshot(engine)
+        for table in set(kept) - {"schedule_versions"}:
+            assert again[table] == kept[table], table
+        assert [(v["number"], v["kind"]) for v in again["schedule_versions"]] == [
+            (1, "initial")
+        ] * (len(kept["commitments"]))
         await asyncio.to_thread(migrations.check, scratch_url)
     finally:
         await engine.dispose()
