@@ -145,8 +145,11 @@ class ScheduleService:
         self, commitment_id: uuid.UUID, schedule: ScheduleInput | Mapping[str, Any]
     ) -> None:
         """Write the lines and a `revised` version after the current one (the commitment is
-        locked by the caller: versions are numbered one writer at a time)."""
+        locked by the caller: versions are numbered one writer at a time); the current lines
+        sent again write nothing."""
         lines = _lines(schedule)
+        if sorted(lines) == await self.repo.lines(commitment_id):
+            return
         current = await self.repo.current(commitment_id)
         number = current.number + 1 if current is not None else 1
         await self.repo.replace_lines(commitment_id, lines)

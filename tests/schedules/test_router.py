@@ -118,7 +118,7 @@ async def test_put_with_a_stale_etag_is_412_and_writes_nothing(
     assert len(await _versions(app, client, commitment["id"])) == 2
 
 
-async def test_put_of_the_current_lines_writes_no_version(
+async def test_the_current_lines_sent_again_write_no_version(
     app: FastAPI, client: httpx.AsyncClient, admin: dict[str, str]
 ) -> None:
     commitment = await make_commitment(client, admin, schedule={"lines": THREE_YEARS})
@@ -126,6 +126,12 @@ async def test_put_of_the_current_lines_writes_no_version(
     response = await client.put(url, json={"lines": THREE_YEARS}, headers=admin)
     assert response.status_code == 200, response.text
     assert response.json()["number"] == 1
+    patched = await client.patch(
+        app.url_path_for("update_commitment", commitment_id=commitment["id"]),
+        json={"label": "Same schedule", "schedule": {"lines": list(reversed(THREE_YEARS))}},
+        headers=admin,
+    )
+    assert patched.status_code == 200, patched.text
     assert len(await _versions(app, client, commitment["id"])) == 1
 
 
