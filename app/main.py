@@ -44,6 +44,7 @@ from app.ratelimit.middleware import RateLimitMiddleware
 from app.ratelimit.service import RateLimiter
 from app.reporting.router import HEAVY_PATHS
 from app.reporting.router import router as reporting_router
+from app.schedules.router import router as schedules_router
 from app.sync.router import EXTRA_SCHEMAS
 from app.sync.router import router as sync_router
 from app.territories.router import router as territories_router
@@ -152,6 +153,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in (
         commitments_router,
         payments_router,
+        schedules_router,
         reporting_router,
         actions_router,
         chantiers_router,

@@ -2,6 +2,10 @@
 
     .venv/bin/python -m bench.sync            # or: make bench-sync
 
+Then the cost of the schedules (app/models/sql/schedules.sql: every new commitment's line and
+version 1): created batches through the API with the schedule triggers and without them,
+alternated in the same database, and their ratio.
+
 Then 8 connections commit single-row UPDATEs at once (each row in its own roll-up cell), the
 case where the change feed's commit order costs most: every change-producing commit takes
 one lock while it commits (app/models/sql/change_commits.sql).
@@ -124,6 +128,32 @@ async def _commits(url: str, rows: list[uuid.UUID]) -> float:
             await conn.close()
 
 
+# The schedule triggers a commitment's insert and update fire (app/models/sql/schedules.sql).
+SCHEDULE_TRIGGERS = (
+    "commitments_schedule_default",
+    "commitments_schedule_follow",
+    "commitments_schedule_check",
+)
+
+
+async def _schedules_cost(
+    client: httpx.AsyncClient, conn: asyncpg.Connection, url: str, action_id: str
+) -> tuple[list[float], list[float]]:
+    """Created batches with the schedule triggers and without, alternated (the machine's load
+    drifts alike for both); the triggers are enabled again at the end."""
+    with_schedules, without = [], []
+    for n in range(ROUNDS):
+        with_schedules.append(await _api(client, url, _items(action_id, f"S{n}")))
+        for trigger in SCHEDULE_TRIGGERS:
+            await conn.execute(f"ALTER TABLE commitments DISABLE TRIGGER {trigger}")
+        try:
+            without.append(await _api(client, url, _items(action_id, f"N{n}")))
+        finally:
+            for trigger in SCHEDULE_TRIGGERS:
+                await conn.execute(f"ALTER TABLE commitments ENABLE TRIGGER {trigger}")
+    return with_schedules, without
+
+
 def _rate(seconds: list[float]) -> float:
     return BATCH * len(seconds) / sum(seconds)
 
@@ -169,6 +199,7 @@ async def main() -> None:
                     api_unchanged.append(await _api(client, batch_url, items))
                     raw_created.append(await _raw(conn, amp, items))
                     raw_unchanged.append(await _raw(conn, amp, items))
+                scheduled, unscheduled = await _schedules_cost(client, conn, batch_url, action_id)
                 # One commitment per (partner, year) cell: writers never queue on a roll-up row.
                 rows = await conn.fetch(
                     "SELECT DISTINCT ON (partner_id, year) id FROM commitments"
@@ -189,6 +220,11 @@ async def main() -> None:
     print(f"{'':<10} {'API /s':>12} {'raw asyncpg /s':>16} {'API/raw':>8}")
     for label, api, raw in rows:
         print(f"{label:<10} {api:>12,.0f} {raw:>16,.0f} {api / raw:>8.2f}")
+    print(
+        f"{'schedules':<10} {_rate(scheduled):>12,.0f} /s created with them, "
+        f"{_rate(unscheduled):>8,.0f} /s without: "
+        f"{_rate(scheduled) / _rate(unscheduled):.2f} (goal >= 0.67)"
+    )
     print(f"{WRITERS} writers committing single-row updates at once: {commits:,.0f} commits/s")
     goal = 20_000
     verdict = "meets" if min(r[1] for r in rows) >= goal else "misses"

@@ -23,6 +23,7 @@ from app.common.fields import (
 )
 from app.common.schemas import OMITTED, Input, ResourceRead, read_example
 from app.models.enums import CommitmentStatus, Instrument
+from app.schedules.schemas import ScheduleInput
 
 Name = Annotated[str, Field(min_length=1, max_length=500)]
 DecisionRef = Annotated[
@@ -113,6 +114,13 @@ class CommitmentCreate(CommitmentFields):
 
     partner_id: uuid.UUID
     external_ref: ExternalRef | None = None
+    schedule: ScheduleInput | None = Field(
+        default=None,
+        description=(
+            "Its payments planned year by year (version 1, `initial`); without it, one line: "
+            "its year, its amount."
+        ),
+    )
 
 
 class CommitmentUpdate(Input):
@@ -139,6 +147,14 @@ class CommitmentUpdate(Input):
     beneficiary_rna: Rna | None = None
     decision_ref: DecisionRef | None = None
     eu_notified: StrictBool = Field(default=OMITTED)
+    schedule: ScheduleInput = Field(
+        default=OMITTED,
+        description=(
+            "A new schedule (a `revised` version), written with the other fields: needed to "
+            "change the amount (or move the year past the first line) of a schedule of "
+            "several lines."
+        ),
+    )
 
 
 class CommitmentRead(ResourceRead):

@@ -7,6 +7,8 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
+from pydantic import BaseModel
+
 from app.commitments.repository import CommitmentRepository
 from app.commitments.schemas import CommitmentFilters
 from app.common.pagination import ListParams
@@ -21,6 +23,8 @@ from app.common.service import ResourceService
 from app.errors import ErrorItem, ValidationFailed
 from app.models import Action, Commitment, Partner
 from app.programmes.repository import ProgrammeRepository
+from app.schedules.schemas import ScheduleInput
+from app.schedules.service import ScheduleService
 
 _REFERENCES = {"action_id": (Action, "action"), "partner_id": (Partner, "partner")}
 
@@ -31,6 +35,29 @@ class CommitmentService(ResourceService[Commitment, CommitmentRepository]):
 
     repository = CommitmentRepository
     noun = "commitment"
+
+    @property
+    def schedules(self) -> ScheduleService:
+        return ScheduleService(self.repo.session, self.principal)
+
+    async def build(self, values: dict[str, Any]) -> Commitment:
+        values.pop("schedule", None)  # written once the commitment exists (create)
+        return await super().build(values)
+
+    async def create(self, data: BaseModel) -> Commitment:
+        commitment = await super().create(data)
+        schedule = getattr(data, "schedule", None)
+        if isinstance(schedule, ScheduleInput):
+            await self.schedules.initial(commitment.id, schedule)
+        return commitment
+
+    async def apply(self, obj: Commitment, changes: dict[str, Any]) -> None:
+        # The lines first: the commitment's own update then finds its one line already right
+        # and adds no version of its own (app/models/sql/schedules.sql).
+        schedule = changes.pop("schedule", None)
+        if schedule is not None:
+            await self.schedules.revise(obj.id, schedule)
+        await super().apply(obj, changes)
 
     async def list(
         self, params: ListParams, filters: CommitmentFilters
@@ -66,5 +93,6 @@ class CommitmentService(ResourceService[Commitment, CommitmentRepository]):
         if amount is not None and disbursed is not None and disbursed > amount:
             errors.append(ErrorItem(pointer="/disbursed_amount", detail="must not be above amount"))
         errors += await field_reference_errors(self.repo, values, _REFERENCES, self.within)
+        errors += await self.schedules.commitment_errors(values, current)
         if errors:
             raise ValidationFailed("The commitment is invalid.", errors=errors)

@@ -47,6 +47,9 @@ _CHECK_MESSAGES = {
         "amount",
         "must be greater than 0 (for an adjustment: any amount but 0)",
     ),
+    # A schedule, checked at commit (app/models/sql/schedules.sql).
+    "sum_matches_amount": ("lines", "must sum to the commitment's amount"),
+    "not_before_commitment_year": ("lines", "must not be before the commitment's year"),
 }
 _FK_MESSAGES = {
     "year": "is outside the programme period",

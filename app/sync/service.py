@@ -14,6 +14,7 @@ from app.config import Settings
 from app.errors import ErrorItem, NotFound, PreconditionFailed, ValidationFailed
 from app.models import Action, Commitment, Partner
 from app.programmes.repository import ProgrammeRepository
+from app.schedules.service import ScheduleService
 from app.sync.repository import Columns, SyncRepository
 from app.sync.schemas import BatchResult, CommitmentPut, ReceivedCommitmentBatch
 
@@ -116,6 +117,15 @@ class SyncService:
             if ref in outside
         ]
 
+    async def _schedules_fit(self, partner_id: uuid.UUID, refs: list[str], at: Pointer) -> None:
+        """A one-line schedule followed its commitment (app/models/sql/schedules.sql); one of
+        several lines cannot: the items that changed such a commitment's amount (or moved its
+        year past the first line) are refused, and the upsert with them (nothing written)."""
+        errors = await ScheduleService(self.repo.session).batch_errors(partner_id, refs, at)
+        if errors:
+            errors.sort(key=_pointer_order)
+            raise ValidationFailed("The schedules do not fit; nothing was written.", errors=errors)
+
     # -- one commitment ------------------------------------------------------------------------
 
     async def put_one(
@@ -142,7 +152,9 @@ class SyncService:
             if current is None:
                 raise PreconditionFailed("If-Match was sent but the commitment does not exist.")
             check_if_match(if_match, current.etag)
-        created, _updated = await self.repo.upsert(partner_id, columns)
+        created, updated = await self.repo.upsert(partner_id, columns)
+        if updated:
+            await self._schedules_fit(partner_id, columns.external_ref, single(""))
         stored = await self.repo.by_ref(partner_id, external_ref)
         assert stored is not None  # just written, or unchanged and committed by another writer
         return stored, created == 1
@@ -165,6 +177,10 @@ class SyncService:
                 more_errors=batch.more_errors,
             )
         created, updated = await self.repo.upsert(partner_id, columns)
+        if updated:
+            await self._schedules_fit(
+                partner_id, columns.external_ref, lambda n: f"/items/{indices[n]}"
+            )
         deleted = 0
         if batch.prune is not None:
             deleted = await self.repo.prune(

@@ -292,6 +292,17 @@ POLICY: dict[str, Policy] = {
     ),
     "delete_commitment": Policy(_on("commitment_id", _commitment), 204, WRITERS, FOREIGN),
     "put_commitment": Policy(_put_one, 201, WRITERS, unreachable=FOREIGN_PARENT),
+    # A commitment's schedule: whoever writes the commitment (factories: 2024, 1,000,000.00).
+    "put_schedule": Policy(
+        _on(
+            "commitment_id",
+            _commitment,
+            {"lines": [{"year": 2024, "amount": "400000.00"}, {"year": 2025, "amount": "600000"}]},
+        ),
+        200,
+        WRITERS,
+        FOREIGN,
+    ),
     "put_commitments": Policy(_put_batch, 200, WRITERS, unreachable=FOREIGN_PARENT),
     # Payments follow their commitment: BDT's, in programme A. On a commitment named by the
     # partner's reference, out of reach reads as an unknown reference (422).

@@ -25,6 +25,7 @@ FILES = (
     "programme_ownership.sql",
     "programme_periods.sql",
     "payments.sql",
+    "schedules.sql",
 )
 
 _STATEMENT_START = re.compile(r"^(?=CREATE )", re.MULTILINE)
