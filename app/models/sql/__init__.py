@@ -24,6 +24,7 @@ FILES = (
     "commitment_rollups.sql",
     "programme_ownership.sql",
     "programme_periods.sql",
+    "cashflow_rollups.sql",
 )
 
 _STATEMENT_START = re.compile(r"^(?=CREATE )", re.MULTILINE)
