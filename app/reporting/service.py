@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
 from dataclasses import asdict, replace
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
@@ -83,13 +83,16 @@ def parse_drilldown(values: Sequence[str] | None) -> tuple[str, ...]:
     return tuple(dims)
 
 
-def parse_order(value: str | None, drilldown: Sequence[str]) -> tuple[OrderKey, ...]:
+def parse_order(
+    value: str | None, drilldown: Sequence[str], measure_names: Collection[str] = MEASURES
+) -> tuple[OrderKey, ...]:
+    """`measure_names`: those of the cube ordered (the commitments cube's by default)."""
     keys: list[OrderKey] = []
     for part in (value or "").split(","):
         name = part.strip().removeprefix("-")
         if not name:
             continue
-        if name not in MEASURES and name not in DIMENSIONS:
+        if name not in measure_names and name not in DIMENSIONS:
             raise _bad("order", f"names {name!r}, neither a measure nor a dimension")
         if name in DIMENSIONS and name not in drilldown:
             raise _bad("order", f"names {name!r}, which is not in the drilldown")

@@ -42,7 +42,8 @@ async def test_rebuild_recomputes_the_same_rows(connection: AsyncConnection) -> 
             text("SELECT * FROM cashflow_rollups ORDER BY 1, 2, 3, 4, 5, 6, 7")
         )
     ).all()
-    assert before and after == before
+    assert before
+    assert after == before
 
 
 async def test_truncating_payments_and_lines_empties_the_rollup(

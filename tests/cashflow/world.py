@@ -174,8 +174,9 @@ class World:
                 moved = Decimal(rng.randint(0, int(moved * 100))) / 100
                 await conn.execute(
                     text(
-                        "UPDATE schedule_lines SET amount = amount + CASE year WHEN :a THEN -CAST(:m AS numeric)"
-                        " ELSE CAST(:m AS numeric) END WHERE commitment_id = :id AND year IN (:a, :b)"
+                        "UPDATE schedule_lines SET amount = amount + CASE year"
+                        " WHEN :a THEN -CAST(:m AS numeric) ELSE CAST(:m AS numeric) END"
+                        " WHERE commitment_id = :id AND year IN (:a, :b)"
                     ),
                     {"a": a["year"], "b": b["year"], "m": moved, "id": c["id"]},
                 )
