@@ -1,22 +1,13 @@
-"""The cash-flow SQL's execution: cells, the summary's totals, and yearly figures for progress
-and /v1/summary."""
+"""The cash-flow SQL's execution: the cells and the summary's totals."""
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import AsyncIterator, Collection, Sequence
+from collections.abc import AsyncIterator, Sequence
 
 from sqlalchemy import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.cashflow.statements import (
-    YEARLY,
-    YEARLY_OF_CHANTIERS,
-    YEARLY_OF_PROGRAMME,
-    CashflowQuery,
-    cells_statement,
-    summary_statement,
-)
+from app.cashflow.statements import CashflowQuery, cells_statement, summary_statement
 from app.reporting.statements import Cut
 
 
@@ -41,21 +32,3 @@ class CashflowRepository:
         result = await self.session.execute(summary_statement(cut, axis, fine), {"as_of": as_of})
         row: RowMapping = result.mappings().one()
         return row
-
-    async def yearly(
-        self,
-        *,
-        chantier_ids: Collection[uuid.UUID] | None = None,
-        programme_id: uuid.UUID | None = None,
-    ) -> dict[int, RowMapping]:
-        """Year → committed, scheduled, paid, remaining (at the year's end), over these
-        chantiers, this programme, or everything."""
-        if chantier_ids is not None:
-            result = await self.session.execute(
-                YEARLY_OF_CHANTIERS, {"chantier_ids": list(chantier_ids)}
-            )
-        elif programme_id is not None:
-            result = await self.session.execute(YEARLY_OF_PROGRAMME, {"programme_id": programme_id})
-        else:
-            result = await self.session.execute(YEARLY)
-        return {row["year"]: row for row in result.mappings().all()}

@@ -8,24 +8,10 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field, PlainSerializer, WithJsonSchema
 
-from app.common.fields import Money, format_money
+from app.common.fields import Money
 from app.models.enums import CommitmentStatus, Instrument, PartnerKind
-from app.reporting.schemas import EntityRef
+from app.reporting.schemas import EntityRef, SignedMoney
 
-SignedMoney = Annotated[
-    Decimal,
-    PlainSerializer(format_money, return_type=str, when_used="json"),
-    WithJsonSchema(
-        {
-            "type": "string",
-            "pattern": r"^-?[0-9]+\.[0-9]{2}$",
-            "format": "decimal",
-            "description": "An amount in euros, two decimals; negative when more was returned "
-            "(reversals, negative adjustments) than paid in the period.",
-            "examples": ["1250000.00"],
-        }
-    ),
-]
 Years = Annotated[
     Decimal,
     PlainSerializer(lambda v: f"{v:.2f}", return_type=str, when_used="json"),
@@ -107,13 +93,3 @@ class CashflowResponse(BaseModel):
             "than the summary."
         )
     )
-
-
-class CashflowYear(BaseModel):
-    """One year of money over time, in progress and /v1/summary."""
-
-    year: int
-    committed: Money = Field(description=COMMITTED)
-    scheduled: Money = Field(description=SCHEDULED)
-    paid: SignedMoney = Field(description=PAID)
-    remaining: SignedMoney = Field(description="At the year's end: committed − paid to date.")

@@ -14,7 +14,6 @@ from sqlalchemy import (
     FromClause,
     Integer,
     Select,
-    Uuid,
     and_,
     bindparam,
     case,
@@ -27,7 +26,6 @@ from sqlalchemy import (
     true,
     union_all,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
 
 from app.models import (
     Action,
@@ -352,33 +350,3 @@ def summary_statement(cut: Cut, axis: str, fine: bool) -> Select[Any]:
         ),
         func.count().filter(in_years).label("facts"),
     ).where(*_where(s, cut))
-
-
-def yearly_statement(*, of_chantiers: bool = False, of_programme: bool = False) -> Select[Any]:
-    """Per year: committed, scheduled, paid and `remaining` at the year's end (a running sum
-    from the first year), over the chantiers bound as `chantier_ids`, over the programme bound
-    as `programme_id`, or over everything; for progress and /v1/summary."""
-    s = facts(False, "year")
-    where = [s.c.status == CommitmentStatus.committed.value]
-    if of_chantiers:
-        where.append(s.c.chantier_id == func.any(bindparam("chantier_ids", type_=ARRAY(Uuid))))
-    if of_programme:
-        where.append(s.c.programme_id == bindparam("programme_id"))
-    grouped = (
-        select(s.c.year, *(func.sum(s.c[m]).label(m) for m in AMOUNTS))
-        .where(*where)
-        .group_by(s.c.year)
-        .subquery("y")
-    )
-    y = grouped.c
-    return select(
-        y.year,
-        *(y[m] for m in AMOUNTS),
-        func.sum(y.committed - y.paid).over(order_by=y.year).label("remaining"),
-    ).order_by(y.year)
-
-
-# Constants: built once, so a request pays no statement construction.
-YEARLY = yearly_statement()
-YEARLY_OF_CHANTIERS = yearly_statement(of_chantiers=True)
-YEARLY_OF_PROGRAMME = yearly_statement(of_programme=True)

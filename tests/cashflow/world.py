@@ -41,13 +41,15 @@ class World:
         self.conn = conn
         self.rng = random.Random(seed)
         self.tag = tag
+        self.seed = seed
         self.serial = 0
 
     def _ref(self) -> str:
         self.serial += 1
-        return f"{self.tag}-{self.serial}"
+        return f"{self.tag}-{self.seed}-{self.serial}"
 
     async def setup(self, actions: int = 6) -> None:
+        """Partners and `actions` new actions of this writer (its earlier ones are kept)."""
         chantiers = await rows(self.conn, "SELECT id FROM chantiers ORDER BY number")
         self.chantiers = [c["id"] for c in chantiers]
         for code in ("CF_ETAT", "CF_REGION"):
