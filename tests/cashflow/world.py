@@ -86,7 +86,7 @@ class World:
             "SELECT c.id, c.year, c.amount, c.partner_id, coalesce(sum(" + SIGNED + "), 0) AS paid"
             " FROM commitments c LEFT JOIN payments p ON p.commitment_id = c.id"
             " JOIN actions a ON a.id = c.action_id WHERE a.code LIKE :t"
-            " GROUP BY c.id ORDER BY c.id",
+            " GROUP BY c.id ORDER BY c.external_ref",
             t=f"{self.tag}-%",
         )
 
