@@ -250,7 +250,7 @@ def cells_statement(query: CashflowQuery) -> Select[Any]:
         .select_from(keys.from_)
         .where(*_where(s, query.cut))
         .group_by(*keys.columns, s.c.period)
-        .subquery("g")
+        .cte("g")  # read twice (the rows, their spans): computed once
     )
     g = grouped.c
     spans = (

@@ -37,6 +37,8 @@ class CashflowRollup(Base):
         ),
         CheckConstraint("month BETWEEN 0 AND 12", name="month_known"),
         CheckConstraint("month = 0 OR line_count = 0", name="lines_yearly"),
+        # The cube reads the committed commitments' yearly rows (month 0) or monthly ones.
+        Index("ix_cashflow_rollups_status_month", "status", "month"),
         # The cells no line and no payment feed any more, which each trigger deletes.
         Index(
             "ix_cashflow_rollups_emptied",

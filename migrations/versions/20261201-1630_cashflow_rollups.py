@@ -483,6 +483,12 @@ def upgrade() -> None:
         ),
     )
     op.create_index(
+        "ix_cashflow_rollups_status_month",
+        "cashflow_rollups",
+        ["status", "month"],
+        unique=False,
+    )
+    op.create_index(
         "ix_cashflow_rollups_emptied",
         "cashflow_rollups",
         ["programme_id"],
@@ -501,4 +507,5 @@ def downgrade() -> None:
     for function in FUNCTIONS:
         op.execute(f"DROP FUNCTION public.{function}")
     op.drop_index("ix_cashflow_rollups_emptied", table_name="cashflow_rollups")
+    op.drop_index("ix_cashflow_rollups_status_month", table_name="cashflow_rollups")
     op.drop_table("cashflow_rollups")
