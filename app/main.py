@@ -18,6 +18,8 @@ from app.actions.router import router as actions_router
 from app.auth.dependencies import require_reader
 from app.auth.middleware import AuthenticationMiddleware, KeyRequiredMiddleware
 from app.auth.router import router as api_keys_router
+from app.cashflow.router import HEAVY_PATHS as CASHFLOW_HEAVY_PATHS
+from app.cashflow.router import router as cashflow_router
 from app.changes.router import router as changes_router
 from app.chantiers.router import router as chantiers_router
 from app.commitments.router import router as commitments_router
@@ -155,6 +157,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         payments_router,
         schedules_router,
         reporting_router,
+        cashflow_router,
         actions_router,
         chantiers_router,
         partners_router,
@@ -205,7 +208,7 @@ def _add_pipeline(app: FastAPI, settings: Settings) -> None:
     app.add_middleware(
         HeavyRequestLimitMiddleware,
         limit=settings.rate_limit.heavy_concurrent,
-        heavy_paths=[compile_path(path)[0] for path in HEAVY_PATHS],
+        heavy_paths=[compile_path(path)[0] for path in (*HEAVY_PATHS, *CASHFLOW_HEAVY_PATHS)],
     )
     app.add_middleware(KeyRequiredMiddleware)
     app.add_middleware(RateLimitMiddleware, limiter=limiter)

@@ -19,6 +19,7 @@ from app.db import create_engine, create_sessionmaker
 from app.models.sql import ENTITIES
 from app.programme.demo import demo
 from app.programme.service import seed
+from tests.cashflow.world import rollup_differences
 from tests.database import admin_url, create_scratch_database, drop_database
 
 # The revision before the change feed's commit order and the roll-up's commitment_count.
@@ -30,6 +31,10 @@ BEFORE_PROGRAMMES = "748477131bf2"
 BEFORE_PERIODS = "7a3e5b9c1d24"
 # The revision before beneficiaries (and the last of programmes).
 BEFORE_BENEFICIARIES = "7a3e5b9c1d24"
+
+# The revision of the money-over-time tables, before the cash-flow roll-ups; those tables.
+BEFORE_CASHFLOW = "fa3634a3b29d"
+MONEY_OVER_TIME = ("payments", "schedule_lines", "schedule_versions", "cashflow_rollups")
 
 Snapshot = dict[str, list[dict[str, Any]]]
 
@@ -168,7 +173,7 @@ async def test_beneficiaries_round_trip_adds_the_fields_to_rows_and_history(
 
 def test_every_declared_function_and_trigger_is_loaded_from_the_sql_files() -> None:
     identities = {entity.identity for entity in ENTITIES}
-    assert len(identities) == len(ENTITIES) == 65
+    assert len(identities) == len(ENTITIES) == 87
     assert "PGFunction: public.change_commits_take_position()" in identities
     assert "PGTrigger: public.change_commits_take_position True public.change_commits" in (
         identities
@@ -187,7 +192,7 @@ async def test_round_trip_upgrade_downgrade_upgrade_with_data(scratch_url: str) 
     await asyncio.to_thread(migrations.downgrade, scratch_url, "base")
     assert await _table_count(scratch_url) == 1  # only alembic_version is left
     await asyncio.to_thread(migrations.upgrade, scratch_url)
-    assert await _table_count(scratch_url) == 21
+    assert await _table_count(scratch_url) == 22
     await asyncio.to_thread(migrations.check, scratch_url)
 
 
@@ -330,11 +335,12 @@ async def test_periods_round_trip_keeps_every_row_aggregate_and_history_entry(
         await asyncio.to_thread(migrations.downgrade, scratch_url, BEFORE_PERIODS)
         downgraded = await _snapshot(engine)
         # Downgrading below the periods also undoes the revisions of the branches merged after
-        # it (keys scoped to programmes, money over time): their tables go, and come back as
-        # they were: empty, backfilled (schedules: one line and version 1 per commitment), or
-        # the opening payments the upgrade derives again from the totals.
-        money = {"payments", "schedule_lines", "schedule_versions"}
-        assert set(kept) - set(downgraded) == {"api_key_programmes"} | money
+        # it (keys scoped to programmes, money over time): their tables go, and come back
+        # empty or derived again (one schedule line and version 1 per commitment, the opening
+        # payments of the totals): the demo's schedules and payments, written at head, are
+        # theirs to lose, the totals are kept.
+        later = {"api_key_programmes", *MONEY_OVER_TIME}
+        assert set(kept) - set(downgraded) == later
         assert kept["api_key_programmes"] == []
         # The payments' own history goes with them (the older revisions have no payments).
         kept["changes"] = [c for c in kept["changes"] if c["resource"] != "payments"]
@@ -344,18 +350,31 @@ async def test_periods_round_trip_keeps_every_row_aggregate_and_history_entry(
         for table in ("chantier_targets", "commitment_rollups"):
             assert downgraded[table] == _without(kept, table, "programme_id"), table
         await asyncio.to_thread(migrations.upgrade, scratch_url)
-        # An opening payment is dated by its commitment's last update, which _write moved.
         again = await _snapshot(engine)
-        dated = ("paid_on", "created_at", "updated_at")
-        for snapshot in (again, kept):
-            snapshot["payments"] = [
-                {k: v for k, v in p.items() if k not in dated} for p in snapshot["payments"]
-            ]
-        for table in set(kept) - {"schedule_versions"}:
+        for table in set(kept) - set(MONEY_OVER_TIME):
             assert again[table] == kept[table], table
-        assert [(v["number"], v["kind"]) for v in again["schedule_versions"]] == [
-            (1, "initial")
-        ] * (len(kept["commitments"]))
         await asyncio.to_thread(migrations.check, scratch_url)
+    finally:
+        await engine.dispose()
+
+
+async def test_cashflow_rollups_round_trip_backfills_and_keeps_every_row(scratch_url: str) -> None:
+    """The demo's schedules and payments at the previous revision: the upgrade backfills the
+    roll-up equal to its GROUP BY and changes no other row; down and up again keep them all."""
+    engine = await _filled(scratch_url, BEFORE_CASHFLOW)
+    try:
+        before = await _snapshot(engine)
+        assert before["payments"]
+        assert before["schedule_lines"]
+        await asyncio.to_thread(migrations.upgrade, scratch_url)
+        upgraded = await _snapshot(engine)
+        assert {t: upgraded[t] for t in before} == before
+        assert upgraded["cashflow_rollups"]
+        async with engine.connect() as conn:
+            assert await rollup_differences(conn) == []
+        await asyncio.to_thread(migrations.downgrade, scratch_url, BEFORE_CASHFLOW)
+        assert await _snapshot(engine) == before
+        await asyncio.to_thread(migrations.upgrade, scratch_url)
+        assert await _snapshot(engine) == upgraded
     finally:
         await engine.dispose()

@@ -3,6 +3,7 @@
 from app.models.action import Action
 from app.models.api_key import ApiKey, ApiKeyProgramme
 from app.models.base import Base, Resource
+from app.models.cashflow_rollup import CashflowRollup
 from app.models.change import Change, ChangeCommit
 from app.models.chantier import Chantier, ChantierPriority, ChantierTarget
 from app.models.commitment import Commitment
@@ -21,6 +22,7 @@ __all__ = [
     "ApiKey",
     "ApiKeyProgramme",
     "Base",
+    "CashflowRollup",
     "Change",
     "ChangeCommit",
     "Chantier",

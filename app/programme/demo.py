@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import random
+import uuid
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -139,6 +141,27 @@ def _amount(rng: random.Random, low: int, high: int) -> Decimal:
     return Decimal(rng.randint(low * 100, high * 100)) / 100
 
 
+# How an investment's credits are spent after its year: slowly the first year (studies,
+# tenders), most in the second and third (works), a tail after (the last invoices).
+CURVE = (0.12, 0.34, 0.28, 0.16, 0.10)
+
+
+def _schedule(rng: random.Random, amount: Decimal, year: int) -> list[tuple[int, Decimal]]:
+    """A commitment's yearly lines from its year on (past its programme's end too), summing to
+    its amount, cent for cent."""
+    weights = [w * rng.uniform(0.7, 1.3) for w in CURVE[: rng.randint(2, len(CURVE))]]
+    cents = int(amount * 100)
+    shares = [int(cents * w / sum(weights)) for w in weights]
+    shares[-1] = cents - sum(shares[:-1])
+    return [(year + i, Decimal(c) / 100) for i, c in enumerate(shares) if c > 0]
+
+
+def _paid_on(rng: random.Random, year: int, today: date) -> date:
+    """A day of `year`, never after today."""
+    last = min(date(year, 12, 31), today)
+    return date(year, 1, 1) + timedelta(days=rng.randint(0, (last - date(year, 1, 1)).days))
+
+
 async def _second_programme(
     session: AsyncSession, settings: Settings
 ) -> tuple[Programme, list[tuple[Chantier, list[str]]]]:
@@ -186,6 +209,8 @@ class _Writer:
     today: date = field(default_factory=date.today)
     actions: int = 0
     commitments: int = 0
+    lines: list[tuple[uuid.UUID, int, Decimal]] = field(default_factory=list)
+    payments: list[dict[str, Any]] = field(default_factory=list)
 
     async def actions_of(
         self,
@@ -246,20 +271,21 @@ class _Writer:
         )
         if rng.random() < 0.05:
             state = CommitmentStatus.cancelled
-        paid = (
-            (amount * Decimal(rng.randint(0, 100)) / 100).quantize(Decimal("0.01"))
-            if state is CommitmentStatus.committed
-            else Decimal("0.00")
-        )
         instrument = rng.choice(list(Instrument))
+        id_ = uuid.uuid4()
+        external_ref = f"{action.code}-{year}-{partner.code}"
+        schedule = _schedule(rng, amount, year)
+        self.lines += [(id_, y, a) for y, a in schedule]
+        if state is CommitmentStatus.committed:
+            self._payments(id_, partner, external_ref, schedule)
         self.session.add(
             Commitment(
+                id=id_,
                 action_id=action.id,
                 partner_id=partner.id,
-                external_ref=f"{action.code}-{year}-{partner.code}",
+                external_ref=external_ref,
                 year=year,
                 amount=amount,
-                disbursed_amount=paid,
                 instrument=instrument.value,
                 status=state.value,
                 signed_on=date(year, rng.randint(1, 12), rng.randint(1, 28)),
@@ -269,6 +295,56 @@ class _Writer:
             )
         )
         self.commitments += 1
+
+    def _payments(
+        self, id_: uuid.UUID, partner: Partner, ref: str, schedule: list[tuple[int, Decimal]]
+    ) -> None:
+        """Dated payments following the schedule up to today: a past year's line mostly
+        paid, this year's in proportion to the months gone, now and then money returned."""
+        rng = self.rng
+        paid: list[tuple[date, Decimal]] = []
+        for year, line in schedule:
+            if year > self.today.year:
+                break
+            share = rng.uniform(0.8, 1.0)
+            if year == self.today.year:
+                share *= self.today.month / 12 * rng.uniform(0.6, 1.0)
+            cents = int(line * 100 * Decimal(share))
+            parts = rng.randint(1, 3)
+            for k in range(parts):
+                part = cents // parts + (cents % parts if k == parts - 1 else 0)
+                if part > 0:
+                    paid.append((_paid_on(rng, year, self.today), Decimal(part) / 100))
+        for n, (day, amount) in enumerate(sorted(paid), start=1):
+            self.payments.append(self._payment(id_, partner, f"{ref}-P{n}", day, amount))
+        if paid and rng.random() < 0.04:  # part of a payment returned, later
+            day, amount = rng.choice(paid)
+            returned = (amount * Decimal(rng.uniform(0.05, 0.3))).quantize(Decimal("0.01"))
+            later = min(self.today, day + timedelta(days=rng.randint(30, 200)))
+            if returned > 0:
+                self.payments.append(
+                    self._payment(id_, partner, f"{ref}-R1", later, returned, "reversal")
+                )
+
+    @staticmethod
+    def _payment(
+        id_: uuid.UUID,
+        partner: Partner,
+        ref: str,
+        day: date,
+        amount: Decimal,
+        kind: str = "disbursement",
+    ) -> dict[str, Any]:
+        return {
+            "commitment_id": id_,
+            "partner_id": partner.id,
+            "paid_on": day,
+            "amount": amount,
+            "kind": kind,
+            "external_ref": ref,
+            "label": "Donnée synthétique de démonstration.",
+            "version": 1,
+        }
 
 
 async def demo(
@@ -311,4 +387,8 @@ async def demo(
     for chantier, titles in its_chantiers:
         await writer.actions_of(chantier, titles, second, shared, big=False)
     await session.flush()
+    # Through the tables, so that the database's own rules run: schedules replace the default
+    # line a new commitment may get, payments make its disbursed_amount.
+    await repo.write_schedules(writer.lines)
+    await repo.write_payments(writer.payments)
     return DemoReport(writer.actions, writer.commitments)

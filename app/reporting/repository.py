@@ -8,11 +8,12 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Row, RowMapping, func, or_, select
+from sqlalchemy import Row, RowMapping, func, literal, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import (
     Action,
+    CashflowRollup,
     Chantier,
     ChantierPriority,
     ChantierTarget,
@@ -21,7 +22,7 @@ from app.models import (
     Priority,
     Programme,
 )
-from app.models.enums import ActionStatus
+from app.models.enums import ActionStatus, CommitmentStatus
 from app.reporting.statements import (
     PROGRAMME_SUMMARY,
     SUMMARY,
@@ -144,6 +145,45 @@ class ReportingRepository:
             .group_by(s.c.year)
         )
         return (await self.session.execute(stmt)).mappings().all()
+
+    async def cashflow_years(
+        self,
+        chantier_ids: Collection[uuid.UUID] | None = None,
+        programme_id: uuid.UUID | None = None,
+    ) -> dict[int, RowMapping]:
+        """Year → committed, scheduled, paid and remaining (at the year's end: the running
+        Σ committed − paid) of the `committed` commitments of these chantiers, of this
+        programme, or of all; from the commitment and cash-flow roll-ups."""
+        cr, cf = CommitmentRollup.__table__.c, CashflowRollup.__table__.c
+        zero = literal(Decimal(0))
+
+        def of(t: Any) -> list[Any]:
+            where = [t.status == CommitmentStatus.committed.value]
+            if chantier_ids is not None:
+                where.append(t.chantier_id.in_(list(chantier_ids)))
+            if programme_id is not None:
+                where.append(t.programme_id == programme_id)
+            return where
+
+        facts = union_all(
+            select(cr.year, cr.amount_sum.label("committed"), zero.label("scheduled"),
+                   zero.label("paid")).where(*of(cr)),
+            select(cf.year, zero, cf.scheduled_sum, cf.paid_sum).where(cf.month == 0, *of(cf)),
+        ).subquery("f")  # fmt: skip
+        yearly = (
+            select(
+                facts.c.year,
+                *(func.sum(facts.c[m]).label(m) for m in ("committed", "scheduled", "paid")),
+            )
+            .group_by(facts.c.year)
+            .subquery("y")
+        )
+        y = yearly.c
+        stmt = select(
+            yearly,
+            func.sum(y.committed - y.paid).over(order_by=y.year).label("remaining"),
+        ).order_by(y.year)
+        return {row["year"]: row for row in (await self.session.execute(stmt)).mappings()}
 
     async def targets(self, chantier_ids: Collection[uuid.UUID]) -> dict[int, Decimal]:
         stmt = (

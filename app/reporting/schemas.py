@@ -68,6 +68,28 @@ Rate = Annotated[
 ]
 
 
+SignedMoney = Annotated[
+    Decimal,
+    PlainSerializer(lambda v: f"{v:.2f}", return_type=str, when_used="json"),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": r"^-?[0-9]+\.[0-9]{2}$",
+            "format": "decimal",
+            "description": "An amount in euros, two decimals; negative when more was returned "
+            "(reversals, negative adjustments) than paid in the period.",
+            "examples": ["1250000.00"],
+        }
+    ),
+]
+CASHFLOW_SCHEDULED = "Σ schedule lines of the year, over `committed` commitments."
+CASHFLOW_PAID = (
+    "Σ signed payments dated in the year (disbursement +amount, reversal −amount, adjustment "
+    "its own sign), over `committed` commitments."
+)
+CASHFLOW_REMAINING = "At the year's end: committed to date − paid to date (restes à payer)."
+
+
 class EntityRef(BaseModel):
     id: uuid.UUID
     code: str
@@ -131,6 +153,19 @@ class ProgressFigures(BaseModel):
 
 class YearProgress(ProgressFigures):
     year: int
+    scheduled: Money = Field(description=CASHFLOW_SCHEDULED)
+    paid: SignedMoney = Field(description=CASHFLOW_PAID)
+    remaining: SignedMoney = Field(description=CASHFLOW_REMAINING)
+
+
+class CashflowYear(BaseModel):
+    """One year of money over time in /v1/summary (GET /v1/aggregates/cashflow has the rest)."""
+
+    year: int
+    committed: Money = Field(description="Σ amount of the `committed` commitments of the year.")
+    scheduled: Money = Field(description=CASHFLOW_SCHEDULED)
+    paid: SignedMoney = Field(description=CASHFLOW_PAID)
+    remaining: SignedMoney = Field(description=CASHFLOW_REMAINING)
 
 
 class PhysicalProgress(BaseModel):
@@ -167,3 +202,7 @@ class ProgrammeSummary(BaseModel):
     by_chantier: list[AggregateCell]
     by_partner: list[AggregateCell]
     by_year: list[AggregateCell]
+    cashflow_by_year: list[CashflowYear] = Field(
+        description="Committed, scheduled, paid and remaining per year that has one of them "
+        "(payments run past a programme's end), in year order."
+    )

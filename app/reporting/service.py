@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
 from dataclasses import asdict, replace
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
@@ -19,6 +19,7 @@ from app.reporting.schemas import (
     AggregateCell,
     AggregateFilters,
     AggregateResponse,
+    CashflowYear,
     EntityRef,
     Measures,
     PhysicalProgress,
@@ -83,13 +84,16 @@ def parse_drilldown(values: Sequence[str] | None) -> tuple[str, ...]:
     return tuple(dims)
 
 
-def parse_order(value: str | None, drilldown: Sequence[str]) -> tuple[OrderKey, ...]:
+def parse_order(
+    value: str | None, drilldown: Sequence[str], measure_names: Collection[str] = MEASURES
+) -> tuple[OrderKey, ...]:
+    """`measure_names`: those of the cube ordered (the commitments cube's by default)."""
     keys: list[OrderKey] = []
     for part in (value or "").split(","):
         name = part.strip().removeprefix("-")
         if not name:
             continue
-        if name not in MEASURES and name not in DIMENSIONS:
+        if name not in measure_names and name not in DIMENSIONS:
             raise _bad("order", f"names {name!r}, neither a measure nor a dimension")
         if name in DIMENSIONS and name not in drilldown:
             raise _bad("order", f"names {name!r}, which is not in the drilldown")
@@ -237,6 +241,7 @@ class ReportingService:
         chantier_ids = [id] if kind == "chantier" else await self.repo.chantiers_of(id)
         by_year = {row["year"]: row for row in await self.repo.yearly(chantier_ids)}
         targets = await self.repo.targets(chantier_ids)
+        cashflow = await self.repo.cashflow_years(chantier_ids=chantier_ids)
         period = range(entity.start_year, entity.end_year + 1)  # its own programme's
         years: list[YearProgress] = []
         zero = Decimal("0.00")
@@ -250,7 +255,11 @@ class ReportingService:
             }
             for name, value in figures.items():
                 sums[name] += value
-            years.append(YearProgress(year=year, **_figures(targets.get(year), figures)))
+            years.append(
+                YearProgress(
+                    year=year, **_figures(targets.get(year), figures), **_cash(cashflow, year)
+                )
+            )
         in_period = [targets[y] for y in period if y in targets]
         target_total = sum(in_period, zero) if in_period else None
         physical = await self.repo.physical(chantier_ids)
@@ -298,6 +307,7 @@ class ReportingService:
             by[dim].append(AggregateCell(**values))
         # The empty grouping set yields its row even over an empty roll-up.
         assert totals is not None
+        cashflow = await self.repo.cashflow_years(programme_id=programme_id)
         return ProgrammeSummary(
             totals=totals,
             by_programme=by["programme"],
@@ -305,7 +315,20 @@ class ReportingService:
             by_chantier=by["chantier"],
             by_partner=by["partner"],
             by_year=by["year"],
+            cashflow_by_year=[CashflowYear(**row) for row in cashflow.values()],
         )
+
+
+def _cash(cashflow: dict[int, RowMapping], year: int) -> dict[str, Decimal]:
+    """A year's scheduled and paid, and the remaining at its end (carried over a year
+    without figures)."""
+    zero = Decimal("0.00")
+    row = cashflow.get(year)
+    if row is not None:
+        return {"scheduled": row["scheduled"], "paid": row["paid"], "remaining": row["remaining"]}
+    before = [y for y in cashflow if y < year]
+    remaining = cashflow[max(before)]["remaining"] if before else zero
+    return {"scheduled": zero, "paid": zero, "remaining": remaining}
 
 
 def _figures(target: Decimal | None, figures: dict[str, Decimal]) -> dict[str, Any]:

@@ -1,5 +1,6 @@
 // What a frontend team writes with the client generated from contract/openapi.json:
-// list commitments with filters, create one, read an aggregate. `make contract` type-checks it.
+// list commitments with filters, create one, read an aggregate and a cash-flow table. `make
+// contract` type-checks it.
 import createClient from "openapi-fetch";
 import type { components, paths } from "./generated/relance";
 
@@ -181,4 +182,26 @@ export async function programmeTotals(
     byProgramme.set(cell.programme.code, one.data.totals);
   }
   return { grand: all.data.totals, byProgramme };
+}
+
+export type CashflowCell = components["schemas"]["CashflowCell"];
+
+/** A programme's money over time, a table of one row per year: what was committed, scheduled
+ * and paid, what remains to pay at each year's end, and the coverage ratio in years. */
+export async function cashflowTable(
+  client: RelanceClient,
+  programme: string,
+): Promise<{ rows: string[]; coverageYears: string | null }> {
+  const { data, error } = await client.GET("/v1/aggregates/cashflow", {
+    params: { query: { programme: [programme], as_of: 2026, page_size: 100 } },
+  });
+  if (error) throw new ProblemError(error);
+  if (typeof data === "string") throw new Error("asked for JSON, got CSV");
+  const rows = data.cells.map(
+    (cell: CashflowCell) =>
+      `${cell.year}: committed ${cell.committed} €, scheduled ${cell.scheduled} €, ` +
+      `paid ${cell.paid} €, remaining ${cell.remaining} €`,
+  );
+  // null when nothing was paid in the three years up to as_of
+  return { rows, coverageYears: data.summary.coverage_ratio };
 }

@@ -26,6 +26,7 @@ FILES = (
     "programme_periods.sql",
     "payments.sql",
     "schedules.sql",
+    "cashflow_rollups.sql",
 )
 
 _STATEMENT_START = re.compile(r"^(?=CREATE )", re.MULTILINE)

@@ -1,0 +1,201 @@
+"""/v1/aggregates/cashflow: money over time (committed, scheduled, paid, remaining) by the
+commitments cube's dimensions and a year or month axis."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import IO, Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from sqlalchemy import RowMapping
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.cashflow.schemas import CashflowResponse
+from app.cashflow.service import COVERAGE_FORMULA, CashflowService, query_of
+from app.cashflow.statements import MEASURES, CashflowQuery
+from app.common.fields import format_money
+from app.common.http import READ_ERRORS, StrictRoute, problems
+from app.db import Session
+from app.reporting.export import SpooledFileResponse, spool_csv
+from app.reporting.schemas import AggregateFilters
+from app.reporting.service import ReportingService, parse_drilldown, parse_order
+from app.reporting.statements import DIMENSIONS, ENTITIES
+
+router = APIRouter(tags=["aggregates"], route_class=StrictRoute)
+
+MAX_PAGE_SIZE = 10_000
+CASHFLOW_PATH = "/v1/aggregates/cashflow"
+HEAVY_PATHS = (CASHFLOW_PATH,)
+"""Routes that group many rows: RATE_LIMIT__HEAVY_CONCURRENT bounds them per client."""
+CSV_MEDIA_TYPE = "text/csv"
+
+CASHFLOW_DESCRIPTION = f"""
+Money over time (AP/CP): what was committed, scheduled and paid, and what remains to pay,
+year by year (or month by month), grouped by the dimensions of `drilldown` as in
+`/v1/aggregates/commitments` (same dimensions, filters, `order`, paging and CSV).
+
+Only `committed` commitments count (as for the commitments cube's `committed` and `disbursed`).
+
+**Measures** per cell (decimal strings, exact to the cent):
+- `committed` = Σ `amount` of the commitments whose `year` is the cell's year;
+- `scheduled` = Σ schedule lines whose `year` is the cell's year;
+- `paid` = Σ signed payments whose `paid_on` falls in the cell's year (or month):
+  disbursement +amount, reversal −amount, adjustment its own sign;
+- `remaining` = at the end of the cell's year (or month): committed to date − paid to date, a
+  running sum over the cell's periods with the same other dimensions (*restes à payer*).
+
+**Time axis**: `year` is always in the grain (naming it in `drilldown` changes nothing). Each
+combination of the other dimensions gets every period from its first figure to its last, so
+that `remaining` is there every year. `year`, `year_from` and `year_to` choose the periods
+shown; `remaining` still counts the years before them. `axis=month` gives one cell per month
+(`month`: `YYYY-MM`): `paid` is the month's payments; `committed` and `scheduled`, which are
+yearly, are reported on their year's January (0.00 in the other months), so that the twelve
+months add up to the year; `remaining` at a month's end counts a year's commitments from
+January.
+
+**Summary**: `committed`, `scheduled` and `paid` over the years of the filters (every year by
+default); `remaining` at the end of the reference year `as_of` (default: the current year);
+`paid_last_three_years` = Σ paid in `as_of` − 2 to `as_of`; `coverage_ratio` (*taux de
+couverture des AP*, in years) = {COVERAGE_FORMULA}, 2 decimals rounded half-even, `null` when
+nothing was paid in those three years.
+
+**Overlapping cells**: as in the commitments cube, a chantier serving several priorities or an
+action spanning several communes appears in each of its cells (`overlapping` then says so);
+`summary` counts each once.
+
+**Ceiling**: more cells (periods included) than `AGGREGATES__MAX_CELLS` is a 400
+`TOO_MANY_CELLS` naming `drilldown`.
+
+`format=csv` (or `Accept: text/csv`): `;`-separated, first line `sep=;`, `decimal=comma` for
+`1250,50`.
+"""
+
+
+def _current_year() -> int:
+    return datetime.now(UTC).year
+
+
+@router.get(
+    CASHFLOW_PATH,
+    name="aggregate_cashflow",
+    summary="Money over time: committed, scheduled, paid and remaining per year or month",
+    description=CASHFLOW_DESCRIPTION,
+    response_model=CashflowResponse,
+    response_model_exclude_unset=True,
+    responses={
+        200: {"content": {CSV_MEDIA_TYPE: {"schema": {"type": "string"}}}},
+        **problems(*READ_ERRORS),
+    },
+)
+async def aggregate_cashflow(
+    request: Request,
+    session: Session,
+    filters: Annotated[AggregateFilters, Depends()],
+    drilldown: Annotated[
+        list[str] | None,
+        Query(
+            description=f"Comma-separated dimensions among {', '.join(DIMENSIONS)} (the time "
+            "axis is always there).",
+            examples=["chantier"],
+        ),
+    ] = None,
+    axis: Annotated[
+        Literal["year", "month"],
+        Query(description="`month`: one cell per month (see the description)."),
+    ] = "year",
+    as_of: Annotated[
+        int | None,
+        Query(ge=1900, le=2200, description="The summary's reference year; the current one."),
+    ] = None,
+    order: Annotated[
+        str | None,
+        Query(
+            max_length=256,
+            description=(
+                "Comma-separated measures, `year` or drilldown dimensions, `-` for descending "
+                f"(measures: {', '.join(MEASURES)}); entities sort by code; periods in order "
+                "break ties."
+            ),
+            examples=["-paid,year"],
+        ),
+    ] = None,
+    page: Annotated[int | None, Query(ge=1, le=1_000_000, description="From 1.")] = None,
+    page_size: Annotated[
+        int | None,
+        Query(ge=1, le=MAX_PAGE_SIZE, description=f"Cells per page, at most {MAX_PAGE_SIZE}."),
+    ] = None,
+    format: Annotated[
+        Literal["json", "csv"] | None,
+        Query(description="`csv` sends the cells as CSV (as does `Accept: text/csv`)."),
+    ] = None,
+    decimal: Annotated[
+        Literal["point", "comma"],
+        Query(description="CSV only: `comma` writes amounts as `1250,50`."),
+    ] = "point",
+) -> Any:
+    dims = parse_drilldown(drilldown)
+    keys = parse_order(order, (*dims, "year"), MEASURES)
+    settings = request.app.state.settings
+    wants_csv = format == "csv" or (
+        format is None and CSV_MEDIA_TYPE in request.headers.get("accept", "")
+    )
+    if wants_csv:
+        spool = await _export(request, filters, dims, axis, keys, (page, page_size), decimal)
+        return SpooledFileResponse(
+            spool,
+            settings.aggregates.export_stall_seconds,
+            media_type=f"{CSV_MEDIA_TYPE}; charset=utf-8",
+            headers={"Content-Disposition": 'attachment; filename="cashflow.csv"'},
+        )
+    cut = await ReportingService(session, settings).resolve(filters)
+    size = page_size or 100
+    query = query_of(dims, cut, axis, keys, page, size, settings.aggregates.max_cells)
+    answer = await CashflowService(session, settings).cube(
+        query, page or 1, as_of or _current_year()
+    )
+    return Response(answer.model_dump_json(exclude_unset=True), media_type="application/json")
+
+
+def _csv_header(query: CashflowQuery) -> list[str]:
+    header: list[str] = []
+    for dim in query.drilldown:
+        header += [f"{dim}_id", f"{dim}_code", f"{dim}_name"] if dim in ENTITIES else [dim]
+    header.append("year")
+    if query.axis == "month":
+        header.append("month")
+    return [*header, *MEASURES]
+
+
+def _csv_row(row: RowMapping, query: CashflowQuery, point: str) -> list[Any]:
+    line: list[Any] = []
+    for dim in query.drilldown:
+        if dim in ENTITIES:
+            line += [row[f"{dim}_id"] or "", row[f"{dim}_code"] or "", row[f"{dim}_name"] or ""]
+        else:
+            line.append("" if row[dim] is None else row[dim])
+    line.append(row["year"])
+    if query.axis == "month":
+        line.append(f"{row['year']:04d}-{row['month']:02d}")
+    return [*line, *(format_money(row[m]).replace(".", point) for m in MEASURES)]
+
+
+async def _export(
+    request: Request,
+    filters: AggregateFilters,
+    dims: tuple[str, ...],
+    axis: str,
+    keys: Any,
+    paging: tuple[int | None, int | None],
+    decimal: str,
+) -> IO[bytes]:
+    """The whole CSV, spooled before anything is sent, in a transaction of its own (a
+    server-side cursor needs one) that ends before the answer starts."""
+    point = "," if decimal == "comma" else "."
+    settings = request.app.state.settings
+    sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
+    async with sessionmaker() as session, session.begin():
+        cut = await ReportingService(session, settings).resolve(filters)
+        query = query_of(dims, cut, axis, keys, *paging, settings.aggregates.max_cells)
+        cells = CashflowService(session, settings).stream(query)
+        rows = (_csv_row(row, query, point) async for row in cells)
+        return await spool_csv(_csv_header(query), rows, preamble="sep=;\r\n")

@@ -1,0 +1,352 @@
+"""The cash-flow statements: committed (commitment roll-up), scheduled and paid (cash-flow
+roll-up), or, for action and commune, the base tables; grouped by the drilldown's dimensions
+and the time axis, every period of a cell's span present, `remaining` a running sum. Built
+here, executed only by `app.cashflow.repository`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    FromClause,
+    Integer,
+    Select,
+    and_,
+    bindparam,
+    case,
+    cast,
+    extract,
+    func,
+    literal,
+    nulls_last,
+    select,
+    true,
+    union_all,
+)
+
+from app.models import (
+    Action,
+    CashflowRollup,
+    Chantier,
+    ChantierPriority,
+    Commitment,
+    CommitmentRollup,
+    Partner,
+    Payment,
+    Priority,
+    Programme,
+    ScheduleLine,
+)
+from app.models.enums import CommitmentStatus, PaymentKind
+from app.reporting.statements import ENTITIES, FINE, Cut, OrderKey, where_cut
+
+AXES = ("year", "month")
+MEASURES = ("committed", "scheduled", "paid", "remaining")
+AMOUNTS = ("committed", "scheduled", "paid")
+NAMED = {
+    "programme": (Programme, "code", "name"),
+    "priority": (Priority, "code", "name"),
+    "chantier": (Chantier, "code", "name"),
+    "action": (Action, "code", "title"),
+    "partner": (Partner, "code", "name"),
+}
+
+
+@dataclass(frozen=True)
+class CashflowQuery:
+    drilldown: tuple[str, ...]  # the dimensions besides the time axis (never `year`)
+    cut: Cut = field(default_factory=Cut)
+    axis: str = "year"
+    order: tuple[OrderKey, ...] = ()
+    limit: int | None = None
+    offset: int = 0
+    max_cells: int | None = None
+
+    @property
+    def fine(self) -> bool:
+        return bool(FINE & set(self.drilldown)) or bool(self.cut.action or self.cut.commune)
+
+
+def without_years(cut: Cut) -> Cut:
+    """The cut the facts are read with: years select the cells shown, never the history that
+    `remaining` accumulates."""
+    return replace(cut, year=(), year_from=None, year_to=None)
+
+
+def years_only(cut: Cut) -> Cut:
+    return Cut(year=cut.year, year_from=cut.year_from, year_to=cut.year_to)
+
+
+def _zero() -> ColumnElement[Any]:
+    return literal(Decimal(0))
+
+
+def _signed(p: Any) -> ColumnElement[Any]:
+    return case((p.kind == PaymentKind.reversal.value, -p.amount), else_=p.amount)
+
+
+def facts(fine: bool, axis: str) -> FromClause:
+    """Rows (the grain's columns, `year`, `period`, committed, scheduled, paid): `period` is the
+    year, or with the month axis year × 12 + month − 1, commitments and schedule lines on their
+    year's January."""
+    monthly = axis == "month"
+    if not fine:
+        cr = CommitmentRollup.__table__.c
+        cf = CashflowRollup.__table__.c
+        keys = ("programme_id", "chantier_id", "partner_id", "status", "instrument", "year")
+
+        def grain(t: Any) -> list[ColumnElement[Any]]:
+            return [t[k] for k in keys]
+
+        committed = select(
+            *grain(cr),
+            (cr.year * 12 if monthly else cr.year).label("period"),
+            cr.amount_sum.label("committed"),
+            _zero().label("scheduled"),
+            _zero().label("paid"),
+        )
+        if not monthly:
+            cash = [
+                select(
+                    *grain(cf),
+                    cf.year.label("period"),
+                    _zero(),
+                    cf.scheduled_sum,
+                    cf.paid_sum,
+                ).where(cf.month == 0)
+            ]
+        else:
+            cash = [
+                select(*grain(cf), cf.year * 12, _zero(), cf.scheduled_sum, _zero()).where(
+                    cf.month == 0, cf.line_count > 0
+                ),
+                select(
+                    *grain(cf), cf.year * 12 + cf.month - 1, _zero(), _zero(), cf.paid_sum
+                ).where(cf.month > 0),
+            ]
+        return union_all(committed, *cash).subquery("s")
+    c, a = Commitment.__table__.c, Action.__table__.c
+    line, p = ScheduleLine.__table__.c, Payment.__table__.c
+    paid_year = cast(extract("year", p.paid_on), Integer)
+    paid_month = cast(extract("month", p.paid_on), Integer)
+    per_commitment = union_all(
+        select(
+            c.id.label("commitment_id"),
+            c.year.label("year"),
+            (c.year * 12 if monthly else c.year).label("period"),
+            c.amount.label("committed"),
+            _zero().label("scheduled"),
+            _zero().label("paid"),
+        ),
+        select(
+            line.commitment_id,
+            line.year,
+            line.year * 12 if monthly else line.year,
+            _zero(),
+            line.amount,
+            _zero(),
+        ),
+        select(
+            p.commitment_id,
+            paid_year,
+            paid_year * 12 + paid_month - 1 if monthly else paid_year,
+            _zero(),
+            _zero(),
+            _signed(p),
+        ),
+    ).subquery("f")
+    f = per_commitment.c
+    return (
+        select(
+            c.action_id,
+            a.communes,
+            a.chantier_id,
+            a.programme_id,
+            c.partner_id,
+            c.status,
+            c.instrument,
+            f.year,
+            f.period,
+            f.committed,
+            f.scheduled,
+            f.paid,
+        )
+        .select_from(
+            per_commitment.join(Commitment.__table__, c.id == f.commitment_id).join(
+                Action.__table__, a.id == c.action_id
+            )
+        )
+        .subquery("s")
+    )
+
+
+def _where(s: FromClause, cut: Cut) -> list[ColumnElement[bool]]:
+    return [s.c.status == CommitmentStatus.committed.value, *where_cut(s, without_years(cut))]
+
+
+@dataclass
+class _Keys:
+    from_: FromClause
+    columns: list[ColumnElement[Any]]  # labelled `<dim>_id` for entities, `<dim>` otherwise
+
+
+def _keys(s: FromClause, query: CashflowQuery) -> _Keys:
+    """The drilldown's grouping keys: ids only (names are joined to the few result rows)."""
+    from_: FromClause = s
+    columns: list[ColumnElement[Any]] = []
+    for dim in query.drilldown:
+        if dim in ("programme", "chantier", "partner", "action"):
+            columns.append(s.c[f"{dim}_id"].label(f"{dim}_id"))
+        elif dim == "priority":
+            link = ChantierPriority.__table__.alias("cp")
+            on = link.c.chantier_id == s.c.chantier_id
+            if query.cut.priority:  # cells only for the priorities asked for
+                on = and_(on, link.c.priority_id.in_(query.cut.priority))
+            from_ = from_.outerjoin(link, on)
+            columns.append(link.c.priority_id.label("priority_id"))
+        elif dim == "partner_kind":
+            partner = Partner.__table__.alias("pk")
+            from_ = from_.join(partner, partner.c.id == s.c.partner_id)
+            columns.append(partner.c.kind.label("partner_kind"))
+        elif dim == "commune":
+            unnested = (
+                func.unnest(s.c.communes).table_valued("commune").render_derived(name="cm")
+            ).lateral("cm")
+            on_commune: ColumnElement[bool] = true()
+            if query.cut.commune:  # cells only for the communes asked for
+                on_commune = unnested.c.commune.in_(query.cut.commune)
+            from_ = from_.outerjoin(unnested, on_commune)
+            columns.append(unnested.c.commune.label("commune"))
+        else:  # status, instrument
+            columns.append(s.c[dim].label(dim))
+    return _Keys(from_, columns)
+
+
+def key_names(drilldown: tuple[str, ...]) -> list[str]:
+    return [f"{d}_id" if d in ENTITIES else d for d in drilldown]
+
+
+def cells_statement(query: CashflowQuery) -> Select[Any]:
+    """The cells, each row also carrying `total_cell_count` and `facts_in_cells` (the facts
+    summed into the cells: more than the summary's when cells overlap).
+
+    The rows of the time axis come after the grouping: each cell's span (its first period to
+    its last) is filled with zero rows, so that `remaining`, a running sum over the periods,
+    is there for every period. The cells shown are then stopped at `max_cells + 1` before any
+    name is joined or anything sorted, as the commitments cube does."""
+    s = facts(query.fine, query.axis)
+    keys = _keys(s, query)
+    names = key_names(query.drilldown)
+    grouped = (
+        select(
+            *keys.columns,
+            s.c.period,
+            *(func.sum(s.c[m]).label(m) for m in AMOUNTS),
+            func.count().label("facts"),
+        )
+        .select_from(keys.from_)
+        .where(*_where(s, query.cut))
+        .group_by(*keys.columns, s.c.period)
+        .cte("g")  # read twice (the rows, their spans): computed once
+    )
+    g = grouped.c
+    spans = (
+        select(
+            *(g[n] for n in names), func.min(g.period).label("lo"), func.max(g.period).label("hi")
+        )
+        .group_by(*(g[n] for n in names))
+        .subquery("spans")
+    )
+    zero_rows = select(
+        *(spans.c[n] for n in names),
+        func.generate_series(spans.c.lo, spans.c.hi).label("period"),
+        *(_zero().label(m) for m in AMOUNTS),
+        literal(0).label("facts"),
+    )
+    every = union_all(select(grouped), zero_rows).subquery("every")
+    e = every.c
+    dense = (
+        select(
+            *(e[n] for n in names),
+            e.period,
+            *(func.sum(e[m]).label(m) for m in AMOUNTS),
+            func.sum(e.facts).label("facts"),
+        )
+        .group_by(*(e[n] for n in names), e.period)
+        .subquery("dense")
+    )
+    d = dense.c
+    year = d.period // 12 if query.axis == "month" else d.period
+    running = select(
+        *(d[n] for n in names),
+        year.label("year"),
+        (d.period % 12 + 1 if query.axis == "month" else literal(None, Integer)).label("month"),
+        d.period,
+        *(d[m] for m in AMOUNTS),
+        func.sum(d.committed - d.paid)
+        .over(partition_by=[d[n] for n in names] or None, order_by=d.period)
+        .label("remaining"),
+        d.facts,
+    ).subquery("running")
+    shown = select(running).where(*where_cut(running, years_only(query.cut)))
+    if query.max_cells is not None:
+        shown = shown.limit(query.max_cells + 1)
+    cells = shown.subquery("cells")
+    from_: FromClause = cells
+    columns: list[ColumnElement[Any]] = []
+    sort: dict[str, ColumnElement[Any]] = {}
+    for dim in query.drilldown:
+        if dim in NAMED:
+            model, code, name = NAMED[dim]
+            t = model.__table__.alias(f"n_{dim}")
+            from_ = from_.outerjoin(t, t.c.id == cells.c[f"{dim}_id"])
+            columns += [t.c[code].label(f"{dim}_code"), t.c[name].label(f"{dim}_name")]
+            sort[dim] = t.c[code]
+        else:
+            sort[dim] = cells.c[dim]
+    by_name: dict[str, ColumnElement[Any]] = {
+        **{m: cells.c[m] for m in MEASURES},
+        **sort,
+        "year": cells.c.year,
+    }
+    order = [
+        nulls_last(by_name[k.name].desc() if k.descending else by_name[k.name].asc())
+        for k in query.order
+    ]
+    order += [nulls_last(sort[dim].asc()) for dim in query.drilldown]
+    order.append(cells.c.period.asc())
+    stmt = (
+        select(
+            cells,
+            *columns,
+            func.count().over().label("total_cell_count"),
+            func.sum(cells.c.facts).over().label("facts_in_cells"),
+        )
+        .select_from(from_)
+        .order_by(*order)
+        .offset(query.offset)
+    )
+    return stmt if query.limit is None else stmt.limit(query.limit)
+
+
+def summary_statement(cut: Cut, axis: str, fine: bool) -> Select[Any]:
+    """The true totals over the cut (each fact once: no join that could repeat one), with
+    `remaining` at the end of the year bound as `as_of` and the payments of its last three
+    years (`as_of` − 2 to `as_of`), which the years of the cut do not restrict."""
+    s = facts(fine, axis)
+    in_years = and_(true(), *where_cut(s, years_only(cut)))
+    as_of = bindparam("as_of", type_=Integer)
+    zero = _zero()
+    return select(
+        *(func.coalesce(func.sum(s.c[m]).filter(in_years), zero).label(m) for m in AMOUNTS),
+        func.coalesce(func.sum(s.c.committed - s.c.paid).filter(s.c.year <= as_of), zero).label(
+            "remaining"
+        ),
+        func.coalesce(func.sum(s.c.paid).filter(s.c.year.between(as_of - 2, as_of)), zero).label(
+            "paid_last_three_years"
+        ),
+        func.count().filter(in_years).label("facts"),
+    ).where(*_where(s, cut))

@@ -1,0 +1,65 @@
+"""Cash-flow roll-ups: scheduled and paid sums per (programme, chantier, partner, year, month,
+status, instrument), kept exact by triggers on `schedule_lines`, `payments`, `commitments` and
+`actions` in the writing transaction (app/models/sql/cashflow_rollups.sql, and README "How the
+aggregates stay fast and exact")."""
+
+import uuid
+from decimal import Decimal
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Numeric,
+    SmallInteger,
+    Text,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.models.base import Base
+
+
+class CashflowRollup(Base):
+    """Derived data: never written by the application, only by the database's triggers.
+
+    `month` 0 is the whole year (schedule lines, which are yearly, and the year's payments);
+    months 1-12 hold each month's payments."""
+
+    __tablename__ = "cashflow_rollups"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["chantier_id", "programme_id"],
+            ["chantiers.id", "chantiers.programme_id"],
+            onupdate="CASCADE",
+        ),
+        CheckConstraint("month BETWEEN 0 AND 12", name="month_known"),
+        CheckConstraint("month = 0 OR line_count = 0", name="lines_yearly"),
+        # The cube reads the committed commitments' yearly rows (month 0) or monthly ones.
+        Index("ix_cashflow_rollups_status_month", "status", "month"),
+        # The cells no line and no payment feed any more, which each trigger deletes.
+        Index(
+            "ix_cashflow_rollups_emptied",
+            "programme_id",
+            postgresql_where=text("line_count = 0 AND payment_count = 0"),
+        ),
+    )
+
+    programme_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    chantier_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("chantiers.id", ondelete="RESTRICT"), primary_key=True
+    )
+    partner_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("partners.id", ondelete="RESTRICT"), primary_key=True
+    )
+    year: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    month: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
+    status: Mapped[str] = mapped_column(Text, primary_key=True)
+    instrument: Mapped[str] = mapped_column(Text, primary_key=True)
+    # Unbounded NUMERIC: a sum of NUMERIC(15,2) amounts may need more digits than one amount.
+    scheduled_sum: Mapped[Decimal] = mapped_column(Numeric)
+    paid_sum: Mapped[Decimal] = mapped_column(Numeric)
+    line_count: Mapped[int] = mapped_column(BigInteger)
+    payment_count: Mapped[int] = mapped_column(BigInteger)

@@ -1,0 +1,250 @@
+"""Cash-flow benchmark: N commitments (bench.aggregates' data), multi-year schedules and about
+3 payments per commitment, then the cash-flow endpoints' median latency over HTTP next to the
+raw GROUP BY over the base tables in the same run (the ratio), and the write cost of the
+cash-flow roll-up triggers.
+
+    .venv/bin/python -m bench.cashflow [--n 1000000] [--requests 100]
+
+Uses BENCH_DATABASE_URL, else TEST_DATABASE_URL, else the embedded PostgreSQL; the scratch
+database is dropped at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import time
+from typing import Any
+
+import asyncpg
+import httpx
+
+from bench.aggregates import prepare
+from bench.common import free_port, server_url
+from devtools.scratch import create_scratch_database, drop_database, plain
+
+# Loaded with every trigger off (session_replication_role = replica), then one rebuild: what
+# the migration's backfill does. Commitments get 1 to 3 yearly lines from their year on, each
+# an equal share (the last takes the remaining cents); committed ones get 5 payments (4
+# disbursements of 15 % and a reversal of 5 %) dated in their year and the 3 after.
+LINES = """
+INSERT INTO schedule_lines (commitment_id, year, amount)
+SELECT c.id, c.year + k - 1,
+       CASE WHEN k < n THEN trunc(c.amount / n, 2)
+            ELSE c.amount - (n - 1) * trunc(c.amount / n, 2) END
+FROM (SELECT id, year, amount, 1 + (hashtext(id::text) & 1023) % 3 AS n FROM commitments) c
+CROSS JOIN LATERAL generate_series(1, c.n) AS k
+"""
+PAYMENTS = """
+INSERT INTO payments (commitment_id, partner_id, paid_on, amount, kind, external_ref, version)
+SELECT c.id, c.partner_id,
+       make_date(c.year + j % 4, 1 + (h + j) % 12, 1 + (h * j) % 28),
+       round(c.amount * CASE WHEN j = 5 THEN 0.05 ELSE 0.15 END, 2),
+       CASE WHEN j = 5 THEN 'reversal' ELSE 'disbursement' END,
+       'P' || c.id || '-' || j, 1
+FROM (SELECT id, partner_id, year, amount, hashtext(id::text) & 1023 AS h FROM commitments
+      WHERE status = 'committed') c
+CROSS JOIN generate_series(1, 5) AS j
+WHERE round(c.amount * 0.05, 2) > 0
+"""
+RAW_SQL = {
+    "cash flow by chantier and year (commitments, lines, payments ⋈ actions)": """
+        SELECT chantier_id, year, sum(committed), sum(scheduled), sum(paid) FROM (
+          SELECT a.chantier_id, c.year, c.amount AS committed, 0 AS scheduled, 0 AS paid
+          FROM commitments c JOIN actions a ON a.id = c.action_id WHERE c.status = 'committed'
+          UNION ALL
+          SELECT a.chantier_id, l.year, 0, l.amount, 0
+          FROM schedule_lines l JOIN commitments c ON c.id = l.commitment_id
+          JOIN actions a ON a.id = c.action_id WHERE c.status = 'committed'
+          UNION ALL
+          SELECT a.chantier_id, extract(year FROM p.paid_on)::int, 0, 0,
+                 CASE WHEN p.kind = 'reversal' THEN -p.amount ELSE p.amount END
+          FROM payments p JOIN commitments c ON c.id = p.commitment_id
+          JOIN actions a ON a.id = c.action_id WHERE c.status = 'committed') f
+        GROUP BY 1, 2""",
+    "paid by year (payments ⋈ commitments)": """
+        SELECT extract(year FROM p.paid_on)::int,
+               sum(CASE WHEN p.kind = 'reversal' THEN -p.amount ELSE p.amount END)
+        FROM payments p JOIN commitments c ON c.id = p.commitment_id
+        WHERE c.status = 'committed' GROUP BY 1""",
+}
+BASELINE = next(iter(RAW_SQL))
+ENDPOINTS = [
+    "/v1/aggregates/cashflow",
+    "/v1/aggregates/cashflow?drilldown=chantier",
+    "/v1/aggregates/cashflow?drilldown=programme,partner",
+    "/v1/aggregates/cashflow?drilldown=priority&year_from=2022",
+    "/v1/aggregates/cashflow?drilldown=partner_kind&axis=month&year=2024",
+    "/v1/aggregates/cashflow?drilldown=chantier&programme=BENCH-2023-2027&as_of=2026",
+    "/v1/chantiers/{chantier}/progress",
+    "/v1/summary",
+]
+
+
+async def load_money(url: str) -> dict[str, int]:
+    conn = await asyncpg.connect(plain(url))
+    try:
+        await conn.execute("SET session_replication_role = replica")
+        await conn.execute("DELETE FROM schedule_lines")  # a default line, where it is made
+        started = time.perf_counter()
+        await conn.execute(LINES)
+        await conn.execute(PAYMENTS)
+        await conn.execute("SET session_replication_role = DEFAULT")
+        print(f"  lines and payments loaded in {time.perf_counter() - started:.0f} s", flush=True)
+        started = time.perf_counter()
+        await conn.execute("SELECT cashflow_rollups_rebuild()")
+        print(f"  cash-flow roll-up rebuilt in {time.perf_counter() - started:.1f} s", flush=True)
+        await conn.execute("VACUUM ANALYZE")
+        counts = {}
+        for table in ("commitments", "schedule_lines", "payments", "cashflow_rollups"):
+            counts[table] = int(await conn.fetchval(f"SELECT count(*) FROM {table}"))
+        return counts
+    finally:
+        await conn.close()
+
+
+async def time_sql(url: str, repeat: int) -> dict[str, float]:
+    conn = await asyncpg.connect(plain(url))
+    try:
+        out = {}
+        for name, sql in RAW_SQL.items():
+            await conn.fetch(sql)  # warm
+            samples = []
+            for _ in range(repeat):
+                started = time.perf_counter()
+                await conn.fetch(sql)
+                samples.append(time.perf_counter() - started)
+            out[name] = statistics.median(samples) * 1000
+        return out
+    finally:
+        await conn.close()
+
+
+async def time_http(url: str, requests: int) -> dict[str, tuple[float, float]]:
+    """Each endpoint's median over `requests` sequential requests to one uvicorn worker; the
+    raw baseline is timed again between endpoints, so each ratio compares the same moment."""
+    port = free_port()
+    env = os.environ | {"DATABASE_URL": url, "LOG_LEVEL": "WARNING"}
+    server = subprocess.Popen(  # noqa: ASYNC220 (started once, before any timing)
+        [sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory", "--port",
+         str(port), "--workers", "1", "--no-access-log", "--log-level", "warning"],
+        env=env,
+    )  # fmt: skip
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=120) as client:
+            for _ in range(200):
+                try:
+                    if (await client.get("/healthz")).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    await asyncio.sleep(0.1)
+            chantier = (await client.get("/v1/chantiers?code=TRANSPORTS")).json()["items"][0]
+            out: dict[str, tuple[float, float]] = {}
+            for path in ENDPOINTS:
+                path = path.format(chantier=chantier["id"])
+                for _ in range(5):
+                    (await client.get(path)).raise_for_status()
+                samples = []
+                for _ in range(requests):
+                    started = time.perf_counter()
+                    response = await client.get(path)
+                    samples.append(time.perf_counter() - started)
+                    response.raise_for_status()
+                raw = (await time_sql(url, 3))[BASELINE]
+                out[path] = (statistics.median(samples) * 1000, raw)
+            return out
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+async def time_writes(url: str, repeat: int = 5) -> dict[str, float]:
+    """Rows per second, each in a transaction rolled back, with and without the cash-flow
+    triggers: 10,000 payments in one INSERT, and 1,000 single-row payment INSERTs."""
+    conn = await asyncpg.connect(plain(url))
+    rows = await conn.fetch(
+        "SELECT id, partner_id, year FROM commitments WHERE status = 'committed'"
+        " ORDER BY id LIMIT 10000"
+    )
+    batch = (
+        "INSERT INTO payments (commitment_id, partner_id, paid_on, amount, kind, external_ref,"
+        " version) SELECT c, p, make_date(y, 6, 1), 0.01, 'disbursement', 'W' || c || $4, 1"
+        " FROM unnest($1::uuid[], $2::uuid[], $3::int[]) AS t (c, p, y)"
+    )
+    single = (
+        "INSERT INTO payments (commitment_id, partner_id, paid_on, amount, kind, external_ref,"
+        " version) VALUES ($1::uuid, $2, make_date($3, 6, 1), 0.01, 'disbursement',"
+        " 'S' || $1::uuid::text, 1)"
+    )
+    columns = ([r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows])
+    triggers = ("payments_cashflow_insert",)
+    out: dict[str, float] = {}
+
+    async def rate(work: Any, n: int) -> float:
+        samples = []
+        for _ in range(repeat):
+            tr = conn.transaction()
+            await tr.start()
+            started = time.perf_counter()
+            await work()
+            samples.append(time.perf_counter() - started)
+            await tr.rollback()
+        return n / statistics.median(samples)
+
+    try:
+        for label, toggle in (("with the cash-flow trigger", "ENABLE"), ("without", "DISABLE")):
+            for name in triggers:
+                await conn.execute(f"ALTER TABLE payments {toggle} TRIGGER {name}")
+            out[f"{len(rows):,} payments in one INSERT, {label}"] = await rate(
+                lambda: conn.execute(batch, *columns, "-b"), len(rows)
+            )
+            singles = [(r[0], r[1], r[2]) for r in rows[:1000]]
+            out[f"{len(singles):,} single-row payment INSERTs, {label}"] = await rate(
+                lambda s=singles: conn.executemany(single, s), len(singles)
+            )
+        for name in triggers:
+            await conn.execute(f"ALTER TABLE payments ENABLE TRIGGER {name}")
+        return out
+    finally:
+        await conn.close()
+
+
+async def run(n: int, requests: int) -> None:
+    server, _ = await asyncio.to_thread(server_url)
+    url = await create_scratch_database(server, "relance_bench")
+    try:
+        print(f"\n== {n:,} commitments ==", flush=True)
+        started = time.perf_counter()
+        await prepare(url, n)
+        counts = await load_money(url)
+        print(
+            f"  loaded in {time.perf_counter() - started:.0f} s: "
+            + ", ".join(f"{v:,} {k}" for k, v in counts.items()),
+            flush=True,
+        )
+        for name, ms in (await time_sql(url, 10)).items():
+            print(f"  {ms:10.1f} ms  raw SQL (asyncpg): {name}", flush=True)
+        print(f"  {'p50':>10}  {'raw p50':>10}  {'ratio':>6}  request", flush=True)
+        for path, (ms, raw) in (await time_http(url, requests)).items():
+            print(f"  {ms:7.1f} ms  {raw:7.1f} ms  {ms / raw:6.3f}  GET {path}", flush=True)
+        print(f"  {'rows/s':>10}  write", flush=True)
+        for name, per_second in (await time_writes(url)).items():
+            print(f"  {per_second:10,.0f}  {name}", flush=True)
+    finally:
+        await drop_database(url)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--n", type=int, default=1_000_000, help="commitments")
+    parser.add_argument("--requests", type=int, default=100, help="requests per endpoint")
+    args = parser.parse_args()
+    asyncio.run(run(args.n, args.requests))
+
+
+if __name__ == "__main__":
+    main()

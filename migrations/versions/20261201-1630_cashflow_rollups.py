@@ -1,0 +1,511 @@
+"""Cash-flow roll-ups: scheduled and paid sums kept exact by triggers
+
+Revision ID: 5c1a9e7d3b20
+Revises: fa3634a3b29d
+Create Date: 2026-12-01 16:30:00.000000
+
+`cashflow_rollups` holds, per (programme, chantier, partner, year, month, status, instrument),
+the sums of schedule lines (month 0: a schedule is yearly) and of payments' signed
+contributions (month 0 the whole year, 1-12 each month), with the number of lines and
+payments. Triggers on `schedule_lines` and `payments` (statement level, transition tables)
+apply each statement's delta in the writing transaction; row triggers on `commitments` move a
+commitment's figures when its partner, status, instrument or action changes, or take them out
+before it is deleted; a row trigger on `actions` moves them when the action changes chantier
+(app/models/sql/cashflow_rollups.sql, frozen below). `cashflow_rollups_rebuild()` backfills
+the table from the rows already there.
+
+Downgrade drops the triggers, the functions and the table (derived data: nothing is lost).
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "5c1a9e7d3b20"
+down_revision: str | Sequence[str] | None = "fa3634a3b29d"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+STATEMENTS = (
+    """
+CREATE FUNCTION public.cashflow_rollups_on_line_insert() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO cashflow_rollups AS r
+    (programme_id, chantier_id, partner_id, year, month, status, instrument,
+     scheduled_sum, paid_sum, line_count, payment_count)
+  SELECT a.programme_id, a.chantier_id, c.partner_id, l.year, 0, c.status, c.instrument,
+         sum(l.amount), 0, count(*), 0
+  FROM new_rows l
+  CROSS JOIN LATERAL (SELECT partner_id, status, instrument, action_id FROM commitments
+                      WHERE id = l.commitment_id) AS c
+  CROSS JOIN LATERAL (SELECT programme_id, chantier_id FROM actions
+                      WHERE id = c.action_id) AS a
+  GROUP BY 1, 2, 3, 4, 5, 6, 7
+  ORDER BY 1, 2, 3, 4, 5, 6, 7
+  ON CONFLICT (programme_id, chantier_id, partner_id, year, month, status, instrument)
+  DO UPDATE SET scheduled_sum = r.scheduled_sum + EXCLUDED.scheduled_sum,
+                line_count = r.line_count + EXCLUDED.line_count;
+  RETURN NULL;
+END
+$$
+""",
+    """
+CREATE FUNCTION public.cashflow_rollups_on_line_update() RETURNS trigger
+LANGUAGE plpgsql AS $$
+-- The old rows count out, the new ones in.
+BEGIN
+  INSERT INTO cashflow_rollups AS r
+    (programme_id, chantier_id, partner_id, year, month, status, instrument,
+     scheduled_sum, paid_sum, line_count, payment_count)
+  SELECT a.programme_id, a.chantier_id, c.partner_id, d.year, 0, c.status, c.instrument,
+         sum(d.amount), 0, sum(d.lines), 0
+  FROM (SELECT commitment_id, year, amount, 1 AS lines FROM new_rows
+        UNION ALL
+        SELECT commitment_id, year, -amount, -1 FROM old_rows) AS d
+  CROSS JOIN LATERAL (SELECT partner_id, status, instrument, action_id FROM commitments
+                      WHERE id = d.commitment_id) AS c
+  CROSS JOIN LATERAL (SELECT programme_id, chantier_id FROM actions
+                      WHERE id = c.action_id) AS a
+  GROUP BY 1, 2, 3, 4, 5, 6, 7
+  HAVING sum(d.amount) <> 0 OR sum(d.lines) <> 0
+  ORDER BY 1, 2, 3, 4, 5, 6, 7
+  ON CONFLICT (programme_id, chantier_id, partner_id, year, month, status, instrument)
+  DO UPDATE SET scheduled_sum = r.scheduled_sum + EXCLUDED.scheduled_sum,
+                line_count = r.line_count + EXCLUDED.line_count;
+
+  DELETE FROM cashflow_rollups WHERE line_count = 0 AND payment_count = 0;
+  RETURN NULL;
+END
+$$
+""",
+    """
+CREATE FUNCTION public.cashflow_rollups_on_line_delete() RETURNS trigger
+LANGUAGE plpgsql AS $$
+-- The old rows count out.
+BEGIN
+  INSERT INTO cashflow_rollups AS r
+    (programme_id, chantier_id, partner_id, year, month, status, instrument,
+     scheduled_sum, paid_sum, line_count, payment_count)
+  SELECT a.programme_id, a.chantier_id, c.partner_id, d.year, 0, c.status, c.instrument,
+         sum(d.amount), 0, sum(d.lines), 0
+  FROM (SELECT commitment_id, year, -amount AS amount, -1 AS lines FROM old_rows) AS d
+  CROSS JOIN LATERAL (SELECT partner_id, status, instrument, action_id FROM commitments
+                      WHERE id = d.commitment_id) AS c
+  CROSS JOIN LATERAL (SELECT programme_id, chantier_id FROM actions
+                      WHERE id = c.action_id) AS a
+  GROUP BY 1, 2, 3, 4, 5, 6, 7
+  HAVING sum(d.amount) <> 0 OR sum(d.lines) <> 0
+  ORDER BY 1, 2, 3, 4, 5, 6, 7
+  ON CONFLICT (programme_id, chantier_id, partner_id, year, month, status, instrument)
+  DO UPDATE SET scheduled_sum = r.scheduled_sum + EXCLUDED.scheduled_sum,
+                line_count = r.line_count + EXCLUDED.line_count;
+
+  DELETE FROM cashflow_rollups WHERE line_count = 0 AND payment_count = 0;
+  RETURN NULL;
+END
+$$
+""",
+    """
+CREATE FUNCTION public.cashflow_rollups_on_payment_insert() RETURNS trigger
+LANGUAGE plpgsql AS $$
+-- Each payment counts twice: in its year (month 0) and in its month.
+BEGIN
+  INSERT INTO cashflow_rollups AS r
+    (programme_id, chantier_id, partner_id, year, month, status, instrument,
+     scheduled_sum, paid_sum, line_count, payment_count)
+  SELECT a.programme_id, a.chantier_id, c.partner_id,
+         extract(year FROM p.paid_on)::int, m.month, c.status, c.instrument,
+         0, sum(CASE WHEN p.kind = 'reversal' THEN -p.amount ELSE p.amount END), 0, count(*)
+  FROM new_rows p
+  CROSS JOIN LATERAL (VALUES (0), (extract(month FROM p.paid_on)::int)) AS m (month)
+  CROSS JOIN LATERAL (SELECT partner_id, status, instrument, action_id FROM commitments
+                      WHERE id = p.commitment_id) AS c
+  CROSS JOIN LATERAL (SELECT programme_id, chantier_id FROM actions
+                      WHERE id = c.action_id) AS a
+  GROUP BY 1, 2, 3, 4, 5, 6, 7
+  ORDER BY 1, 2, 3, 4, 5, 6, 7
+  ON CONFLICT (programme_id, chantier_id, partner_id, year, month, status, instrument)
+  DO UPDATE SET paid_sum = r.paid_sum + EXCLUDED.paid_sum,
+                payment_count = r.payment_count + EXCLUDED.payment_count;
+  RETURN NULL;
+END
+$$
+""",
+    """
+CREATE FUNCTION public.cashflow_rollups_on_payment_update() RETURNS trigger
+LANGUAGE plpgsql AS $$
+-- The old rows count out, the new ones in.
+BEGIN
+  INSERT INTO cashflow_rollups AS r
+    (programme_id, chantier_id, partner_id, year, month, status, instrument,
+     scheduled_sum, paid_sum, line_count, payment_count)
+  SELECT a.programme_id, a.chantier_id, c.partner_id,
+         extract(year FROM d.paid_on)::int, m.month, c.status, c.instrument,
+         0, sum(d.paid), 0, sum(d.payments)
+  FROM (SELECT commitment_id, paid_on,
+               CASE WHEN kind = 'reversal' THEN -amount ELSE amount END AS paid, 1 AS payments
+        FROM new_rows
+        UNION ALL
+        SELECT commitment_id, paid_on,
+               CASE WHEN kind = 'reversal' THEN amount ELSE -amount END, -1
+        FROM old_rows) AS d
+  CROSS JOIN LATERAL (VALUES (0), (extract(month FROM d.paid_on)::int)) AS m (month)
+  CROSS JOIN LATERAL (SELECT partner_id, status, instrument, action_id FROM commitments
+                      WHERE id = d.commitment_id) AS c
+  CROSS JOIN LATERAL (SELECT programme_id, chantier_id FROM actions
+                      WHERE id = c.action_id) AS a
+  GROUP BY 1, 2, 3, 4, 5, 6, 7
+  HAVING sum(d.paid) <> 0 OR sum(d.payments) <> 0
+  ORDER BY 1, 2, 3, 4, 5, 6, 7
+  ON CONFLICT (programme_id, chantier_id, partner_id, year, month, status, instrument)
+  DO UPDATE SET paid_sum = r.paid_sum + EXCLUDED.paid_sum,
+                payment_count = r.payment_count + EXCLUDED.payment_count;
+
+  DELETE FROM cashflow_rollups WHERE line_count = 0 AND payment_count = 0;
+  RETURN NULL;
+END
+$$
+""",
+    """
+CREATE FUNCTION public.cashflow_rollups_on_payment_delete() RETURNS trigger
+LANGUAGE plpgsql AS $$
+-- The old rows count out.
+BEGIN
+  INSERT INTO cashflow_rollups AS r
+    (programme_id, chantier_id, partner_id, year, month, status, instrument,
+     scheduled_sum, paid_sum, line_count, payment_count)
+  SELECT a.programme_id, a.chantier_id, c.partner_id,
+         extract(year FROM d.paid_on)::int, m.month, c.status, c.instrument,
+         0, sum(d.paid), 0, sum(d.payments)
+  FROM (SELECT commitment_id, paid_on,
+               CASE WHEN kind = 'reversal' THEN amount ELSE -amount END AS paid, -1 AS payments
+        FROM old_rows) AS d
+  CROSS JOIN LATERAL (VALUES (0), (extract(month FROM d.paid_on)::int)) AS m (month)
+  CROSS JOIN LATERAL (SELECT partner_id, status, instrument, action_id FROM commitments
+                      WHERE id = d.commitment_id) AS c
+  CROSS JOIN LATERAL (SELECT programme_id, chantier_id FROM actions
+                      WHERE id = c.action_id) AS a
+  GROUP BY 1, 2, 3, 4, 5, 6, 7
+  HAVING sum(d.paid) <> 0 OR sum(d.payments) <> 0
+  ORDER BY 1, 2, 3, 4, 5, 6, 7
+  ON CONFLICT (programme_id, chantier_id, partner_id, year, month, status, instrument)
+  DO UPDATE SET paid_sum = r.paid_sum + EXCLUDED.paid_sum,
+                payment_count = r.payment_count + EXCLUDED.payment_count;
+
+  DELETE FROM cashflow_rollups WHERE line_count = 0 AND payment_count = 0;
+  RETURN NULL;
+END
+$$
+""",
+    """
+CREATE FUNCTION public.cashflow_rollups_on_truncate() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+  IF TG_TABLE_NAME = 'schedule_lines' THEN
+    UPDATE cashflow_rollups SET scheduled_sum = 0, line_count = 0 WHERE line_count <> 0;
+  ELSE
+    UPDATE cashflow_rollups SET paid_sum = 0, payment_count = 0 WHERE payment_count <> 0;
+  END IF;
+  DELETE FROM cashflow_rollups WHERE line_count = 0 AND payment_count = 0;
+  RETURN NULL;
+END
+$$
+""",
+    """
+CREATE FUNCTION public.cashflow_rollups_move(
+  commitment uuid, direction integer, programme uuid, chantier uuid, partner uuid,
+  status_ text, instrument_ text
+) RETURNS void
+LANGUAGE plpgsql AS $$
+-- Add (direction 1) or take out (direction -1) a commitment's lines and payments at the
+-- given grain.
+BEGIN
+  INSERT INTO cashflow_rollups AS r
+    (programme_id, chantier_id, partner_id, year, month, status, instrument,
+     scheduled_sum, paid_sum, line_count, payment_count)
+  SELECT programme, chantier, partner, f.year, f.month, status_, instrument_,
+         direction * sum(f.scheduled), direction * sum(f.paid), direction * sum(f.lines),
+         direction * sum(f.payments)
+  FROM (SELECT year, 0 AS month, amount AS scheduled, 0 AS paid, 1 AS lines, 0 AS payments
+        FROM schedule_lines WHERE commitment_id = commitment
+        UNION ALL
+        SELECT extract(year FROM p.paid_on)::int, m.month, 0,
+               CASE WHEN p.kind = 'reversal' THEN -p.amount ELSE p.amount END, 0, 1
+        FROM payments p
+        CROSS JOIN LATERAL (VALUES (0), (extract(month FROM p.paid_on)::int)) AS m (month)
+        WHERE p.commitment_id = commitment) AS f
+  GROUP BY f.year, f.month
+  ORDER BY f.year, f.month
+  ON CONFLICT (programme_id, chantier_id, partner_id, year, month, status, instrument)
+  DO UPDATE SET scheduled_sum = r.scheduled_sum + EXCLUDED.scheduled_sum,
+                paid_sum = r.paid_sum + EXCLUDED.paid_sum,
+                line_count = r.line_count + EXCLUDED.line_count,
+                payment_count = r.payment_count + EXCLUDED.payment_count;
+  IF direction < 0 THEN
+    DELETE FROM cashflow_rollups WHERE line_count = 0 AND payment_count = 0;
+  END IF;
+END
+$$
+""",
+    """
+CREATE FUNCTION public.cashflow_rollups_on_commitment_regrain() RETURNS trigger
+LANGUAGE plpgsql AS $$
+-- BEFORE UPDATE (partner, status, instrument or action changed) and BEFORE DELETE, per row:
+-- the commitment's figures leave its old grain (and, on update, join the new one) while its
+-- lines and payments are still as they were.
+DECLARE
+  old_place record;
+  new_place record;
+BEGIN
+  SELECT programme_id, chantier_id INTO old_place FROM actions WHERE id = OLD.action_id;
+  PERFORM cashflow_rollups_move(OLD.id, -1, old_place.programme_id, old_place.chantier_id,
+                                OLD.partner_id, OLD.status, OLD.instrument);
+  IF TG_OP = 'DELETE' THEN
+    RETURN OLD;
+  END IF;
+  SELECT programme_id, chantier_id INTO new_place FROM actions WHERE id = NEW.action_id;
+  PERFORM cashflow_rollups_move(NEW.id, 1, new_place.programme_id, new_place.chantier_id,
+                                NEW.partner_id, NEW.status, NEW.instrument);
+  RETURN NEW;
+END
+$$
+""",
+    """
+CREATE FUNCTION public.cashflow_rollups_on_action_move() RETURNS trigger
+LANGUAGE plpgsql AS $$
+-- Row level on actions: an action that changes chantier (and perhaps programme) takes its
+-- commitments' scheduled and paid figures along.
+BEGIN
+  INSERT INTO cashflow_rollups AS r
+    (programme_id, chantier_id, partner_id, year, month, status, instrument,
+     scheduled_sum, paid_sum, line_count, payment_count)
+  SELECT side.programme_id, side.chantier_id, g.partner_id, g.year, g.month, g.status,
+         g.instrument, sum(side.sign * g.scheduled), sum(side.sign * g.paid),
+         sum(side.sign * g.lines), sum(side.sign * g.payments)
+  FROM (SELECT c.partner_id, c.status, c.instrument, f.year, f.month,
+               sum(f.scheduled) AS scheduled, sum(f.paid) AS paid,
+               sum(f.lines) AS lines, sum(f.payments) AS payments
+        FROM commitments c
+        CROSS JOIN LATERAL (
+          SELECT l.year, 0 AS month, l.amount AS scheduled, 0 AS paid, 1 AS lines,
+                 0 AS payments
+          FROM schedule_lines l WHERE l.commitment_id = c.id
+          UNION ALL
+          SELECT extract(year FROM p.paid_on)::int, m.month, 0,
+                 CASE WHEN p.kind = 'reversal' THEN -p.amount ELSE p.amount END, 0, 1
+          FROM payments p
+          CROSS JOIN LATERAL (VALUES (0), (extract(month FROM p.paid_on)::int)) AS m (month)
+          WHERE p.commitment_id = c.id) AS f
+        WHERE c.action_id = NEW.id
+        GROUP BY 1, 2, 3, 4, 5) AS g
+  CROSS JOIN (VALUES (OLD.programme_id, OLD.chantier_id, -1),
+                     (NEW.programme_id, NEW.chantier_id, 1))
+    AS side (programme_id, chantier_id, sign)
+  GROUP BY 1, 2, 3, 4, 5, 6, 7
+  HAVING sum(side.sign * g.lines) <> 0 OR sum(side.sign * g.payments) <> 0
+      OR sum(side.sign * g.scheduled) <> 0 OR sum(side.sign * g.paid) <> 0
+  ORDER BY 1, 2, 3, 4, 5, 6, 7
+  ON CONFLICT (programme_id, chantier_id, partner_id, year, month, status, instrument)
+  DO UPDATE SET scheduled_sum = r.scheduled_sum + EXCLUDED.scheduled_sum,
+                paid_sum = r.paid_sum + EXCLUDED.paid_sum,
+                line_count = r.line_count + EXCLUDED.line_count,
+                payment_count = r.payment_count + EXCLUDED.payment_count;
+
+  DELETE FROM cashflow_rollups WHERE line_count = 0 AND payment_count = 0;
+  RETURN NULL;
+END
+$$
+""",
+    """
+CREATE FUNCTION public.cashflow_rollups_rebuild() RETURNS void
+LANGUAGE plpgsql AS $$
+-- Recompute from scratch (a migration's backfill, or a repair by ops); writers wait meanwhile.
+BEGIN
+  LOCK TABLE commitments, actions, schedule_lines, payments IN SHARE MODE;
+  DELETE FROM cashflow_rollups;
+  INSERT INTO cashflow_rollups
+    (programme_id, chantier_id, partner_id, year, month, status, instrument,
+     scheduled_sum, paid_sum, line_count, payment_count)
+  SELECT a.programme_id, a.chantier_id, c.partner_id, f.year, f.month, c.status, c.instrument,
+         sum(f.scheduled), sum(f.paid), sum(f.lines), sum(f.payments)
+  FROM (SELECT commitment_id, year, 0 AS month, amount AS scheduled, 0 AS paid, 1 AS lines,
+               0 AS payments
+        FROM schedule_lines
+        UNION ALL
+        SELECT p.commitment_id, extract(year FROM p.paid_on)::int, m.month, 0,
+               CASE WHEN p.kind = 'reversal' THEN -p.amount ELSE p.amount END, 0, 1
+        FROM payments p
+        CROSS JOIN LATERAL (VALUES (0), (extract(month FROM p.paid_on)::int)) AS m (month)
+       ) AS f
+  JOIN commitments c ON c.id = f.commitment_id
+  JOIN actions a ON a.id = c.action_id
+  GROUP BY 1, 2, 3, 4, 5, 6, 7;
+END
+$$
+""",
+    """
+CREATE TRIGGER schedule_lines_cashflow_insert AFTER INSERT ON public.schedule_lines
+  REFERENCING NEW TABLE AS new_rows
+  FOR EACH STATEMENT EXECUTE FUNCTION cashflow_rollups_on_line_insert()
+""",
+    """
+CREATE TRIGGER schedule_lines_cashflow_update AFTER UPDATE ON public.schedule_lines
+  REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+  FOR EACH STATEMENT EXECUTE FUNCTION cashflow_rollups_on_line_update()
+""",
+    """
+CREATE TRIGGER schedule_lines_cashflow_delete AFTER DELETE ON public.schedule_lines
+  REFERENCING OLD TABLE AS old_rows
+  FOR EACH STATEMENT EXECUTE FUNCTION cashflow_rollups_on_line_delete()
+""",
+    """
+CREATE TRIGGER schedule_lines_cashflow_truncate AFTER TRUNCATE ON public.schedule_lines
+  FOR EACH STATEMENT EXECUTE FUNCTION cashflow_rollups_on_truncate()
+""",
+    """
+CREATE TRIGGER payments_cashflow_insert AFTER INSERT ON public.payments
+  REFERENCING NEW TABLE AS new_rows
+  FOR EACH STATEMENT EXECUTE FUNCTION cashflow_rollups_on_payment_insert()
+""",
+    """
+CREATE TRIGGER payments_cashflow_update AFTER UPDATE ON public.payments
+  REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+  FOR EACH STATEMENT EXECUTE FUNCTION cashflow_rollups_on_payment_update()
+""",
+    """
+CREATE TRIGGER payments_cashflow_delete AFTER DELETE ON public.payments
+  REFERENCING OLD TABLE AS old_rows
+  FOR EACH STATEMENT EXECUTE FUNCTION cashflow_rollups_on_payment_delete()
+""",
+    """
+CREATE TRIGGER payments_cashflow_truncate AFTER TRUNCATE ON public.payments
+  FOR EACH STATEMENT EXECUTE FUNCTION cashflow_rollups_on_truncate()
+""",
+    """
+CREATE TRIGGER commitments_cashflow_regrain BEFORE UPDATE OF partner_id, status, instrument,
+  action_id ON public.commitments
+  FOR EACH ROW WHEN (OLD.partner_id IS DISTINCT FROM NEW.partner_id
+                     OR OLD.status IS DISTINCT FROM NEW.status
+                     OR OLD.instrument IS DISTINCT FROM NEW.instrument
+                     OR OLD.action_id IS DISTINCT FROM NEW.action_id)
+  EXECUTE FUNCTION cashflow_rollups_on_commitment_regrain()
+""",
+    """
+CREATE TRIGGER commitments_cashflow_delete BEFORE DELETE ON public.commitments
+  FOR EACH ROW EXECUTE FUNCTION cashflow_rollups_on_commitment_regrain()
+""",
+    """
+CREATE TRIGGER actions_cashflow_move AFTER UPDATE OF chantier_id ON public.actions
+  FOR EACH ROW WHEN (OLD.chantier_id IS DISTINCT FROM NEW.chantier_id)
+  EXECUTE FUNCTION cashflow_rollups_on_action_move()
+""",
+)
+TRIGGERS = (
+    ("schedule_lines_cashflow_insert", "schedule_lines"),
+    ("schedule_lines_cashflow_update", "schedule_lines"),
+    ("schedule_lines_cashflow_delete", "schedule_lines"),
+    ("schedule_lines_cashflow_truncate", "schedule_lines"),
+    ("payments_cashflow_insert", "payments"),
+    ("payments_cashflow_update", "payments"),
+    ("payments_cashflow_delete", "payments"),
+    ("payments_cashflow_truncate", "payments"),
+    ("commitments_cashflow_regrain", "commitments"),
+    ("commitments_cashflow_delete", "commitments"),
+    ("actions_cashflow_move", "actions"),
+)
+FUNCTIONS = (
+    "cashflow_rollups_on_line_insert()",
+    "cashflow_rollups_on_line_update()",
+    "cashflow_rollups_on_line_delete()",
+    "cashflow_rollups_on_payment_insert()",
+    "cashflow_rollups_on_payment_update()",
+    "cashflow_rollups_on_payment_delete()",
+    "cashflow_rollups_on_truncate()",
+    "cashflow_rollups_move(uuid, integer, uuid, uuid, uuid, text, text)",
+    "cashflow_rollups_on_commitment_regrain()",
+    "cashflow_rollups_on_action_move()",
+    "cashflow_rollups_rebuild()",
+)
+
+
+def upgrade() -> None:
+    # Give up after 5 s waiting for a lock rather than queue every query of the service behind
+    # this migration; run it again when the table is quieter.
+    op.execute("SET LOCAL lock_timeout = '5s'")
+    op.create_table(
+        "cashflow_rollups",
+        sa.Column("programme_id", sa.Uuid(), nullable=False),
+        sa.Column("chantier_id", sa.Uuid(), nullable=False),
+        sa.Column("partner_id", sa.Uuid(), nullable=False),
+        sa.Column("year", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("month", sa.SmallInteger(), autoincrement=False, nullable=False),
+        sa.Column("status", sa.Text(), nullable=False),
+        sa.Column("instrument", sa.Text(), nullable=False),
+        sa.Column("scheduled_sum", sa.Numeric(), nullable=False),
+        sa.Column("paid_sum", sa.Numeric(), nullable=False),
+        sa.Column("line_count", sa.BigInteger(), nullable=False),
+        sa.Column("payment_count", sa.BigInteger(), nullable=False),
+        sa.CheckConstraint(
+            "month = 0 OR line_count = 0", name=op.f("cashflow_rollups_lines_yearly_check")
+        ),
+        sa.CheckConstraint(
+            "month BETWEEN 0 AND 12", name=op.f("cashflow_rollups_month_known_check")
+        ),
+        sa.ForeignKeyConstraint(
+            ["chantier_id", "programme_id"],
+            ["chantiers.id", "chantiers.programme_id"],
+            name=op.f("cashflow_rollups_chantier_id_programme_id_fkey"),
+            onupdate="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["chantier_id"],
+            ["chantiers.id"],
+            name=op.f("cashflow_rollups_chantier_id_fkey"),
+            ondelete="RESTRICT",
+        ),
+        sa.ForeignKeyConstraint(
+            ["partner_id"],
+            ["partners.id"],
+            name=op.f("cashflow_rollups_partner_id_fkey"),
+            ondelete="RESTRICT",
+        ),
+        sa.PrimaryKeyConstraint(
+            "programme_id",
+            "chantier_id",
+            "partner_id",
+            "year",
+            "month",
+            "status",
+            "instrument",
+            name=op.f("cashflow_rollups_pkey"),
+        ),
+    )
+    op.create_index(
+        "ix_cashflow_rollups_status_month",
+        "cashflow_rollups",
+        ["status", "month"],
+        unique=False,
+    )
+    op.create_index(
+        "ix_cashflow_rollups_emptied",
+        "cashflow_rollups",
+        ["programme_id"],
+        unique=False,
+        postgresql_where=sa.text("line_count = 0 AND payment_count = 0"),
+    )
+    for statement in STATEMENTS:
+        op.execute(statement)
+    op.execute("SELECT cashflow_rollups_rebuild()")
+
+
+def downgrade() -> None:
+    op.execute("SET LOCAL lock_timeout = '5s'")
+    for name, table in TRIGGERS:
+        op.execute(f"DROP TRIGGER {name} ON public.{table}")
+    for function in FUNCTIONS:
+        op.execute(f"DROP FUNCTION public.{function}")
+    op.drop_index("ix_cashflow_rollups_emptied", table_name="cashflow_rollups")
+    op.drop_index("ix_cashflow_rollups_status_month", table_name="cashflow_rollups")
+    op.drop_table("cashflow_rollups")
