@@ -32,8 +32,8 @@ BEFORE_PERIODS = "7a3e5b9c1d24"
 # The revision before beneficiaries (and the last of programmes).
 BEFORE_BENEFICIARIES = "7a3e5b9c1d24"
 
-# The revision of the money-over-time tables, before the cash-flow roll-ups; those tables.
-BEFORE_CASHFLOW = "fa3634a3b29d"
+# The revision of the payments and schedules (their merge), before the cash-flow roll-ups.
+BEFORE_CASHFLOW = "325c80c12572"
 MONEY_OVER_TIME = ("payments", "schedule_lines", "schedule_versions", "cashflow_rollups")
 
 Snapshot = dict[str, list[dict[str, Any]]]

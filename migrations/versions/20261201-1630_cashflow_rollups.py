@@ -1,7 +1,7 @@
 """Cash-flow roll-ups: scheduled and paid sums kept exact by triggers
 
 Revision ID: 5c1a9e7d3b20
-Revises: fa3634a3b29d
+Revises: 325c80c12572
 Create Date: 2026-12-01 16:30:00.000000
 
 `cashflow_rollups` holds, per (programme, chantier, partner, year, month, status, instrument),
@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "5c1a9e7d3b20"
-down_revision: str | Sequence[str] | None = "fa3634a3b29d"
+down_revision: str | Sequence[str] | None = "325c80c12572"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
