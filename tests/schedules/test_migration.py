@@ -14,6 +14,16 @@ from tests.database import admin_url, create_scratch_database, drop_database
 from tests.test_migrations import _filled, _snapshot
 
 BEFORE_SCHEDULES = "fa3634a3b29d"
+# Going down there also undoes the payments' rules (a sibling revision: its opening payments,
+# derived from the totals, go and come back with new ids) and the cash-flow roll-ups (derived
+# data, dropped and rebuilt): what this test compares is everything else.
+SIBLINGS = ("payments", "cashflow_rollups")
+
+
+def _ours(snapshot: dict[str, list[dict[str, object]]]) -> dict[str, list[dict[str, object]]]:
+    kept = {table: rows for table, rows in snapshot.items() if table not in SIBLINGS}
+    kept["changes"] = [c for c in kept["changes"] if c["resource"] != "payments"]
+    return kept
 
 
 @pytest.fixture
@@ -33,10 +43,10 @@ async def test_backfill_gives_every_commitment_its_line_and_version_and_round_tr
         async with engine.begin() as conn:
             await conn.execute(text("DELETE FROM schedule_versions"))
             await conn.execute(text("DELETE FROM schedule_lines"))
-        before = await _snapshot(engine)
+        before = _ours(await _snapshot(engine))
         assert before["commitments"]
         await asyncio.to_thread(migrations.upgrade, scratch_url)
-        upgraded = await _snapshot(engine)
+        upgraded = _ours(await _snapshot(engine))
         for table in set(before) - {"schedule_lines", "schedule_versions"}:
             assert upgraded[table] == before[table], table  # history and roll-ups untouched
         commitments = {c["id"]: c for c in before["commitments"]}
@@ -51,9 +61,9 @@ async def test_backfill_gives_every_commitment_its_line_and_version_and_round_tr
             assert version["lines"] == [{"year": c["year"], "amount": f"{c['amount']:.2f}"}]
 
         await asyncio.to_thread(migrations.downgrade, scratch_url, BEFORE_SCHEDULES)
-        assert await _snapshot(engine) == upgraded  # the rows stay with their tables
+        assert _ours(await _snapshot(engine)) == upgraded  # the rows stay with their tables
         await asyncio.to_thread(migrations.upgrade, scratch_url)
-        assert await _snapshot(engine) == upgraded
+        assert _ours(await _snapshot(engine)) == upgraded
         await asyncio.to_thread(migrations.check, scratch_url)
         # At head again, the rules hold: a one-line schedule follows its commitment.
         async with engine.begin() as conn:
