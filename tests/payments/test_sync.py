@@ -195,7 +195,7 @@ async def test_partner_totals_in_commitment_sync_become_adjustments(
     batch = app.url_path_for("put_commitments", partner_id=bdt)
 
     async def kinds_and_amounts(commitment_id: str) -> list[tuple[str, str]]:
-        """Sorted: the test's requests share one transaction, so their created_at are equal."""
+        # One test transaction: every payment has the same created_at, so no order is asked.
         listed = await client.get(f"/v1/commitments/{commitment_id}/payments")
         return sorted((p["kind"], p["amount"]) for p in listed.json()["items"])
 
