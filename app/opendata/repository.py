@@ -10,12 +10,13 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, Text, cast, func, literal_column, select
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.common.repository import conditions, when
-from app.models import Action, Chantier, Commitment, Partner, Programme
-from app.models.enums import Instrument
+from app.models import Action, Chantier, Commitment, Partner, Payment, Programme, ScheduleLine
+from app.models.enums import Instrument, PaymentKind
 from app.opendata.schemas import GrantFilters
 
 
@@ -39,8 +40,23 @@ class Grant:
     partner_name: str
     partner_siret: str | None
     action_title: str
-    action_end_date: date | None
     chantier_name: str
+    schedule_years: int
+    """How many years the current schedule spreads the grant over."""
+    last_scheduled_year: int
+    disbursements: int
+    """Payments of kind disbursement (reversals and adjustments are not instalments)."""
+    first_paid_on: date | None
+    last_paid_on: date | None
+    """Dates of the first and last payment of any kind."""
+
+
+_lines = ScheduleLine.__table__.alias("sl")
+_paid = Payment.__table__.alias("pm")
+
+
+def _of_commitment(column: Any, table: Any) -> Any:
+    return select(column).where(table.c.commitment_id == Commitment.id).scalar_subquery()
 
 
 _COLUMNS = (
@@ -60,8 +76,14 @@ _COLUMNS = (
     Partner.name.label("partner_name"),
     Partner.siret.label("partner_siret"),
     Action.title.label("action_title"),
-    Action.end_date.label("action_end_date"),
     Chantier.name.label("chantier_name"),
+    _of_commitment(func.count(), _lines).label("schedule_years"),
+    _of_commitment(func.max(_lines.c.year), _lines).label("last_scheduled_year"),
+    _of_commitment(
+        func.count().filter(_paid.c.kind == PaymentKind.disbursement.value), _paid
+    ).label("disbursements"),
+    _of_commitment(func.min(_paid.c.paid_on), _paid).label("first_paid_on"),
+    _of_commitment(func.max(_paid.c.paid_on), _paid).label("last_paid_on"),
 )
 
 
@@ -121,6 +143,54 @@ class CommitmentLine:
     chantier_name: str
     action_code: str
     action_title: str
+    payments: list[PaymentLine]
+
+
+@dataclass(frozen=True)
+class PaymentLine:
+    """One payment: a line of the Fiscal Data Package's payments."""
+
+    id: uuid.UUID
+    commitment_id: uuid.UUID
+    paid_on: date
+    amount: Decimal
+    kind: str
+    external_ref: str | None
+
+    @classmethod
+    def of(cls, commitment_id: uuid.UUID, item: list[Any]) -> PaymentLine:
+        """From `_PAYMENTS`'s JSON array: [id, paid_on, amount as text, kind, external_ref]."""
+        id_, paid_on, amount, kind, external_ref = item
+        return cls(
+            uuid.UUID(id_), commitment_id, date.fromisoformat(paid_on), Decimal(amount), kind,
+            external_ref,
+        )  # fmt: skip
+
+
+# A commitment's payments by date, read in the same statement (one snapshot: every payment
+# exported refers to a commitment exported); amounts as text, so no cent goes through a float.
+_PAYMENTS = (
+    select(
+        func.coalesce(
+            func.json_agg(
+                aggregate_order_by(
+                    func.json_build_array(
+                        Payment.id,
+                        Payment.paid_on,
+                        cast(Payment.amount, Text),
+                        Payment.kind,
+                        Payment.external_ref,
+                    ),
+                    Payment.paid_on,
+                    Payment.id,
+                )
+            ),
+            literal_column("'[]'::json"),
+        )
+    )
+    .where(Payment.commitment_id == Commitment.id)
+    .scalar_subquery()
+)
 
 
 class FiscalRepository:
@@ -147,6 +217,7 @@ class FiscalRepository:
                 Chantier.name.label("chantier_name"),
                 Action.code.label("action_code"),
                 Action.title.label("action_title"),
+                _PAYMENTS.label("payments"),
             )
             .join(Partner, Partner.id == Commitment.partner_id)
             .join(Action, Action.id == Commitment.action_id)
@@ -160,11 +231,12 @@ class FiscalRepository:
             )
             .order_by(Commitment.year, Commitment.id)
         )
-        # Fetched, not streamed: a read session is in autocommit, where PostgreSQL opens no
-        # cursor ("cursor cannot be created outside of a transaction"); the zip is built in
-        # memory anyway.
-        for row in (await self.session.execute(stmt)).all():
-            yield CommitmentLine(**row._mapping)
+        # Streamed by a server-side cursor: the session is in a transaction of its own.
+        result = await self.session.stream(stmt.execution_options(yield_per=1000))
+        async for row in result:
+            values = dict(row._mapping)
+            values["payments"] = [PaymentLine.of(row.id, item) for item in row.payments]
+            yield CommitmentLine(**values)
 
     async def period(self, programme_id: list[uuid.UUID] | None) -> tuple[int, int] | None:
         """The first and last year of the programmes exported."""

@@ -39,11 +39,14 @@ dropped silently.
 
 Mappings: `nomAttribuant`/`idAttribuant` the partner's name and siret; `referenceDecision`
 `decision_ref`; `objet` the label (the action's title when empty), cut at 256 characters;
-`nature` `aide en numéraire`; `conditionsVersement` `unique` and `datesPeriodeVersement` from
-the signature to the action's end date (the signature day when the action has none or ended
-before); `notificationUE` `oui`/`non` from `eu_notified`; `pourcentageSubvention` 1;
-`dispositifAide` the chantier's name. A text cell that a spreadsheet would run as a formula
-(starting with `=`, `+`, `-`, `@`) is written with a leading `'`.
+`nature` `aide en numéraire`; `conditionsVersement` from the schedule and the payments: `unique`
+when the schedule plans one year and at most one disbursement was made, `échelonné` otherwise;
+`datesPeriodeVersement` the payment's date for a grant paid at once, otherwise the period from
+the signature (or the first payment, if earlier) to the later of the last payment and the
+31 December of the last scheduled year; `notificationUE` `oui`/`non` from `eu_notified`;
+`pourcentageSubvention` 1; `dispositifAide` the chantier's name. A text cell that a
+spreadsheet would run as a formula (starting with `=`, `+`, `-`, `@`) is written with a leading
+`'`.
 """
 
 
@@ -96,20 +99,22 @@ async def export_scdl_unpublishable(request: Request, filters: Filters) -> Strea
     summary="Export commitments as a Fiscal Data Package (zip)",
     description=(
         "A zip of `datapackage.json` (a Tabular Data Package with the Fiscal Data Package's "
-        "`fiscalPeriod`, `model` and field `columnType`s) and `commitments.csv`: budget year as "
+        "`fiscalPeriod`, `model` and field `columnType`s), `commitments.csv`: budget year as "
         "`date:fiscal-year`, `amount` and `disbursed_amount` as EUR `value` measures, the "
         "financer as administrative classification, programme / chantier / action as the "
         "functional classification's three levels, the instrument as economic classification, "
-        "the status as budget phase. OpenSpending and data portals ingest it as it is."
+        "the status as budget phase; and `payments.csv`: each payment's date, year, signed "
+        "amount (a reversal negative) and kind, `commitment_id` a foreign key to its "
+        "commitment. OpenSpending and data portals ingest it as it is."
     ),
-    response_class=Response,
+    response_class=StreamingResponse,
     responses={
         200: {"content": {"application/zip": {"schema": {"type": "string", "format": "binary"}}}},
         **problems(*READ_ERRORS),
     },
 )
 async def export_fiscal_data_package(
-    session: Session,
+    request: Request,
     programme_id: Annotated[
         list[uuid.UUID] | None, Query(description="Only these programmes (repeatable).")
     ] = None,
@@ -118,9 +123,11 @@ async def export_fiscal_data_package(
         Query(description="Only these budget years."),
     ] = None,
 ) -> Response:
-    content = await fiscal_data_package(session, programme_id, year)
-    return Response(
-        content,
+    # Written whole first, then sent: a client that reads slowly holds no database connection.
+    spool = await fiscal_data_package(request.app.state.sessionmaker, programme_id, year)
+    return SpooledFileResponse(
+        spool,
+        request.app.state.settings.aggregates.export_stall_seconds,
         media_type="application/zip",
         headers={"Content-Disposition": 'attachment; filename="fiscal-data-package.zip"'},
     )

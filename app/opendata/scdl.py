@@ -21,8 +21,9 @@ from app.opendata.repository import Grant
 SCHEMA_PATH = Path(__file__).with_name("schemas") / "scdl_subventions_schema_v2.1.1.json"
 OBJET_MAX = 256
 NATURE = "aide en numéraire"  # every grant the API knows is paid in money
-# Without a payment schedule a grant is paid in one go, over a period that the row states.
-CONDITIONS = "unique"
+# conditionsVersement: from the schedule's years and the disbursements made (`conditions`).
+ONE_PAYMENT = "unique"
+INSTALMENTS = "échelonné"
 FULL_SHARE = "1"  # pourcentageSubvention when no financing plan says otherwise
 
 
@@ -64,11 +65,23 @@ def problems(grant: Grant) -> list[Problem]:
     return found
 
 
-def _period(signed_on: date, end: date | None) -> str:
-    """From the signature to the action's end, when it ends later; the signature day otherwise."""
-    if end is None or end <= signed_on:
-        return signed_on.isoformat()
-    return f"{signed_on.isoformat()}/{end.isoformat()}"
+def conditions(grant: Grant) -> str:
+    """`unique` when the schedule plans one year and at most one disbursement was made,
+    `échelonné` (in instalments) otherwise."""
+    return ONE_PAYMENT if grant.schedule_years <= 1 and grant.disbursements <= 1 else INSTALMENTS
+
+
+def period(grant: Grant) -> str:
+    """A grant paid at once, by one disbursement: that payment's date. Otherwise the period from
+    the signature (or the first payment, if earlier) to the later of the last payment and the
+    31 December of the last scheduled year; the signature day when that is not later."""
+    assert grant.signed_on is not None
+    paid_at_once = grant.disbursements == 1 and grant.first_paid_on == grant.last_paid_on
+    if conditions(grant) == ONE_PAYMENT and paid_at_once and grant.last_paid_on is not None:
+        return grant.last_paid_on.isoformat()
+    start = min(grant.signed_on, grant.first_paid_on or grant.signed_on)
+    end = max(date(grant.last_scheduled_year, 12, 31), grant.last_paid_on or start)
+    return start.isoformat() if end <= start else f"{start.isoformat()}/{end.isoformat()}"
 
 
 def row(grant: Grant) -> list[str]:
@@ -86,8 +99,8 @@ def row(grant: Grant) -> list[str]:
         "objet": (grant.label or grant.action_title)[:OBJET_MAX],
         "montant": format_money(grant.amount),
         "nature": NATURE,
-        "conditionsVersement": CONDITIONS,
-        "datesPeriodeVersement": _period(grant.signed_on, grant.action_end_date),
+        "conditionsVersement": conditions(grant),
+        "datesPeriodeVersement": period(grant),
         "idRAE": "",
         "notificationUE": "oui" if grant.eu_notified else "non",
         "pourcentageSubvention": FULL_SHARE,

@@ -7,7 +7,7 @@ import csv
 import io
 import uuid
 from collections.abc import AsyncIterator, Iterable
-from typing import Any
+from typing import IO, Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -99,9 +99,14 @@ async def unpublishable_csv(
 
 
 async def fiscal_data_package(
-    session: AsyncSession, programme_id: list[uuid.UUID] | None, year: list[int] | None
-) -> bytes:
-    """The Fiscal Data Package zip of the commitments of these programmes and years."""
-    repo = FiscalRepository(session)
-    period = await repo.period(programme_id)
-    return await fiscal.package_zip(repo.commitments(programme_id, year), period)
+    sessionmaker: async_sessionmaker[AsyncSession],
+    programme_id: list[uuid.UUID] | None,
+    year: list[int] | None,
+) -> IO[bytes]:
+    """The Fiscal Data Package zip of the commitments of these programmes and years and their
+    payments, written whole in a transaction of its own (a server-side cursor needs one), which
+    ends before it is sent."""
+    async with sessionmaker() as session, session.begin():
+        repo = FiscalRepository(session)
+        period = await repo.period(programme_id)
+        return await fiscal.package_zip(repo.commitments(programme_id, year), period)

@@ -30,10 +30,13 @@ async def test_zip_holds_the_descriptor_and_every_commitment_to_the_cent(
     await make_commitment(client, admin, amount="1234.56", year=2023)
     await make_commitment(client, admin, amount="0.01", year=2024, status="committed")
     archive = await _package(app, client)
-    assert sorted(archive.namelist()) == ["commitments.csv", "datapackage.json"]
+    assert sorted(archive.namelist()) == ["commitments.csv", "datapackage.json", "payments.csv"]
     package = json.loads(archive.read("datapackage.json"))
-    [resource] = package["resources"]
+    resource, payments = package["resources"]
     assert [f["name"] for f in resource["schema"]["fields"]] == [n for n, *_ in fiscal.FIELDS]
+    assert [f["name"] for f in payments["schema"]["fields"]] == [
+        n for n, *_ in fiscal.PAYMENT_FIELDS
+    ]
     assert package["fiscalPeriod"] == {"start": "2020-01-01", "end": "2026-12-31"}
     assert package["model"]["measures"]["amount"] == {"source": "amount", "currency": "EUR"}
     lines = list(csv.DictReader(io.StringIO(archive.read("commitments.csv").decode())))
@@ -41,6 +44,38 @@ async def test_zip_holds_the_descriptor_and_every_commitment_to_the_cent(
     assert {r["commitment_id"] for r in lines} == {c["id"] for c in listed}
     assert sum(Decimal(r["amount"]) for r in lines) == sum(Decimal(c["amount"]) for c in listed)
     assert {r["direction"] for r in lines} == {"expenditure"}
+
+
+async def test_payments_are_dated_signed_and_refer_to_their_commitment(
+    app: FastAPI, client: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    paid = await make_commitment(client, admin, amount="500.00", year=2023, status="committed")
+    for body in (
+        {"paid_on": "2023-05-02", "amount": "200.00", "kind": "disbursement"},
+        {"paid_on": "2024-01-15", "amount": "50.25", "kind": "reversal"},
+    ):
+        made = await client.post(f"/v1/commitments/{paid['id']}/payments", json=body, headers=admin)
+        assert made.status_code == 201, made.text
+    other_year = await make_commitment(client, admin, amount="9.00", year=2024)
+    await client.post(
+        f"/v1/commitments/{other_year['id']}/payments",
+        json={"paid_on": "2024-02-01", "amount": "9.00", "kind": "disbursement"},
+        headers=admin,
+    )
+    archive = await _package(app, client, year=2023)
+    lines = list(csv.DictReader(io.StringIO(archive.read("payments.csv").decode())))
+    mine = [r for r in lines if r["commitment_id"] == paid["id"]]
+    assert [(r["paid_on"], r["fiscal_year"], r["amount"], r["kind"]) for r in mine] == [
+        ("2023-05-02", "2023", "200.00", "disbursement"),
+        ("2024-01-15", "2024", "-50.25", "reversal"),
+    ]
+    # only the payments of the commitments exported: every one refers to a line
+    committed = {
+        r["commitment_id"]
+        for r in csv.DictReader(io.StringIO(archive.read("commitments.csv").decode()))
+    }
+    assert {r["commitment_id"] for r in lines} <= committed
+    assert other_year["id"] not in {r["commitment_id"] for r in lines}
 
 
 async def test_filters_by_year_and_programme(

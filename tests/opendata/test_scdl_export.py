@@ -62,7 +62,8 @@ async def test_a_publishable_grant_is_one_row_in_the_schemas_formats(
         "montant": "47800.20",
         "nature": "aide en numéraire",
         "conditionsVersement": "unique",
-        "datesPeriodeVersement": "2024-03-15/2026-12-31",
+        # one scheduled year (its own), nothing paid yet: from the signature to that year's end
+        "datesPeriodeVersement": "2024-03-15/2024-12-31",
         "idRAE": "",
         "notificationUE": "oui",
         "pourcentageSubvention": "1",
@@ -70,6 +71,47 @@ async def test_a_publishable_grant_is_one_row_in_the_schemas_formats(
     }
     assert row["dispositifAide"]  # the chantier's name
     assert grant["amount"] == "47800.20"
+
+
+async def _grant_row(app: FastAPI, client: httpx.AsyncClient, decision: str) -> dict[str, str]:
+    [row] = [r for r in rows(await _export(app, client)) if r["referenceDecision"] == decision]
+    return row
+
+
+async def _pay(client: httpx.AsyncClient, admin: dict[str, str], grant: str, **body: str) -> None:
+    response = await client.post(f"/v1/commitments/{grant}/payments", json=body, headers=admin)
+    assert response.status_code == 201, response.text
+
+
+async def test_payment_conditions_and_period_come_from_the_schedule_and_the_payments(
+    app: FastAPI, client: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    """Paid at once: the payment's date. Scheduled over years: `échelonné`, from the signature
+    to the end of the last scheduled year or the last payment, whichever is later."""
+    once = await publishable_grant(client, admin, amount="30000", decision_ref="ONCE")
+    await _pay(client, admin, once["id"], paid_on="2024-06-10", amount="30000", kind="disbursement")
+    row = await _grant_row(app, client, "ONCE")
+    assert (row["conditionsVersement"], row["datesPeriodeVersement"]) == ("unique", "2024-06-10")
+
+    spread = await publishable_grant(client, admin, amount="90000", decision_ref="SPREAD")
+    lines = [{"year": 2024, "amount": "30000"}, {"year": 2025, "amount": "60000"}]
+    put = await client.put(
+        f"/v1/commitments/{spread['id']}/schedule", json={"lines": lines}, headers=admin
+    )
+    assert put.status_code == 200, put.text
+    row = await _grant_row(app, client, "SPREAD")
+    assert row["conditionsVersement"] == "échelonné"
+    assert row["datesPeriodeVersement"] == "2024-03-15/2025-12-31"
+    # a late payment moves the end; two disbursements on a one-year schedule are instalments
+    await _pay(client, admin, spread["id"], paid_on="2026-02-01", amount="10", kind="disbursement")
+    row = await _grant_row(app, client, "SPREAD")
+    assert row["datesPeriodeVersement"] == "2024-03-15/2026-02-01"
+    twice = await publishable_grant(client, admin, amount="40000", decision_ref="TWICE")
+    for day in ("2024-04-01", "2024-09-01"):
+        await _pay(client, admin, twice["id"], paid_on=day, amount="20000", kind="disbursement")
+    row = await _grant_row(app, client, "TWICE")
+    assert row["conditionsVersement"] == "échelonné"
+    assert row["datesPeriodeVersement"] == "2024-03-15/2024-12-31"
 
 
 async def test_loans_are_not_grants_and_never_exported(
