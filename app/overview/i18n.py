@@ -34,6 +34,18 @@ WORDS: dict[str, dict[Lang, str]] = {
         "en": "Cumulative committed and paid amounts, by budget year.",
     },
     "by_partner": {"fr": "Par financeur", "en": "By financer"},
+    "cashflow": {"fr": "Crédits de paiement, année après année", "en": "Cash flow, year by year"},
+    "cashflow_help": {
+        "fr": "Cumuls : engagé (par année d'engagement), prévu par les échéanciers (par année "
+        "de paiement prévue) et payé (par date de paiement). Le reste à payer est l'engagé "
+        "moins le payé, à la fin de chaque année ; les paiements courent au-delà du programme.",
+        "en": "Cumulative: committed (by commitment year), scheduled (by planned payment year) "
+        "and paid (by payment date). What remains to pay is committed minus paid at each "
+        "year's end; payments run past the programme's end.",
+    },
+    "scheduled": {"fr": "Prévu", "en": "Scheduled"},
+    "paid": {"fr": "Payé", "en": "Paid"},
+    "remaining": {"fr": "Reste à payer", "en": "Remaining"},
     "by_commune": {"fr": "Par commune", "en": "By commune"},
     "by_commune_help": {
         "fr": "Une action située dans plusieurs communes compte dans chacune : "

@@ -13,7 +13,7 @@ from app.errors import NotFound
 from app.models import Programme
 from app.overview import charts
 from app.overview.repository import OverviewRepository
-from app.reporting.schemas import AggregateCell, Measures, ProgrammeSummary
+from app.reporting.schemas import AggregateCell, CashflowYear, Measures, ProgrammeSummary
 from app.reporting.service import ReportingService
 from app.reporting.statements import Cut, OrderKey
 
@@ -50,6 +50,9 @@ class ProgrammePage:
     chantiers: list[ChantierRow]
     curve: charts.Curve
     by_year: list[AggregateCell]
+    cashflow: charts.Curve
+    """Cumulative committed, scheduled and paid, over every year that has one of them."""
+    cashflow_by_year: list[CashflowYear]
     by_partner: list[AggregateCell]
     communes: list[CommuneRow]
     communes_overlap: bool
@@ -111,6 +114,15 @@ class OverviewService:
                 "disbursed": [by_year[y].disbursed if y in by_year else Decimal(0) for y in years],
             },
         )
+        cash = summary.cashflow_by_year
+        cashflow = charts.curve(
+            [c.year for c in cash],
+            {
+                "committed": [c.committed for c in cash],
+                "scheduled": [c.scheduled for c in cash],
+                "paid": [c.paid for c in cash],
+            },
+        )
         communes, overlap = await self._communes(programme)
         return ProgrammePage(
             programme,
@@ -118,6 +130,8 @@ class OverviewService:
             rows,
             curve,
             [by_year[y] for y in years if y in by_year],
+            cashflow,
+            cash,
             summary.by_partner,
             communes,
             overlap,

@@ -73,6 +73,38 @@ async def test_programme_page_totals_and_chantiers(client: httpx.AsyncClient) ->
     assert 'role="img"' in page.text  # the curve has a text alternative
 
 
+async def test_programme_page_cash_flow_is_the_summarys(
+    client: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    """Committed, scheduled, paid and what remains, year by year past the programme's end."""
+    made = await make_commitment(client, admin, amount="900.00", year=2024, status="committed")
+    lines = [{"year": 2024, "amount": "300.00"}, {"year": 2027, "amount": "600.00"}]
+    put = await client.put(f"/v1/commitments/{made['id']}/schedule", json={"lines": lines},
+                           headers=admin)  # fmt: skip
+    assert put.status_code == 200, put.text
+    paid = await client.post(
+        f"/v1/commitments/{made['id']}/payments",
+        json={"paid_on": "2024-09-30", "amount": "250.00", "kind": "disbursement"},
+        headers=admin,
+    )
+    assert paid.status_code == 201, paid.text
+    programme = (await client.get("/v1/programmes", params={"code": FIRST})).json()["items"][0]
+    summary = (await client.get(f"/v1/programmes/{programme['id']}/summary")).json()
+    page = (await client.get(f"/programmes/{FIRST}")).text
+    remaining = data_values(page, "remaining-")
+    assert remaining == {
+        str(y["year"]): Decimal(y["remaining"]) for y in summary["cashflow_by_year"]
+    }
+    assert remaining["2024"] >= Decimal("650.00")  # the seed's commitments may add to it
+    # a year scheduled past the programme's end has its row; nothing paid since 2024
+    assert remaining["2027"] - remaining["2024"] == sum(
+        Decimal(y["committed"]) - Decimal(y["paid"])
+        for y in summary["cashflow_by_year"]
+        if 2024 < y["year"] <= 2027
+    )
+    assert 'aria-labelledby="cashflow-title"' in page
+
+
 async def test_french_by_default_english_when_asked(client: httpx.AsyncClient) -> None:
     french = await client.get("/", headers={"Accept-Language": "de-DE,de;q=0.9"})
     assert '<html lang="fr">' in french.text
