@@ -28,9 +28,11 @@ from app.reporting.statements import (
     CellQuery,
     Cut,
     cells_statement,
+    cut_params,
     measures_of,
-    source,
-    where_cut,
+    page_params,
+    page_statement,
+    totals_statement,
 )
 
 
@@ -40,6 +42,16 @@ class Totals:
     committed: Decimal
     disbursed: Decimal
     count: int
+
+
+@dataclass(frozen=True)
+class CellPage:
+    """One page of cells and what the answer says besides (see `page_statement`)."""
+
+    cells: Sequence[RowMapping]
+    total_cells: int
+    in_cells: int  # Σ counts over every cell
+    totals: Totals
 
 
 @dataclass(frozen=True)
@@ -55,22 +67,36 @@ class ReportingRepository:
 
     async def cells(self, query: CellQuery) -> Sequence[RowMapping]:
         """One page of cells, each row also carrying the cell count and the sum of counts."""
-        result = await self.session.execute(cells_statement(query))
+        result = await self.session.execute(cells_statement(query), page_params(query))
         rows: Sequence[RowMapping] = result.mappings().all()
         return rows
+
+    async def page(self, query: CellQuery) -> CellPage:
+        """One page of cells, the number of cells, and the true totals: one round trip."""
+        result = await self.session.execute(page_statement(query), page_params(query))
+        rows = result.mappings().all()
+        head = rows[0]  # the statement always returns this row, even for an empty page
+        totals = Totals(
+            head["total_planned"],
+            head["total_committed"],
+            head["total_disbursed"],
+            int(head["total_count"]),
+        )
+        cells = rows if head["in_page"] else ()
+        return CellPage(cells, int(head["total_cell_count"]), int(head["count_in_cells"]), totals)
 
     async def stream_cells(self, query: CellQuery) -> AsyncIterator[RowMapping]:
         """Every cell (with the same counts as `cells`), fetched in chunks by a server-side
         cursor."""
-        result = await self.session.stream(cells_statement(query).execution_options(yield_per=1000))
+        stmt = cells_statement(query).execution_options(yield_per=1000)
+        result = await self.session.stream(stmt, page_params(query))
         async for row in result.mappings():
             yield row
 
     async def totals(self, cut: Cut) -> Totals:
         """The true total: no join that could count a commitment twice."""
-        s = source(bool(cut.action or cut.commune))
-        stmt = select(*(m.label(n) for n, m in measures_of(s).items())).where(*where_cut(s, cut))
-        row = (await self.session.execute(stmt.select_from(s))).mappings().one()
+        result = await self.session.execute(totals_statement(cut), cut_params(cut))
+        row = result.mappings().one()
         return Totals(row["planned"], row["committed"], row["disbursed"], int(row["count"]))
 
     async def summary(self, programme_id: uuid.UUID | None) -> Sequence[RowMapping]:

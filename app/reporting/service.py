@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
@@ -171,36 +171,22 @@ class ReportingService:
         page: int,
         size: int,
     ) -> AggregateResponse:
-        summary = await self.repo.totals(cut)
+        if not drilldown:
+            summary = await self.repo.totals(cut)
+            return _answer(drilldown, [], summary, 0, page, size, overlapping=False)
+        query = CellQuery(
+            drilldown, cut, order, size, (page - 1) * size, self.settings.aggregates.max_cells
+        )
+        found = await self.repo.page(query)  # past the end: no cells, still the counts
+        self._within_ceiling(found.total_cells)
         cells: list[AggregateCell] = []
-        total_cells = 0
-        in_cells = 0
-        if drilldown:
-            query = CellQuery(
-                drilldown, cut, order, size, (page - 1) * size, self.settings.aggregates.max_cells
-            )
-            rows = await self.repo.cells(query)
-            if not rows and page > 1:  # past the end: still tell the cell count
-                rows = await self.repo.cells(replace(query, limit=1, offset=0))
-                total_cells = int(rows[0]["total_cell_count"]) if rows else 0
-                in_cells = int(rows[0]["count_in_cells"]) if rows else 0
-                rows = []
-            elif rows:
-                total_cells = int(rows[0]["total_cell_count"])
-                in_cells = int(rows[0]["count_in_cells"])
-            self._within_ceiling(total_cells)
-            pacer = Pacer()
-            for start in range(0, len(rows), CELLS_PER_TURN):
-                cells += [cell(row, drilldown) for row in rows[start : start + CELLS_PER_TURN]]
-                await pacer.chunk_done()  # 10,000 cells take a while: let other requests run
-        return AggregateResponse(
-            drilldown=list(drilldown),
-            cells=cells,
-            summary=Measures(**measures(summary)),
-            total_cell_count=total_cells,
-            page=page,
-            page_size=size,
-            overlapping=in_cells > summary.count,
+        pacer = Pacer()
+        for start in range(0, len(found.cells), CELLS_PER_TURN):
+            cells += [cell(row, drilldown) for row in found.cells[start : start + CELLS_PER_TURN]]
+            await pacer.chunk_done()  # 10,000 cells take a while: let other requests run
+        overlapping = found.in_cells > found.totals.count
+        return _answer(
+            drilldown, cells, found.totals, found.total_cells, page, size, overlapping=overlapping
         )
 
     async def stream(
@@ -306,6 +292,27 @@ class ReportingService:
             by_partner=by["partner"],
             by_year=by["year"],
         )
+
+
+def _answer(
+    drilldown: tuple[str, ...],
+    cells: list[AggregateCell],
+    summary: Totals,
+    total_cells: int,
+    page: int,
+    size: int,
+    *,
+    overlapping: bool,
+) -> AggregateResponse:
+    return AggregateResponse(
+        drilldown=list(drilldown),
+        cells=cells,
+        summary=Measures(**measures(summary)),
+        total_cell_count=total_cells,
+        page=page,
+        page_size=size,
+        overlapping=overlapping,
+    )
 
 
 def _figures(target: Decimal | None, figures: dict[str, Decimal]) -> dict[str, Any]:
