@@ -19,6 +19,7 @@ from app.reporting.schemas import (
     AggregateResponse,
     ProgrammeSummary,
     Progress,
+    aggregate_filters,
     ratio,
 )
 from app.reporting.service import (
@@ -99,7 +100,7 @@ def _service(request: Request, session: AsyncSession) -> ReportingService:
 async def aggregate_commitments(
     request: Request,
     session: Session,
-    filters: Annotated[AggregateFilters, Depends()],
+    filters: Annotated[AggregateFilters, Depends(aggregate_filters)],
     drilldown: Annotated[
         list[str] | None,
         Query(

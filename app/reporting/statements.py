@@ -18,7 +18,6 @@ from sqlalchemy import (
     Integer,
     Select,
     String,
-    Table,
     Text,
     Uuid,
     and_,
@@ -213,7 +212,7 @@ def where_cut(s: FromClause, cut: Cut) -> list[ColumnElement[bool]]:
 
 # The tables that name an entity, joined to the cells once they are grouped by ids: a join
 # before the grouping costs one probe per roll-up row, after it one per cell.
-_NAMED: dict[str, tuple[Table, str]] = {
+_NAMED: dict[str, tuple[FromClause, str]] = {
     "programme": (Programme.__table__, "name"),
     "priority": (Priority.__table__, "name"),
     "chantier": (Chantier.__table__, "name"),
