@@ -8,28 +8,24 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Row, RowMapping, func, or_, select
+from sqlalchemy import RowMapping, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import (
     Action,
     Chantier,
-    ChantierPriority,
-    ChantierTarget,
-    CommitmentRollup,
     Partner,
     Priority,
     Programme,
 )
-from app.models.enums import ActionStatus
 from app.reporting.statements import (
     PROGRAMME_SUMMARY,
+    PROGRESS,
     SUMMARY,
     CellQuery,
     Cut,
     cells_statement,
     cut_params,
-    measures_of,
     page_params,
     page_statement,
     totals_statement,
@@ -52,13 +48,6 @@ class CellPage:
     total_cells: int
     in_cells: int  # Σ counts over every cell
     totals: Totals
-
-
-@dataclass(frozen=True)
-class Physical:
-    weighted: int  # Σ progress × weight
-    weight: int  # Σ weight
-    actions: int
 
 
 class ReportingRepository:
@@ -132,62 +121,9 @@ class ReportingRepository:
 
     # -- progress ------------------------------------------------------------------------------
 
-    async def entity(self, kind: str, id: uuid.UUID) -> Row[Any] | None:
-        """The chantier's or priority's id, code and name, and its programme's (`programme_id`,
-        `programme_code`, `programme_name`, `start_year`, `end_year`)."""
-        model: Any = Chantier if kind == "chantier" else Priority
-        stmt = (
-            select(
-                model.id,
-                model.code,
-                model.name,
-                Programme.id.label("programme_id"),
-                Programme.code.label("programme_code"),
-                Programme.name.label("programme_name"),
-                Programme.start_year,
-                Programme.end_year,
-            )
-            .join(Programme, Programme.id == model.programme_id)
-            .where(model.id == id)
-        )
-        return (await self.session.execute(stmt)).one_or_none()
-
-    async def programme(self, id: uuid.UUID) -> Row[Any] | None:
-        stmt = select(Programme.id).where(Programme.id == id)
-        return (await self.session.execute(stmt)).one_or_none()
-
-    async def chantiers_of(self, priority_id: uuid.UUID) -> list[uuid.UUID]:
-        stmt = select(ChantierPriority.chantier_id).where(
-            ChantierPriority.priority_id == priority_id
-        )
-        return list((await self.session.scalars(stmt)).all())
-
-    async def yearly(self, chantier_ids: Collection[uuid.UUID]) -> Sequence[RowMapping]:
-        s = CommitmentRollup.__table__.alias("s")
-        stmt = (
-            select(s.c.year, *(m.label(n) for n, m in measures_of(s).items()))
-            .where(s.c.chantier_id.in_(list(chantier_ids)))
-            .group_by(s.c.year)
-        )
-        return (await self.session.execute(stmt)).mappings().all()
-
-    async def targets(self, chantier_ids: Collection[uuid.UUID]) -> dict[int, Decimal]:
-        stmt = (
-            select(ChantierTarget.year, func.sum(ChantierTarget.amount))
-            .where(ChantierTarget.chantier_id.in_(list(chantier_ids)))
-            .group_by(ChantierTarget.year)
-        )
-        return {year: amount for year, amount in (await self.session.execute(stmt)).all()}
-
-    async def physical(self, chantier_ids: Collection[uuid.UUID]) -> Physical:
-        """Σ progress × weight, Σ weight and the number of actions, cancelled ones left out."""
-        stmt = select(
-            func.coalesce(func.sum(Action.progress * Action.weight), 0).label("weighted"),
-            func.coalesce(func.sum(Action.weight), 0).label("weight"),
-            func.count().label("actions"),
-        ).where(
-            Action.chantier_id.in_(list(chantier_ids)),
-            Action.status != ActionStatus.cancelled.value,
-        )
-        weighted, weight, actions = (await self.session.execute(stmt)).one()
-        return Physical(int(weighted), int(weight), int(actions))
+    async def progress(self, kind: str, id: uuid.UUID) -> Sequence[RowMapping]:
+        """A row per year of the chantier's or priority's period (none: no such entity); see
+        `_progress_statement`."""
+        result = await self.session.execute(PROGRESS[kind], {"id": id})
+        rows: Sequence[RowMapping] = result.mappings().all()
+        return rows

@@ -234,61 +234,56 @@ class ReportingService:
     # -- progress ------------------------------------------------------------------------------
 
     async def progress(self, kind: str, id: uuid.UUID) -> Progress:
-        entity = await self.repo.entity(kind, id)
-        if entity is None:
+        rows = await self.repo.progress(kind, id)  # one statement: entity, years, physical
+        if not rows:
             raise NotFound(f"No {kind} has id {id}.")
-        chantier_ids = [id] if kind == "chantier" else await self.repo.chantiers_of(id)
-        by_year = {row["year"]: row for row in await self.repo.yearly(chantier_ids)}
-        targets = await self.repo.targets(chantier_ids)
-        period = range(entity.start_year, entity.end_year + 1)  # its own programme's
         years: list[YearProgress] = []
         zero = Decimal("0.00")
         sums = {"planned": zero, "committed": zero, "disbursed": zero}
-        for year in period:
-            row = by_year.get(year)
-            figures = {
-                "planned": row["planned"] if row else zero,
-                "committed": row["committed"] if row else zero,
-                "disbursed": row["disbursed"] if row else zero,
-            }
+        targets: list[Decimal] = []
+        for row in rows:  # every year of its own programme's period, in order
+            figures = {name: row[name] if row[name] is not None else zero for name in sums}
             for name, value in figures.items():
                 sums[name] += value
-            years.append(YearProgress(year=year, **_figures(targets.get(year), figures)))
-        in_period = [targets[y] for y in period if y in targets]
-        target_total = sum(in_period, zero) if in_period else None
-        physical = await self.repo.physical(chantier_ids)
-        weight = physical.weight
+            if row["target"] is not None:
+                targets.append(row["target"])
+            years.append(YearProgress(year=row["year"], **_figures(row["target"], figures)))
+        target_total = sum(targets, zero) if targets else None
+        entity = rows[0]
+        weight = int(entity["weight"])
         percent = (
-            (Decimal(physical.weighted) / weight).quantize(PERCENT_PLACES, ROUND_HALF_EVEN)
+            (Decimal(entity["weighted"]) / weight).quantize(PERCENT_PLACES, ROUND_HALF_EVEN)
             if weight
             else None
         )
         return Progress(
-            id=entity.id,
-            code=entity.code,
-            name=entity.name,
+            id=entity["id"],
+            code=entity["code"],
+            name=entity["name"],
             programme=EntityRef(
-                id=entity.programme_id, code=entity.programme_code, name=entity.programme_name
+                id=entity["programme_id"],
+                code=entity["programme_code"],
+                name=entity["programme_name"],
             ),
             years=years,
             totals=ProgressFigures(**_figures(target_total, sums)),
             physical_progress=PhysicalProgress(
                 percent=percent,
-                actions=physical.actions,
+                actions=int(entity["actions"]),
                 total_weight=weight,
             ),
         )
 
     async def summary(self, programme_id: uuid.UUID | None = None) -> ProgrammeSummary:
         """Every programme's figures, or (given its id) one programme's: 404 if it is none."""
-        if programme_id is not None and await self.repo.programme(programme_id) is None:
-            raise NotFound(f"No programme has id {programme_id}.")
         by: dict[str, list[AggregateCell]] = {dim: [] for dim in SUMMARY_BREAKDOWNS}
         totals: Measures | None = None
         for row in await self.repo.summary(programme_id):
             dim = row["breakdown"]
             values = measures(row)
             if dim == "totals":
+                if not row["programme_known"]:  # the same statement looked it up
+                    raise NotFound(f"No programme has id {programme_id}.")
                 totals = Measures(**values)
                 continue
             if dim == "year":

@@ -40,13 +40,14 @@ from app.models import (
     Action,
     Chantier,
     ChantierPriority,
+    ChantierTarget,
     Commitment,
     CommitmentRollup,
     Partner,
     Priority,
     Programme,
 )
-from app.models.enums import CommitmentStatus
+from app.models.enums import ActionStatus, CommitmentStatus
 
 ENTITIES = ("programme", "priority", "chantier", "action", "partner")
 DIMENSIONS = (*ENTITIES, "partner_kind", "year", "status", "instrument", "commune")
@@ -340,7 +341,8 @@ def _shape(query: CellQuery) -> CellQuery:
         query,
         cut=cut_shape(query.cut),
         limit=None if query.limit is None else 1,
-        offset=1 if query.offset else 0,
+        # With a limit the offset is always a parameter; without, only if there is one.
+        offset=1 if query.offset and query.limit is None else 0,
     )
 
 
@@ -453,7 +455,8 @@ SUMMARY_BREAKDOWNS = ("programme", "priority", "chantier", "partner", "year")
 
 def _summary_statement(*, of_programme: bool) -> Select[Any]:
     """The totals and the five breakdowns of /v1/summary in one statement, one round trip;
-    `of_programme`: only the roll-up rows of the programme bound as `programme_id`.
+    `of_programme`: only the roll-up rows of the programme bound as `programme_id`, and the
+    totals row's `programme_known` says whether that programme exists.
 
     The roll-up is summed once, by grouping sets, into (programme, chantier, year) cells and
     partner cells (`base`, a few dozen rows); the totals, programmes, chantiers, years and
@@ -519,6 +522,10 @@ def _summary_statement(*, of_programme: bool) -> Select[Any]:
     )
     programme = Programme.__table__.alias("pg")
     chantier = Chantier.__table__.alias("ch")
+    # In the totals row: whether the programme bound exists (a 404 needs no second round trip).
+    known: ColumnElement[Any] = true()
+    if of_programme:
+        known = select(Programme.id).where(Programme.id == bindparam("programme_id")).exists()
     by_grain = select(
         grains.c.breakdown,
         func.coalesce(programme.c.id, chantier.c.id).label("id"),
@@ -526,6 +533,7 @@ def _summary_statement(*, of_programme: bool) -> Select[Any]:
         func.coalesce(programme.c.name, chantier.c.name).label("name"),
         grains.c.year,
         *(grains.c[name] for name in ("planned", "committed", "disbursed", "count")),
+        case((grains.c.breakdown == "totals", known)).label("programme_known"),
     ).select_from(
         grains.outerjoin(programme, programme.c.id == grains.c.programme_id).outerjoin(
             chantier, chantier.c.id == grains.c.chantier_id
@@ -539,6 +547,7 @@ def _summary_statement(*, of_programme: bool) -> Select[Any]:
         partner.c.name,
         null().label("year"),
         *(base.c[name] for name in ("planned", "committed", "disbursed", "count")),
+        null().label("programme_known"),
     ).select_from(base.join(partner, partner.c.id == base.c.partner_id))
     link = ChantierPriority.__table__.alias("cp")
     priority = Priority.__table__.alias("pr")
@@ -550,6 +559,7 @@ def _summary_statement(*, of_programme: bool) -> Select[Any]:
             priority.c.name,
             null().label("year"),
             *summed(base),
+            null().label("programme_known"),
         )
         .select_from(
             base.outerjoin(link, link.c.chantier_id == base.c.chantier_id).outerjoin(
@@ -572,6 +582,88 @@ def _of_programme(r: FromClause, of_programme: bool) -> list[ColumnElement[bool]
     return [r.c.programme_id == bindparam("programme_id")] if of_programme else []
 
 
+def _progress_statement(kind: str) -> Select[Any]:
+    """A chantier's or a priority's (bound as `id`) progress in one statement, one round trip:
+    a row per year of its programme's period, each carrying the entity and its programme
+    (`id`, `code`, `name`, `programme_id`, `programme_code`, `programme_name`), the year's
+    money (`planned`, `committed`, `disbursed`, null without commitments) and `target` (null
+    when none is set), and the physical progress over its actions that are not cancelled
+    (`weighted` = Σ progress × weight, `weight`, `actions`). No row: no such entity.
+
+    A priority's figures are those of the chantiers serving it, its targets theirs summed."""
+    model: Any = Chantier if kind == "chantier" else Priority
+    id_ = bindparam("id", type_=Uuid)
+    served = (
+        select(Chantier.id).where(Chantier.id == id_)
+        if kind == "chantier"
+        else select(ChantierPriority.chantier_id).where(ChantierPriority.priority_id == id_)
+    )
+    entity = (
+        select(
+            model.id,
+            model.code,
+            model.name,
+            Programme.id.label("programme_id"),
+            Programme.code.label("programme_code"),
+            Programme.name.label("programme_name"),
+            Programme.start_year,
+            Programme.end_year,
+        )
+        .join(Programme, Programme.id == model.programme_id)
+        .where(model.id == id_)
+        .subquery("e")
+    )
+    r = CommitmentRollup.__table__.alias("r")
+    money = (
+        select(r.c.year, *(m.label(n) for n, m in measures_of(r).items() if n != "count"))
+        .where(r.c.chantier_id.in_(served))
+        .group_by(r.c.year)
+        .subquery("money")
+    )
+    targets = (
+        select(ChantierTarget.year, func.sum(ChantierTarget.amount).label("target"))
+        .where(ChantierTarget.chantier_id.in_(served))
+        .group_by(ChantierTarget.year)
+        .subquery("targets")
+    )
+    physical = (
+        select(
+            func.coalesce(func.sum(Action.progress * Action.weight), 0).label("weighted"),
+            func.coalesce(func.sum(Action.weight), 0).label("weight"),
+            func.count().label("actions"),
+        )
+        .where(Action.chantier_id.in_(served), Action.status != ActionStatus.cancelled.value)
+        .subquery("physical")
+    )
+    years = (
+        func.generate_series(entity.c.start_year, entity.c.end_year)
+        .table_valued("year")
+        .render_derived(name="y")
+        .lateral("y")
+    )
+    return (
+        select(
+            *(c for c in entity.c if c.key not in ("start_year", "end_year")),
+            years.c.year,
+            money.c.planned,
+            money.c.committed,
+            money.c.disbursed,
+            targets.c.target,
+            physical.c.weighted,
+            physical.c.weight,
+            physical.c.actions,
+        )
+        .select_from(
+            entity.join(years, true())
+            .outerjoin(money, money.c.year == years.c.year)
+            .outerjoin(targets, targets.c.year == years.c.year)
+            .join(physical, true())
+        )
+        .order_by(years.c.year)
+    )
+
+
 # Constants: built once, so a request pays no statement construction.
 SUMMARY = _summary_statement(of_programme=False)
 PROGRAMME_SUMMARY = _summary_statement(of_programme=True)
+PROGRESS = {kind: _progress_statement(kind) for kind in ("chantier", "priority")}
