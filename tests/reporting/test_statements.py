@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
+from sqlalchemy.sql import ClauseElement
 
 from app.reporting.statements import (
     CellQuery,
@@ -18,9 +19,11 @@ from app.reporting.statements import (
     totals_statement,
 )
 
+DIALECT = PGDialect_asyncpg()  # type: ignore[no-untyped-call]
 
-def _sql(statement: object) -> str:
-    return str(statement.compile(dialect=postgresql.asyncpg.dialect()))  # type: ignore[attr-defined]
+
+def _sql(statement: ClauseElement) -> str:
+    return str(statement.compile(dialect=DIALECT))
 
 
 def test_statement_text_depends_on_which_filters_are_set_not_on_their_values() -> None:
