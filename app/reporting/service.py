@@ -6,7 +6,6 @@ import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import asdict
 from decimal import ROUND_HALF_EVEN, Decimal
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import RowMapping
@@ -14,7 +13,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
 from app.errors import BadRequest, ErrorItem, InvalidParameter, NotFound
-from app.models.enums import CommitmentStatus, Instrument, PartnerKind
 from app.reporting.pacing import Pacer
 from app.reporting.repository import ReportingRepository, Totals
 from app.reporting.schemas import (
@@ -112,17 +110,7 @@ def measures(row: Totals | RowMapping) -> dict[str, Any]:
     }
 
 
-_ENUMS: dict[str, type[StrEnum]] = {
-    "partner_kind": PartnerKind,
-    "status": CommitmentStatus,
-    "instrument": Instrument,
-}
-
-
 def cell(mapping: RowMapping, drilldown: Sequence[str]) -> AggregateCell:
-    """A cell from its row. Constructed, not validated: the row's values already have the
-    fields' types (the database's UUIDs, codes, names, Decimals and ints; the enums' values,
-    made members here), and validating 10,000 cells cost more than serialising them."""
     values: dict[str, Any] = measures(mapping)
     for dim in drilldown:
         if dim in ENTITIES:
@@ -130,15 +118,12 @@ def cell(mapping: RowMapping, drilldown: Sequence[str]) -> AggregateCell:
             values[dim] = (
                 None
                 if id_ is None
-                else EntityRef.model_construct(
-                    id=id_, code=mapping[f"{dim}_code"], name=mapping[f"{dim}_name"]
-                )
+                else EntityRef(id=id_, code=mapping[f"{dim}_code"], name=mapping[f"{dim}_name"])
             )
         else:
-            value = mapping[dim]
-            enum = _ENUMS.get(dim)
-            values[dim] = enum(value) if enum is not None and value is not None else value
-    return AggregateCell.model_construct(**values)
+            values[dim] = mapping[dim]
+    # Validated: pydantic-core validates a cell in about half the time model_construct takes.
+    return AggregateCell(**values)
 
 
 class ReportingService:
@@ -291,11 +276,9 @@ class ReportingService:
             else:
                 id_ = row["id"]
                 values[dim] = (
-                    None
-                    if id_ is None
-                    else EntityRef.model_construct(id=id_, code=row["code"], name=row["name"])
+                    None if id_ is None else EntityRef(id=id_, code=row["code"], name=row["name"])
                 )
-            by[dim].append(AggregateCell.model_construct(**values))  # as `cell` does
+            by[dim].append(AggregateCell(**values))
         # The empty grouping set yields its row even over an empty roll-up.
         assert totals is not None
         return ProgrammeSummary(
