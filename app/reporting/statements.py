@@ -225,25 +225,25 @@ _NAMED: dict[str, tuple[FromClause, str]] = {
 OVERLAPPING = frozenset({"priority", "commune"})
 
 
-def _grouped(query: CellQuery) -> Select[Any]:
+@dataclass
+class _Grouped:
+    cells: Select[Any]
     """The cells grouped by the drilldown's ids and values, at most max_cells + 1 of them."""
+    once: FromClause | None = None
+    """Under a priority drilldown, the rows that count each commitment once (see _by_priority)."""
+
+
+def _grouped(query: CellQuery) -> _Grouped:
     s = source(query.fine)
+    if "priority" in query.drilldown and not query.fine:
+        return _by_priority(s, query)
     from_: FromClause = s
     keys: list[ColumnElement[Any]] = []
     for dim in query.drilldown:
         if dim == "priority":
             link = ChantierPriority.__table__.alias("cp")
-            on = link.c.chantier_id == s.c.chantier_id
-            if query.cut.priority:  # cells only for the priorities asked for
-                on = and_(
-                    on, link.c.priority_id == any_(_cut_values("priority", query.cut.priority))
-                )
-            from_ = from_.outerjoin(link, on)
+            from_ = from_.outerjoin(link, _served(link, s, query.cut))
             keys.append(link.c.priority_id.label("priority_id"))
-        elif dim == "partner_kind":
-            partner = Partner.__table__.alias("pk")
-            from_ = from_.join(partner, partner.c.id == s.c.partner_id)
-            keys.append(partner.c.kind.label(dim))
         elif dim == "commune":
             unnested = (
                 func.unnest(s.c.communes)
@@ -256,10 +256,9 @@ def _grouped(query: CellQuery) -> Select[Any]:
                 on_commune = unnested.c.commune == any_(_cut_values("commune", query.cut.commune))
             from_ = from_.outerjoin(unnested, on_commune)
             keys.append(unnested.c.commune.label(dim))
-        elif dim in ENTITIES:
-            keys.append(s.c[f"{dim}_id"].label(f"{dim}_id"))
         else:
-            keys.append(s.c[dim].label(dim))
+            from_, key = _key(s, from_, dim)
+            keys.append(key)
     measures = measures_of(s)
     grouped = (
         select(*keys, *(m.label(name) for name, m in measures.items()))
@@ -267,12 +266,69 @@ def _grouped(query: CellQuery) -> Select[Any]:
         .where(*where_cut(s, query.cut))
         .group_by(*keys)
     )
-    if query.max_cells is not None:
-        # A constant, not a parameter: PostgreSQL's generic plan of a prepared statement does
-        # not know a parameter's LIMIT, guesses a few rows and picks a nested loop (3 ms
-        # instead of 1 ms over the roll-up).
-        grouped = grouped.limit(literal_column(str(query.max_cells + 1), Integer))
-    return grouped
+    return _Grouped(_at_most(grouped, query))
+
+
+def _by_priority(s: FromClause, query: CellQuery) -> _Grouped:
+    """A priority drilldown over the roll-up: the roll-up is first summed by chantier and the
+    other dimensions (`once`: a few rows, each commitment in one), then those rows are joined
+    to the chantiers' priorities (a chantier serving two priorities lands in both) and summed
+    again. The join then costs one probe per chantier cell rather than per roll-up row, and
+    the true totals are the sums of `once`, without a second pass over the roll-up."""
+    from_: FromClause = s
+    keys: list[ColumnElement[Any]] = []
+    for dim in query.drilldown:
+        if dim != "priority":
+            from_, key = _key(s, from_, dim)
+            keys.append(key)
+    by_chantier = [s.c.chantier_id, *keys]
+    once = (
+        select(*by_chantier, *(m.label(name) for name, m in measures_of(s).items()))
+        .select_from(from_)
+        .where(*where_cut(s, query.cut))
+        .group_by(*by_chantier)
+        .cte("once")
+    )
+    link = ChantierPriority.__table__.alias("cp")
+    regrouped = [
+        link.c.priority_id.label("priority_id")
+        if d == "priority"
+        else once.c[f"{d}_id" if d in ENTITIES else d]
+        for d in query.drilldown
+    ]
+    grouped = (
+        select(*regrouped, *_sums(once))
+        .select_from(once.outerjoin(link, _served(link, once, query.cut)))
+        .group_by(*regrouped)
+    )
+    return _Grouped(_at_most(grouped, query), once)
+
+
+def _served(link: FromClause, s: FromClause, cut: Cut) -> ColumnElement[bool]:
+    """The chantier_priorities rows of `s`'s chantier: only the priorities asked for, if any."""
+    on = link.c.chantier_id == s.c.chantier_id
+    if cut.priority:
+        on = and_(on, link.c.priority_id == any_(_cut_values("priority", cut.priority)))
+    return on
+
+
+def _key(s: FromClause, from_: FromClause, dim: str) -> tuple[FromClause, ColumnElement[Any]]:
+    """A dimension's grouping key in `s` (an entity by its id), and what to join for it."""
+    if dim == "partner_kind":
+        partner = Partner.__table__.alias("pk")
+        return from_.join(partner, partner.c.id == s.c.partner_id), partner.c.kind.label(dim)
+    if dim in ENTITIES:
+        return from_, s.c[f"{dim}_id"].label(f"{dim}_id")
+    return from_, s.c[dim].label(dim)
+
+
+def _at_most(grouped: Select[Any], query: CellQuery) -> Select[Any]:
+    if query.max_cells is None:
+        return grouped
+    # A constant, not a parameter: PostgreSQL's generic plan of a prepared statement does not
+    # know a parameter's LIMIT, guesses a few rows and picks a nested loop (3 ms instead of
+    # 1 ms over the roll-up).
+    return grouped.limit(literal_column(str(query.max_cells + 1), Integer))
 
 
 @dataclass
@@ -360,7 +416,7 @@ def cells_statement(query: CellQuery) -> Select[Any]:
 
 @lru_cache(maxsize=512)
 def _cells_statement(query: CellQuery) -> Select[Any]:
-    g = _grouped(query).subquery("g")
+    g = _grouped(query).cells.subquery("g")
     named = _named(g, query)
     stmt = (
         select(
@@ -390,7 +446,8 @@ def page_statement(query: CellQuery) -> Select[Any]:
 
 @lru_cache(maxsize=512)
 def _page_statement(query: CellQuery) -> Select[Any]:
-    g = _grouped(query).cte("g")
+    grouped = _grouped(query)
+    g = grouped.cells.cte("g")
     named = _named(g, query)
     page = _page(
         select(
@@ -406,32 +463,35 @@ def _page_statement(query: CellQuery) -> Select[Any]:
         func.count().label("total_cell_count"),
         func.coalesce(func.sum(g.c["count"]), 0).label("count_in_cells"),
     ]
-    if OVERLAPPING & set(query.drilldown):
+    if OVERLAPPING & set(query.drilldown) and grouped.once is None:
         t = source(bool(query.cut.action or query.cut.commune))
         summed = select(
             *(m.label(f"total_{name}") for name, m in measures_of(t).items())
         ).select_from(t)
-        totals = summed.where(*where_cut(t, query.cut)).subquery("t")
-        counts = select(*cells).select_from(g).subquery("c")
-        head: FromClause = counts.join(totals, true())
-        head_columns = [*counts.c, *totals.c]
-    else:
-        zero = literal(Decimal(0))
-        counts = select(
-            *cells,
-            *(
-                func.coalesce(func.sum(g.c[name]), zero).label(f"total_{name}")
-                for name in ("planned", "committed", "disbursed")
-            ),
-            func.coalesce(func.sum(g.c["count"]), 0).label("total_count"),
-        ).subquery("c")
-        head = counts
-        head_columns = list(counts.c)
+        totals: FromClause = summed.where(*where_cut(t, query.cut)).subquery("t")
+    else:  # the sums of rows that hold each commitment once: the cells, or `once`
+        once = g if grouped.once is None else grouped.once
+        totals = select(*_sums(once, prefix="total_")).subquery("t")
+    counts = select(*cells).select_from(g).subquery("c")
+    head: FromClause = counts.join(totals, true())
+    head_columns = [*counts.c, *totals.c]
     return (
         select(*head_columns, *(c for c in page.c if c.key != "position"))
         .select_from(head.outerjoin(page, true()))
         .order_by(page.c.position)
     )
+
+
+def _sums(rows: FromClause, prefix: str = "") -> list[ColumnElement[Any]]:
+    """The measures summed over rows that already carry them (cells, sub-totals)."""
+    zero = literal(Decimal(0))
+    return [
+        *(
+            func.coalesce(func.sum(rows.c[name]), zero).label(f"{prefix}{name}")
+            for name in ("planned", "committed", "disbursed")
+        ),
+        func.coalesce(func.sum(rows.c["count"]), 0).label(f"{prefix}count"),
+    ]
 
 
 def totals_statement(cut: Cut) -> Select[Any]:
@@ -485,17 +545,6 @@ def _summary_statement(*, of_programme: bool) -> Select[Any]:
         .cte("base")
     )
     by_chantier_year = base.c.partner_id.is_(None)
-    zero = literal(Decimal(0))
-
-    def summed(of: FromClause) -> list[ColumnElement[Any]]:
-        return [
-            *(
-                func.coalesce(func.sum(of.c[name]), zero).label(name)
-                for name in ("planned", "committed", "disbursed")
-            ),
-            func.coalesce(func.sum(of.c["count"]), 0).label("count"),
-        ]
-
     grains = (
         select(
             case(
@@ -507,7 +556,7 @@ def _summary_statement(*, of_programme: bool) -> Select[Any]:
             base.c.programme_id,
             base.c.chantier_id,
             base.c.year,
-            *summed(base),
+            *_sums(base),
         )
         .where(by_chantier_year)
         .group_by(
@@ -558,7 +607,7 @@ def _summary_statement(*, of_programme: bool) -> Select[Any]:
             priority.c.code,
             priority.c.name,
             null().label("year"),
-            *summed(base),
+            *_sums(base),
             null().label("programme_known"),
         )
         .select_from(
