@@ -26,6 +26,7 @@ DRILLDOWNS = [[d] for d in DIMENSIONS] + [
     ["action", "instrument"],
     ["commune", "year"],
     ["priority", "partner", "year"],
+    ["programme", "partner_kind", "priority"],  # priorities summed after a join for kinds
 ]
 INSTRUMENTS = ["grant", "loan", "equity", "guarantee", "own_funds", "engineering"]
 
