@@ -26,6 +26,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -252,6 +253,18 @@ class Timing:
     api: list[float] = field(default_factory=list)
     floor: list[float] = field(default_factory=list)
     raw: list[float] = field(default_factory=list)
+    api_cpu_ms: float | None = None  # the server process's CPU time per request
+    floor_cpu_ms: float | None = None
+
+
+def _cpu_seconds(process: subprocess.Popen[bytes]) -> float | None:
+    """User + system CPU time of `process` so far (Linux); less noisy than latency on a busy
+    machine: what the server itself spent."""
+    try:
+        stat = Path(f"/proc/{process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(stat[11]) + int(stat[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def _timed(work: Awaitable[Any], into: list[float]) -> Any:
@@ -304,6 +317,7 @@ async def time_http(url: str, requests: int) -> list[Timing]:
                         (await api_client.get(path)).raise_for_status()
                         (await floor_client.get(path)).raise_for_status()
                     await conn.fetch(sql, *args)
+                    cpu = (_cpu_seconds(api), _cpu_seconds(floor))
                     for i in range(count):
                         answer = await _timed(api_client.get(path), timing.api)
                         answer.raise_for_status()
@@ -311,6 +325,10 @@ async def time_http(url: str, requests: int) -> list[Timing]:
                         answer.raise_for_status()
                         if i % raw_every == 0:
                             await _timed(conn.fetch(sql, *args), timing.raw)
+                    api_cpu, floor_cpu = _cpu_seconds(api), _cpu_seconds(floor)
+                    if api_cpu is not None and floor_cpu is not None:
+                        timing.api_cpu_ms = (api_cpu - (cpu[0] or 0)) * 1000 / count
+                        timing.floor_cpu_ms = (floor_cpu - (cpu[1] or 0)) * 1000 / count
                     out.append(timing)
                 return out
         finally:
@@ -340,15 +358,21 @@ async def run(n: int, requests: int) -> None:
         for name, ms in (await time_sql(url)).items():
             print(f"  {ms:13.1f} ms  raw SQL (asyncpg): {name}", flush=True)
         print(
-            f"\n  {'API':>8} {'floor':>8} {'raw':>8} {'API/floor':>9} {'API/raw':>8}  HTTP GET"
-            f" (medians, ms; {requests} requests, raw: every tenth)",
+            f"\n  {'API':>7} {'floor':>7} {'raw':>7} {'API/floor':>9} {'API/raw':>7}"
+            f" {'CPU API':>7} {'floor':>6}  HTTP GET (medians, ms; {requests} requests each,"
+            " raw: every tenth; CPU: server ms/request)",
             flush=True,
         )
         for t in await time_http(url, requests):
             api, floor, raw = _median_ms(t.api), _median_ms(t.floor), _median_ms(t.raw)
+            cpu = (
+                f"{t.api_cpu_ms:7.2f} {t.floor_cpu_ms:6.2f}"
+                if t.api_cpu_ms is not None and t.floor_cpu_ms is not None
+                else f"{'-':>7} {'-':>6}"
+            )
             print(
-                f"  {api:8.1f} {floor:8.1f} {raw:8.1f} {api / floor:8.2f}x {api / raw:7.3f}x"
-                f"  {t.path}",
+                f"  {api:7.1f} {floor:7.1f} {raw:7.1f} {api / floor:8.2f}x {api / raw:6.3f}x"
+                f" {cpu}  {t.path}",
                 flush=True,
             )
         print(f"\n  {'rows/s':>16}  write", flush=True)

@@ -642,11 +642,16 @@ def _progress_statement(kind: str) -> Select[Any]:
     A priority's figures are those of the chantiers serving it, its targets theirs summed."""
     model: Any = Chantier if kind == "chantier" else Priority
     id_ = bindparam("id", type_=Uuid)
-    served = (
-        select(Chantier.id).where(Chantier.id == id_)
-        if kind == "chantier"
-        else select(ChantierPriority.chantier_id).where(ChantierPriority.priority_id == id_)
-    )
+    served = select(ChantierPriority.chantier_id).where(ChantierPriority.priority_id == id_)
+
+    def of(chantier_id: Any) -> ColumnElement[bool]:  # a column or a mapped attribute
+        # A chantier's own id compared as is: the generic plan of `IN (SELECT …)` hashed
+        # every action (6 ms instead of 1.7 ms at 1M commitments).
+        of_it: ColumnElement[bool] = (
+            chantier_id == id_ if kind == "chantier" else chantier_id.in_(served)
+        )
+        return of_it
+
     entity = (
         select(
             model.id,
@@ -665,13 +670,13 @@ def _progress_statement(kind: str) -> Select[Any]:
     r = CommitmentRollup.__table__.alias("r")
     money = (
         select(r.c.year, *(m.label(n) for n, m in measures_of(r).items() if n != "count"))
-        .where(r.c.chantier_id.in_(served))
+        .where(of(r.c.chantier_id))
         .group_by(r.c.year)
         .subquery("money")
     )
     targets = (
         select(ChantierTarget.year, func.sum(ChantierTarget.amount).label("target"))
-        .where(ChantierTarget.chantier_id.in_(served))
+        .where(of(ChantierTarget.chantier_id))
         .group_by(ChantierTarget.year)
         .subquery("targets")
     )
@@ -681,7 +686,7 @@ def _progress_statement(kind: str) -> Select[Any]:
             func.coalesce(func.sum(Action.weight), 0).label("weight"),
             func.count().label("actions"),
         )
-        .where(Action.chantier_id.in_(served), Action.status != ActionStatus.cancelled.value)
+        .where(of(Action.chantier_id), Action.status != ActionStatus.cancelled.value)
         .subquery("physical")
     )
     years = (
