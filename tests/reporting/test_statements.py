@@ -10,6 +10,7 @@ from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
 from sqlalchemy.sql import ClauseElement
 
 from app.reporting.statements import (
+    PROGRESS,
     CellQuery,
     Cut,
     OrderKey,
@@ -48,3 +49,12 @@ def test_the_cell_ceiling_is_a_constant_of_the_statement() -> None:
     query = CellQuery(("chantier",), Cut(), (), 100, 0, 50_000)
     assert "LIMIT 50001" in _sql(page_statement(query))
     assert "LIMIT 50001" in _sql(cells_statement(query))
+
+
+def test_a_chantiers_progress_compares_its_id_as_is() -> None:
+    """Through `chantier_id IN (SELECT …)` the generic plan of the prepared statement hashed
+    every action of every chantier; compared to the parameter it uses the chantier's index."""
+    sql = _sql(PROGRESS["chantier"])
+    assert "IN (SELECT" not in sql
+    for compared in ("r.chantier_id", "chantier_targets.chantier_id", "actions.chantier_id"):
+        assert f"{compared} = $1::UUID" in sql
