@@ -281,7 +281,9 @@ def _by_priority(s: FromClause, query: CellQuery) -> _Grouped:
         if dim != "priority":
             from_, key = _key(s, from_, dim)
             keys.append(key)
-    by_chantier = [s.c.chantier_id, *keys]
+    by_chantier = keys  # grouped by chantier anyway, once: a drilldown may name it too
+    if "chantier" not in query.drilldown:
+        by_chantier = [s.c.chantier_id.label("chantier_id"), *keys]
     once = (
         select(*by_chantier, *(m.label(name) for name, m in measures_of(s).items()))
         .select_from(from_)
