@@ -177,6 +177,10 @@ def cut_shape(cut: Cut) -> Cut:
 
 
 def where_cut(s: FromClause, cut: Cut) -> list[ColumnElement[bool]]:
+    """The cut's conditions on `s` (a `source`, or anything with its columns). Each filter is one
+    parameter named `cut_<filter>`, bound to the cut's values: a statement run as built needs no
+    parameters; one built for another cut with the same filters set takes `cut_params(cut)`.
+    (So one statement holds one cut: two cuts would share their parameters' names.)"""
     where: list[ColumnElement[bool]] = []
     if cut.year:
         where.append(s.c.year == any_(_cut_values("year", cut.year)))
