@@ -16,13 +16,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import pickle
 import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -32,6 +36,7 @@ from app import migrations
 from app.config import Settings
 from app.db import create_engine, create_sessionmaker
 from app.programme.service import seed
+from bench.aggregates_floor import baselines
 from bench.common import server_url
 from devtools.scratch import create_scratch_database, drop_database, plain
 
@@ -220,43 +225,117 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-async def time_http(url: str, requests: int) -> dict[str, float]:
+def _serve(app: str, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
+    """`app` (an ASGI factory) served by one uvicorn worker, as the API and the floor both are."""
     port = _free_port()
-    env = os.environ | {"DATABASE_URL": url, "LOG_LEVEL": "WARNING"}
-    server = subprocess.Popen(  # noqa: ASYNC220 (started once, before any timing)
-        [sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory", "--port",
-         str(port), "--workers", "1", "--no-access-log", "--log-level", "warning"],
-        env=env,
+    server = subprocess.Popen(  # started before any timing
+        [sys.executable, "-m", "uvicorn", app, "--factory", "--port", str(port),
+         "--workers", "1", "--no-access-log", "--log-level", "warning"],
+        env=os.environ | env,
     )  # fmt: skip
+    return server, f"http://127.0.0.1:{port}"
+
+
+async def _wait_ready(client: httpx.AsyncClient, path: str) -> None:
+    for _ in range(300):
+        try:
+            if (await client.get(path)).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        await asyncio.sleep(0.1)
+    raise RuntimeError(f"{client.base_url} did not answer {path}")
+
+
+@dataclass
+class Timing:
+    path: str
+    api: list[float] = field(default_factory=list)
+    floor: list[float] = field(default_factory=list)
+    raw: list[float] = field(default_factory=list)
+    api_cpu_ms: float | None = None  # the server process's CPU time per request
+    floor_cpu_ms: float | None = None
+
+
+def _cpu_seconds(process: subprocess.Popen[bytes]) -> float | None:
+    """User + system CPU time of `process` so far (Linux); less noisy than latency on a busy
+    machine: what the server itself spent."""
     try:
-        base = f"http://127.0.0.1:{port}"
-        async with httpx.AsyncClient(base_url=base, timeout=60) as client:
-            for _ in range(100):
-                try:
-                    if (await client.get("/healthz")).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    await asyncio.sleep(0.1)
-            chantiers = (await client.get("/v1/chantiers?code=TRANSPORTS")).json()["items"]
-            programmes = (await client.get("/v1/programmes?code=BENCH-2023-2027")).json()["items"]
-            out = {}
-            for path, count in [(p, requests) for p in ENDPOINTS] + [
-                (p, 10) for p in SLOW_ENDPOINTS
-            ]:
-                path = path.format(chantier=chantiers[0]["id"], programme=programmes[0]["id"])
-                for _ in range(5):
-                    (await client.get(path)).raise_for_status()
-                samples = []
-                for _ in range(count):
-                    started = time.perf_counter()
-                    response = await client.get(path)
-                    samples.append(time.perf_counter() - started)
-                    response.raise_for_status()
-                out[path] = _median_ms(samples)
-            return out
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+        stat = Path(f"/proc/{process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(stat[11]) + int(stat[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def _timed(work: Awaitable[Any], into: list[float]) -> Any:
+    started = time.perf_counter()
+    result = await work
+    into.append(time.perf_counter() - started)
+    return result
+
+
+async def time_http(url: str, requests: int) -> list[Timing]:
+    """Each endpoint's median over HTTP, next to its floor (bench.aggregates_floor, served and
+    measured the same way) and its raw GROUP BY: the three alternate, request by request, so
+    that a busy moment of the shared machine weighs on all of them alike."""
+    settings = Settings(database_url=url)  # type: ignore[arg-type]
+    conn = await asyncpg.connect(plain(url))
+    ids = {
+        "chantier": await conn.fetchval(
+            "SELECT id FROM chantiers WHERE code = 'TRANSPORTS' ORDER BY id LIMIT 1"
+        ),
+        "programme": await conn.fetchval(
+            "SELECT id FROM programmes WHERE code = 'BENCH-2023-2027'"
+        ),
+    }
+    paths = [(p.format(**ids), requests) for p in ENDPOINTS] + [(p, 10) for p in SLOW_ENDPOINTS]
+    engine = create_engine(settings)
+    async with create_sessionmaker(engine)() as session:
+        queries = {path: await baselines(session, settings, path, ids) for path, _ in paths}
+    await engine.dispose()
+    with tempfile.NamedTemporaryFile(suffix=".pickle") as routes:
+        routes.write(pickle.dumps({path: q.floor for path, q in queries.items()}))
+        routes.flush()
+        api, api_url = _serve("app.main:create_app", {"DATABASE_URL": url, "LOG_LEVEL": "WARNING"})
+        floor, floor_url = _serve(
+            "bench.aggregates_floor:create_floor",
+            {"FLOOR_DATABASE_URL": plain(url), "FLOOR_ROUTES": routes.name},
+        )
+        try:
+            async with (
+                httpx.AsyncClient(base_url=api_url, timeout=60) as api_client,
+                httpx.AsyncClient(base_url=floor_url, timeout=60) as floor_client,
+            ):
+                await _wait_ready(api_client, "/healthz")
+                await _wait_ready(floor_client, paths[0][0])
+                out = []
+                for path, count in paths:
+                    timing = Timing(path)
+                    sql, args = queries[path].raw
+                    raw_every = max(1, count // 10)
+                    for _ in range(5):  # warm: connections, prepared statements
+                        (await api_client.get(path)).raise_for_status()
+                        (await floor_client.get(path)).raise_for_status()
+                    await conn.fetch(sql, *args)
+                    cpu = (_cpu_seconds(api), _cpu_seconds(floor))
+                    for i in range(count):
+                        answer = await _timed(api_client.get(path), timing.api)
+                        answer.raise_for_status()
+                        answer = await _timed(floor_client.get(path), timing.floor)
+                        answer.raise_for_status()
+                        if i % raw_every == 0:
+                            await _timed(conn.fetch(sql, *args), timing.raw)
+                    api_cpu, floor_cpu = _cpu_seconds(api), _cpu_seconds(floor)
+                    if api_cpu is not None and floor_cpu is not None:
+                        timing.api_cpu_ms = (api_cpu - (cpu[0] or 0)) * 1000 / count
+                        timing.floor_cpu_ms = (floor_cpu - (cpu[1] or 0)) * 1000 / count
+                    out.append(timing)
+                return out
+        finally:
+            for server in (api, floor):
+                server.terminate()
+                server.wait(timeout=30)
+            await conn.close()
 
 
 async def run(n: int, requests: int) -> None:
@@ -278,9 +357,25 @@ async def run(n: int, requests: int) -> None:
         print(f"  {'median latency':>16}  request", flush=True)
         for name, ms in (await time_sql(url)).items():
             print(f"  {ms:13.1f} ms  raw SQL (asyncpg): {name}", flush=True)
-        for path, ms in (await time_http(url, requests)).items():
-            print(f"  {ms:13.1f} ms  HTTP GET {path}", flush=True)
-        print(f"  {'rows/s':>16}  write", flush=True)
+        print(
+            f"\n  {'API':>7} {'floor':>7} {'raw':>7} {'API/floor':>9} {'API/raw':>7}"
+            f" {'CPU API':>7} {'floor':>6}  HTTP GET (medians, ms; {requests} requests each,"
+            " raw: every tenth; CPU: server ms/request)",
+            flush=True,
+        )
+        for t in await time_http(url, requests):
+            api, floor, raw = _median_ms(t.api), _median_ms(t.floor), _median_ms(t.raw)
+            cpu = (
+                f"{t.api_cpu_ms:7.2f} {t.floor_cpu_ms:6.2f}"
+                if t.api_cpu_ms is not None and t.floor_cpu_ms is not None
+                else f"{'-':>7} {'-':>6}"
+            )
+            print(
+                f"  {api:7.1f} {floor:7.1f} {raw:7.1f} {api / floor:8.2f}x {api / raw:6.3f}x"
+                f" {cpu}  {t.path}",
+                flush=True,
+            )
+        print(f"\n  {'rows/s':>16}  write", flush=True)
         for name, per_second in (await time_writes(url)).items():
             print(f"  {per_second:16,.0f}  {name}", flush=True)
     finally:

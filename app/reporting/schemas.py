@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import uuid
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
@@ -44,6 +45,16 @@ class AggregateFilters:
         list[Annotated[str, Field(pattern=r"^([0-9]{5}|2[AB][0-9]{3})$")]] | None,
         _list("INSEE codes: actions spanning one of these communes."),
     ] = None
+
+
+async def aggregate_filters(**filters: Any) -> AggregateFilters:
+    """The filters as a dependency (`Depends(aggregate_filters)`): a coroutine, which FastAPI
+    awaits, where the dataclass itself would be called in a worker thread, a thread hop on
+    every request (signature: the dataclass's, so the parameters are the same)."""
+    return AggregateFilters(**filters)
+
+
+aggregate_filters.__signature__ = inspect.signature(AggregateFilters)  # type: ignore[attr-defined]
 
 
 def ratio(numerator: Decimal, denominator: Decimal | None) -> Decimal | None:

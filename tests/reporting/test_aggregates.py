@@ -26,6 +26,8 @@ DRILLDOWNS = [[d] for d in DIMENSIONS] + [
     ["action", "instrument"],
     ["commune", "year"],
     ["priority", "partner", "year"],
+    ["programme", "partner_kind", "priority"],  # priorities summed after a join for kinds
+    ["priority", "chantier", "year"],  # the chantier is the key of the first sum too
 ]
 INSTRUMENTS = ["grant", "loan", "equity", "guarantee", "own_funds", "engineering"]
 
