@@ -52,7 +52,7 @@ from devtools.scratch import create_scratch_database, drop_database, plain
 EXTRA_ACTIONS = 2_000
 EXTRA_COMMITMENTS = 40_000
 NINE = "priority,chantier,action,partner,partner_kind,year,status,instrument,commune"
-EXPORT = "/v1/aggregates/commitments?drilldown=action,partner,year,status,instrument&format=csv"
+EXPORT = "/v1/aggregates/commitments.csv?drilldown=action,partner,year,status,instrument"
 ABUSER = "203.0.113.7"  # the address the abusers claim (X-Forwarded-For), one for them all
 
 
@@ -147,7 +147,7 @@ async def huge_error_bodies(target: Target, stop: asyncio.Event, seen: Counter[s
 async def expensive_aggregates(target: Target, stop: asyncio.Event, seen: Counter[str]) -> None:
     paths = [
         f"/v1/aggregates/commitments?drilldown={NINE}&page_size=10000",
-        f"/v1/aggregates/commitments?drilldown={NINE}&format=csv",
+        f"/v1/aggregates/commitments.csv?drilldown={NINE}",
         EXPORT,
     ]
     turn = 0

@@ -29,7 +29,12 @@ STATUSES: dict[int, Status] = {
     403: Status("FORBIDDEN", "Forbidden", "The key's role may not do this."),
     404: Status("NOT_FOUND", "Not found", "No such resource."),
     405: Status("METHOD_NOT_ALLOWED", "Method not allowed", None),
-    406: Status("NOT_ACCEPTABLE", "Not acceptable", None),
+    406: Status(
+        "NOT_ACCEPTABLE",
+        "Not acceptable",
+        "`Accept` admits none of this operation's media types; `detail` names the one that "
+        "serves it.",
+    ),
     408: Status(
         "REQUEST_TIMEOUT",
         "Request timeout",

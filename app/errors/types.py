@@ -93,6 +93,12 @@ class RequestTimeout(AppError):
     status = 408
 
 
+class NotAcceptable(AppError):
+    """The client accepts none of the operation's media types (another operation serves it)."""
+
+    status = 406
+
+
 class PreconditionFailed(AppError):
     status = 412
 

@@ -7,6 +7,7 @@ import uuid
 from typing import IO, Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 from sqlalchemy import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -14,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.common.fields import format_money
 from app.common.http import READ_ERRORS, StrictRoute, problems
 from app.db import Session
+from app.errors import ErrorItem, InvalidParameter, NotAcceptable
 from app.reporting.export import SpooledFileResponse, spool_csv
 from app.reporting.schemas import (
     AggregateFilters,
@@ -35,9 +37,15 @@ router = APIRouter(tags=["aggregates"], route_class=StrictRoute)
 
 MAX_PAGE_SIZE = 10_000
 AGGREGATES_PATH = "/v1/aggregates/commitments"
+AGGREGATES_CSV_PATH = "/v1/aggregates/commitments.csv"
 CHANTIER_PROGRESS_PATH = "/v1/chantiers/{chantier_id}/progress"
 PRIORITY_PROGRESS_PATH = "/v1/priorities/{priority_id}/progress"
-HEAVY_PATHS = (AGGREGATES_PATH, CHANTIER_PROGRESS_PATH, PRIORITY_PROGRESS_PATH)
+HEAVY_PATHS = (
+    AGGREGATES_PATH,
+    AGGREGATES_CSV_PATH,
+    CHANTIER_PROGRESS_PATH,
+    PRIORITY_PROGRESS_PATH,
+)
 """Routes that group many rows: RATE_LIMIT__HEAVY_CONCURRENT bounds them per client."""
 CSV_MEDIA_TYPE = "text/csv"
 JSON = "application/json"
@@ -76,11 +84,43 @@ as every write: they are exact as soon as a write is committed.
 (`AGGREGATES__MAX_CELLS`, 50,000 by default) is refused with 400 `TOO_MANY_CELLS` naming
 `drilldown`, whatever the page asked for: drill down by fewer dimensions, or cut.
 
-`format=csv` (or `Accept: text/csv`) sends every cell (or the page asked for) as CSV,
-`;`-separated, with a first line `sep=;` for spreadsheets, and a `Content-Length`. Amounts use a
-decimal point (`1250.50`) unless `decimal=comma` asks for `1250,50`, which a French-locale
-spreadsheet reads as a number.
+**CSV**: the same cells as a spreadsheet are `GET /v1/aggregates/commitments.csv`, a separate
+operation with the same parameters, so that this one answers JSON only.
 """
+
+CSV_DESCRIPTION = """
+The cells of `GET /v1/aggregates/commitments` (same parameters, same measures, same ceiling) as
+CSV: `;`-separated, a first line `sep=;` for spreadsheets, a header line, then a line per cell
+(every cell, or the page asked for with `page` and `page_size`), with a `Content-Length`.
+Entities take three columns (`chantier_id`, `chantier_code`, `chantier_name`). Amounts use a
+decimal point (`1250.50`) unless `decimal=comma` asks for `1250,50`, which a French-locale
+spreadsheet reads as a number. The file is written whole before it is sent.
+"""
+
+
+Drilldown = Annotated[
+    list[str] | None,
+    Query(
+        description=f"Comma-separated dimensions among {', '.join(DIMENSIONS)}.",
+        examples=["chantier,year"],
+    ),
+]
+Order = Annotated[
+    str | None,
+    Query(
+        max_length=256,
+        description=(
+            "Comma-separated measures or drilldown dimensions, `-` for descending "
+            f"(measures: {', '.join(MEASURES)}); entities sort by code."
+        ),
+        examples=["-committed,year"],
+    ),
+]
+Page = Annotated[int | None, Query(ge=1, le=1_000_000, description="From 1.")]
+PageSize = Annotated[
+    int | None,
+    Query(ge=1, le=MAX_PAGE_SIZE, description=f"Cells per page, at most {MAX_PAGE_SIZE}."),
+]
 
 
 def _service(request: Request, session: AsyncSession) -> ReportingService:
@@ -90,64 +130,41 @@ def _service(request: Request, session: AsyncSession) -> ReportingService:
 @router.get(
     AGGREGATES_PATH,
     name="aggregate_commitments",
-    summary="Aggregate commitments by dimensions (drilldown, filters, order, paging, CSV)",
+    summary="Aggregate commitments by dimensions (drilldown, filters, order, paging)",
     description=AGGREGATE_DESCRIPTION,
     response_model=AggregateResponse,
     response_model_exclude_unset=True,
-    responses={
-        200: {"content": {CSV_MEDIA_TYPE: {"schema": {"type": "string"}}}},
-        **problems(*READ_ERRORS),
-    },
+    responses=problems(*READ_ERRORS, 406),
 )
 async def aggregate_commitments(
     request: Request,
     session: Session,
     filters: Annotated[AggregateFilters, Depends(aggregate_filters)],
-    drilldown: Annotated[
-        list[str] | None,
-        Query(
-            description=f"Comma-separated dimensions among {', '.join(DIMENSIONS)}.",
-            examples=["chantier,year"],
-        ),
-    ] = None,
-    order: Annotated[
-        str | None,
-        Query(
-            max_length=256,
-            description=(
-                "Comma-separated measures or drilldown dimensions, `-` for descending "
-                f"(measures: {', '.join(MEASURES)}); entities sort by code."
-            ),
-            examples=["-committed,year"],
-        ),
-    ] = None,
-    page: Annotated[int | None, Query(ge=1, le=1_000_000, description="From 1.")] = None,
-    page_size: Annotated[
-        int | None,
-        Query(ge=1, le=MAX_PAGE_SIZE, description=f"Cells per page, at most {MAX_PAGE_SIZE}."),
-    ] = None,
+    drilldown: Drilldown = None,
+    order: Order = None,
+    page: Page = None,
+    page_size: PageSize = None,
     format: Annotated[
         Literal["json", "csv"] | None,
-        Query(description="`csv` streams the cells as CSV (as does `Accept: text/csv`)."),
+        Query(
+            deprecated=True,
+            description=(
+                "Only `json`: CSV is `GET /v1/aggregates/commitments.csv` (`csv` here is a 400 "
+                "that says so)."
+            ),
+        ),
     ] = None,
-    decimal: Annotated[
-        Literal["point", "comma"],
-        Query(description="CSV only: `comma` writes amounts and rates as `1250,50`."),
-    ] = "point",
 ) -> Any:
+    if format == "csv":
+        raise _csv_moved("format", "format=csv")
+    accept = request.headers.get("accept", "")
+    if CSV_MEDIA_TYPE in accept and not _accepts_json(accept):
+        raise NotAcceptable(
+            "This operation answers application/json only: the CSV is "
+            f"GET {AGGREGATES_CSV_PATH}, with the same parameters."
+        )
     dims = parse_drilldown(drilldown)
     keys = parse_order(order, dims)
-    wants_csv = format == "csv" or (
-        format is None and CSV_MEDIA_TYPE in request.headers.get("accept", "")
-    )
-    if wants_csv:
-        spool = await _export(request, filters, dims, keys, (page, page_size), decimal)
-        return SpooledFileResponse(
-            spool,
-            request.app.state.settings.aggregates.export_stall_seconds,
-            media_type=f"{CSV_MEDIA_TYPE}; charset=utf-8",
-            headers={"Content-Disposition": 'attachment; filename="commitments-aggregates.csv"'},
-        )
     service = _service(request, session)
     cut = await service.resolve(filters)
     answer = await service.aggregate(dims, cut, keys, page or 1, page_size or 100)
@@ -160,6 +177,54 @@ def _json(answer: BaseModel, *, exclude_unset: bool = False) -> Response:
     the dump again and serialise that (seconds of a worker for 10,000 cells, during which
     nobody else is served; a third of the CPU of a summary)."""
     return Response(answer.model_dump_json(exclude_unset=exclude_unset), media_type=JSON)
+
+
+@router.get(
+    AGGREGATES_CSV_PATH,
+    name="export_commitment_aggregates",
+    summary="Aggregate commitments by dimensions, as CSV (the cells for a spreadsheet)",
+    description=CSV_DESCRIPTION,
+    response_class=StreamingResponse,
+    responses={
+        200: {"content": {CSV_MEDIA_TYPE: {"schema": {"type": "string"}}}},
+        **problems(*READ_ERRORS),
+    },
+)
+async def export_commitment_aggregates(
+    request: Request,
+    filters: Annotated[AggregateFilters, Depends(aggregate_filters)],
+    drilldown: Drilldown = None,
+    order: Order = None,
+    page: Page = None,
+    page_size: PageSize = None,
+    decimal: Annotated[
+        Literal["point", "comma"],
+        Query(description="`comma` writes amounts and rates as `1250,50`."),
+    ] = "point",
+) -> StreamingResponse:
+    dims = parse_drilldown(drilldown)
+    keys = parse_order(order, dims)
+    spool = await _export(request, filters, dims, keys, (page, page_size), decimal)
+    return SpooledFileResponse(
+        spool,
+        request.app.state.settings.aggregates.export_stall_seconds,
+        media_type=f"{CSV_MEDIA_TYPE}; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="commitments-aggregates.csv"'},
+    )
+
+
+def _csv_moved(parameter: str, what: str) -> InvalidParameter:
+    detail = f"{what} is no longer served here: GET {AGGREGATES_CSV_PATH} takes the same parameters"
+    return InvalidParameter(f"{detail}.", errors=[ErrorItem(parameter=parameter, detail=detail)])
+
+
+def _accepts_json(accept: str) -> bool:
+    """Whether an Accept header admits JSON (application/json, application/*, */*)."""
+    for part in accept.split(","):
+        media = part.split(";", 1)[0].strip().lower()
+        if media in ("application/json", "application/*", "*/*"):
+            return True
+    return False
 
 
 def _csv_header(dims: tuple[str, ...]) -> list[str]:

@@ -121,8 +121,7 @@ export async function committedByChantierAndYear(client: RelanceClient): Promise
     },
   });
   if (error) throw new ProblemError(error);
-  // The operation also answers text/csv (format=csv or Accept: text/csv): rule that out.
-  if (typeof data === "string") throw new Error("asked for JSON, got CSV");
+  // JSON only (the CSV is its own operation, /v1/aggregates/commitments.csv): no narrowing.
   const lines = data.cells.map((cell: AggregateCell) => {
     const chantier = cell.chantier ? `${cell.chantier.code} ${cell.chantier.name}` : "(none)";
     const rate = cell.execution_rate ?? "n/a"; // null when nothing is committed

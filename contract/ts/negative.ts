@@ -43,7 +43,10 @@ export async function misuses(client: RelanceClient): Promise<void> {
   const { data } = await client.GET("/v1/aggregates/commitments", {
     params: { query: { drilldown: ["chantier"] } },
   });
-  if (data === undefined || typeof data === "string") return;
+  if (data === undefined) return;
+  // @ts-expect-error the JSON operation never answers a CSV string
+  const csv: string = data;
+  void csv;
   // @ts-expect-error measures are decimal strings: no arithmetic without parsing
   const doubled: number = data.summary.committed * 2;
   // @ts-expect-error cells have no `total`

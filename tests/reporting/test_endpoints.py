@@ -23,18 +23,12 @@ async def dataset(
     return await build(client, admin, connection)
 
 
-@pytest.mark.parametrize("how", ["format", "accept"])
-async def test_csv_streams_the_same_cells_with_sep_line(
-    client: httpx.AsyncClient, dataset: dict[str, Any], how: str
+async def test_csv_is_its_own_operation_with_the_same_cells_and_a_sep_line(
+    client: httpx.AsyncClient, dataset: dict[str, Any]
 ) -> None:
     query = "drilldown=priority,year&order=-committed&year_from=2021"
     json_body = (await client.get(f"/v1/aggregates/commitments?{query}&page_size=10000")).json()
-    if how == "format":
-        response = await client.get(f"/v1/aggregates/commitments?{query}&format=csv")
-    else:
-        response = await client.get(
-            f"/v1/aggregates/commitments?{query}", headers={"Accept": "text/csv"}
-        )
+    response = await client.get(f"/v1/aggregates/commitments.csv?{query}")
     assert response.status_code == 200, response.text
     assert response.headers["content-type"].startswith("text/csv")
     lines = response.text.splitlines()
@@ -225,9 +219,9 @@ async def test_aggregates_see_a_write_as_soon_as_it_is_committed(
 async def test_csv_with_decimal_comma_for_french_spreadsheets(
     client: httpx.AsyncClient, dataset: dict[str, Any]
 ) -> None:
-    query = "drilldown=year&format=csv"
-    point = (await client.get(f"/v1/aggregates/commitments?{query}")).text.splitlines()
-    comma = (await client.get(f"/v1/aggregates/commitments?{query}&decimal=comma")).text
+    query = "drilldown=year"
+    point = (await client.get(f"/v1/aggregates/commitments.csv?{query}")).text.splitlines()
+    comma = (await client.get(f"/v1/aggregates/commitments.csv?{query}&decimal=comma")).text
     rows = list(csv.DictReader(io.StringIO("\n".join(comma.splitlines()[1:])), delimiter=";"))
     expected = list(csv.DictReader(io.StringIO("\n".join(point[1:])), delimiter=";"))
     assert rows
@@ -236,4 +230,31 @@ async def test_csv_with_decimal_comma_for_french_spreadsheets(
         assert "," in row["planned"]
         assert "." not in row["planned"]
         assert row["year"] == reference["year"]
-    assert_problem(await client.get(f"/v1/aggregates/commitments?{query}&decimal=dot"), 400)
+    assert_problem(await client.get(f"/v1/aggregates/commitments.csv?{query}&decimal=dot"), 400)
+
+
+async def test_the_json_operation_answers_json_only_and_names_the_csv_one(
+    client: httpx.AsyncClient, dataset: dict[str, Any]
+) -> None:
+    """`format=csv` and `Accept: text/csv` were served by the JSON operation before the CSV
+    became its own: a client still asking so is told where the CSV is, never sent JSON it did
+    not ask for."""
+    moved = assert_problem(
+        await client.get("/v1/aggregates/commitments?drilldown=year&format=csv"), 400
+    )
+    assert moved["errors"][0]["parameter"] == "format"
+    assert "/v1/aggregates/commitments.csv" in moved["detail"]
+    refused = await client.get(
+        "/v1/aggregates/commitments?drilldown=year", headers={"Accept": "text/csv"}
+    )
+    assert_problem(refused, 406, "NOT_ACCEPTABLE")
+    assert "/v1/aggregates/commitments.csv" in refused.json()["detail"]
+    for accept in ("text/csv, application/json;q=0.5", "*/*", "application/json"):
+        answer = await client.get(
+            "/v1/aggregates/commitments?drilldown=year", headers={"Accept": accept}
+        )
+        assert answer.status_code == 200, accept
+        assert answer.headers["content-type"] == "application/json"
+    assert (
+        await client.get("/v1/aggregates/commitments?drilldown=year&format=json")
+    ).status_code == 200
