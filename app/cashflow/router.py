@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import IO, Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.responses import StreamingResponse
 from sqlalchemy import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -16,16 +17,27 @@ from app.cashflow.statements import MEASURES, CashflowQuery
 from app.common.fields import format_money
 from app.common.http import READ_ERRORS, StrictRoute, problems
 from app.db import Session
-from app.reporting.export import SpooledFileResponse, spool_csv
-from app.reporting.schemas import AggregateFilters
+from app.reporting.export import SpooledFileResponse, json_only, spool_csv
+from app.reporting.schemas import AggregateFilters, aggregate_filters
 from app.reporting.service import ReportingService, parse_drilldown, parse_order
 from app.reporting.statements import DIMENSIONS, ENTITIES
+
+# The cube's dimensions but the territories' EPCI and département (the cash-flow roll-ups
+# stop at the chantier; communes come from the commitments, counted whole: see the
+# description).
+CASHFLOW_DIMENSIONS = tuple(d for d in DIMENSIONS if d not in ("epci", "departement"))
+
+
+def parse_cashflow_drilldown(values: list[str] | None) -> tuple[str, ...]:
+    return parse_drilldown(values, CASHFLOW_DIMENSIONS)
+
 
 router = APIRouter(tags=["aggregates"], route_class=StrictRoute)
 
 MAX_PAGE_SIZE = 10_000
 CASHFLOW_PATH = "/v1/aggregates/cashflow"
-HEAVY_PATHS = (CASHFLOW_PATH,)
+CASHFLOW_CSV_PATH = "/v1/aggregates/cashflow.csv"
+HEAVY_PATHS = (CASHFLOW_PATH, CASHFLOW_CSV_PATH)
 """Routes that group many rows: RATE_LIMIT__HEAVY_CONCURRENT bounds them per client."""
 CSV_MEDIA_TYPE = "text/csv"
 
@@ -66,9 +78,44 @@ action spanning several communes appears in each of its cells (`overlapping` the
 **Ceiling**: more cells (periods included) than `AGGREGATES__MAX_CELLS` is a 400
 `TOO_MANY_CELLS` naming `drilldown`.
 
-`format=csv` (or `Accept: text/csv`): `;`-separated, first line `sep=;`, `decimal=comma` for
-`1250,50`.
+**CSV**: the same cells are `GET /v1/aggregates/cashflow.csv`, with the same parameters.
 """
+
+CASHFLOW_CSV_DESCRIPTION = """
+The cells of `GET /v1/aggregates/cashflow` (same parameters, measures and ceiling) as CSV:
+`;`-separated, a first line `sep=;` for spreadsheets, a header line, a line per cell, with a
+`Content-Length`; `decimal=comma` writes `1250,50`. Written whole before it is sent.
+"""
+
+Drilldown = Annotated[
+    list[str] | None,
+    Query(
+        description=f"Comma-separated dimensions among {', '.join(CASHFLOW_DIMENSIONS)} (the time "
+        "axis is always there).",
+        examples=["chantier"],
+    ),
+]
+Axis = Annotated[
+    Literal["year", "month"],
+    Query(description="`month`: one cell per month (see the description)."),
+]
+Order = Annotated[
+    str | None,
+    Query(
+        max_length=256,
+        description=(
+            "Comma-separated measures, `year` or drilldown dimensions, `-` for descending "
+            f"(measures: {', '.join(MEASURES)}); entities sort by code; periods in order "
+            "break ties."
+        ),
+        examples=["-paid,year"],
+    ),
+]
+Page = Annotated[int | None, Query(ge=1, le=1_000_000, description="From 1.")]
+PageSize = Annotated[
+    int | None,
+    Query(ge=1, le=MAX_PAGE_SIZE, description=f"Cells per page, at most {MAX_PAGE_SIZE}."),
+]
 
 
 def _current_year() -> int:
@@ -82,71 +129,26 @@ def _current_year() -> int:
     description=CASHFLOW_DESCRIPTION,
     response_model=CashflowResponse,
     response_model_exclude_unset=True,
-    responses={
-        200: {"content": {CSV_MEDIA_TYPE: {"schema": {"type": "string"}}}},
-        **problems(*READ_ERRORS),
-    },
+    responses=problems(*READ_ERRORS, 406),
 )
 async def aggregate_cashflow(
     request: Request,
     session: Session,
-    filters: Annotated[AggregateFilters, Depends()],
-    drilldown: Annotated[
-        list[str] | None,
-        Query(
-            description=f"Comma-separated dimensions among {', '.join(DIMENSIONS)} (the time "
-            "axis is always there).",
-            examples=["chantier"],
-        ),
-    ] = None,
-    axis: Annotated[
-        Literal["year", "month"],
-        Query(description="`month`: one cell per month (see the description)."),
-    ] = "year",
+    filters: Annotated[AggregateFilters, Depends(aggregate_filters)],
+    drilldown: Drilldown = None,
+    axis: Axis = "year",
     as_of: Annotated[
         int | None,
         Query(ge=1900, le=2200, description="The summary's reference year; the current one."),
     ] = None,
-    order: Annotated[
-        str | None,
-        Query(
-            max_length=256,
-            description=(
-                "Comma-separated measures, `year` or drilldown dimensions, `-` for descending "
-                f"(measures: {', '.join(MEASURES)}); entities sort by code; periods in order "
-                "break ties."
-            ),
-            examples=["-paid,year"],
-        ),
-    ] = None,
-    page: Annotated[int | None, Query(ge=1, le=1_000_000, description="From 1.")] = None,
-    page_size: Annotated[
-        int | None,
-        Query(ge=1, le=MAX_PAGE_SIZE, description=f"Cells per page, at most {MAX_PAGE_SIZE}."),
-    ] = None,
-    format: Annotated[
-        Literal["json", "csv"] | None,
-        Query(description="`csv` sends the cells as CSV (as does `Accept: text/csv`)."),
-    ] = None,
-    decimal: Annotated[
-        Literal["point", "comma"],
-        Query(description="CSV only: `comma` writes amounts as `1250,50`."),
-    ] = "point",
+    order: Order = None,
+    page: Page = None,
+    page_size: PageSize = None,
 ) -> Any:
-    dims = parse_drilldown(drilldown)
+    json_only(request.headers.get("accept", ""), CASHFLOW_CSV_PATH)
+    dims = parse_cashflow_drilldown(drilldown)
     keys = parse_order(order, (*dims, "year"), MEASURES)
     settings = request.app.state.settings
-    wants_csv = format == "csv" or (
-        format is None and CSV_MEDIA_TYPE in request.headers.get("accept", "")
-    )
-    if wants_csv:
-        spool = await _export(request, filters, dims, axis, keys, (page, page_size), decimal)
-        return SpooledFileResponse(
-            spool,
-            settings.aggregates.export_stall_seconds,
-            media_type=f"{CSV_MEDIA_TYPE}; charset=utf-8",
-            headers={"Content-Disposition": 'attachment; filename="cashflow.csv"'},
-        )
     cut = await ReportingService(session, settings).resolve(filters)
     size = page_size or 100
     query = query_of(dims, cut, axis, keys, page, size, settings.aggregates.max_cells)
@@ -154,6 +156,41 @@ async def aggregate_cashflow(
         query, page or 1, as_of or _current_year()
     )
     return Response(answer.model_dump_json(exclude_unset=True), media_type="application/json")
+
+
+@router.get(
+    CASHFLOW_CSV_PATH,
+    name="export_cashflow",
+    summary="Money over time as CSV: committed, scheduled, paid and remaining per period",
+    description=CASHFLOW_CSV_DESCRIPTION,
+    response_class=StreamingResponse,
+    responses={
+        200: {"content": {CSV_MEDIA_TYPE: {"schema": {"type": "string"}}}},
+        **problems(*READ_ERRORS),
+    },
+)
+async def export_cashflow(
+    request: Request,
+    filters: Annotated[AggregateFilters, Depends(aggregate_filters)],
+    drilldown: Drilldown = None,
+    axis: Axis = "year",
+    order: Order = None,
+    page: Page = None,
+    page_size: PageSize = None,
+    decimal: Annotated[
+        Literal["point", "comma"],
+        Query(description="`comma` writes amounts as `1250,50`."),
+    ] = "point",
+) -> StreamingResponse:
+    dims = parse_cashflow_drilldown(drilldown)
+    keys = parse_order(order, (*dims, "year"), MEASURES)
+    spool = await _export(request, filters, dims, axis, keys, (page, page_size), decimal)
+    return SpooledFileResponse(
+        spool,
+        request.app.state.settings.aggregates.export_stall_seconds,
+        media_type=f"{CSV_MEDIA_TYPE}; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="cashflow.csv"'},
+    )
 
 
 def _csv_header(query: CashflowQuery) -> list[str]:

@@ -20,6 +20,7 @@ from typing import IO, Any
 from starlette.responses import StreamingResponse
 from starlette.types import Message, Send
 
+from app.errors import NotAcceptable
 from app.reporting.csv_safety import FormulaSafeWriter
 from app.reporting.pacing import Pacer
 
@@ -28,6 +29,27 @@ logger = logging.getLogger("relance.export")
 SPOOL_MEMORY_BYTES = 1024 * 1024
 CHUNK_BYTES = 64 * 1024
 ROWS_PER_WRITE = 100
+
+
+def accepts_json(accept: str) -> bool:
+    """Whether an Accept header admits JSON (no header, application/json, application/*, */*)."""
+    if not accept.strip():
+        return True
+    for part in accept.split(","):
+        media = part.split(";", 1)[0].strip().lower()
+        if media in ("application/json", "application/*", "*/*"):
+            return True
+    return False
+
+
+def json_only(accept: str, csv_path: str) -> None:
+    """A JSON operation whose CSV is another one: an Accept asking for CSV without admitting
+    JSON is a 406 that names where the CSV is, never JSON the client did not ask for."""
+    if "text/csv" in accept and not accepts_json(accept):
+        raise NotAcceptable(
+            f"This operation answers application/json only: the CSV is GET {csv_path}, with "
+            "the same parameters."
+        )
 
 
 class ClientStalled(Exception):

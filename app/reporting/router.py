@@ -15,8 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.common.fields import format_money
 from app.common.http import READ_ERRORS, StrictRoute, problems
 from app.db import Session
-from app.errors import ErrorItem, InvalidParameter, NotAcceptable
-from app.reporting.export import SpooledFileResponse, spool_csv
+from app.errors import ErrorItem, InvalidParameter
+from app.reporting.export import SpooledFileResponse, json_only, spool_csv
 from app.reporting.schemas import (
     AggregateFilters,
     AggregateResponse,
@@ -157,12 +157,7 @@ async def aggregate_commitments(
 ) -> Any:
     if format == "csv":
         raise _csv_moved("format", "format=csv")
-    accept = request.headers.get("accept", "")
-    if CSV_MEDIA_TYPE in accept and not _accepts_json(accept):
-        raise NotAcceptable(
-            "This operation answers application/json only: the CSV is "
-            f"GET {AGGREGATES_CSV_PATH}, with the same parameters."
-        )
+    json_only(request.headers.get("accept", ""), AGGREGATES_CSV_PATH)
     dims = parse_drilldown(drilldown)
     keys = parse_order(order, dims)
     service = _service(request, session)
@@ -216,15 +211,6 @@ async def export_commitment_aggregates(
 def _csv_moved(parameter: str, what: str) -> InvalidParameter:
     detail = f"{what} is no longer served here: GET {AGGREGATES_CSV_PATH} takes the same parameters"
     return InvalidParameter(f"{detail}.", errors=[ErrorItem(parameter=parameter, detail=detail)])
-
-
-def _accepts_json(accept: str) -> bool:
-    """Whether an Accept header admits JSON (application/json, application/*, */*)."""
-    for part in accept.split(","):
-        media = part.split(";", 1)[0].strip().lower()
-        if media in ("application/json", "application/*", "*/*"):
-            return True
-    return False
 
 
 def _csv_header(dims: tuple[str, ...]) -> list[str]:

@@ -67,16 +67,19 @@ def _bad(parameter: str, detail: str) -> InvalidParameter:
     )
 
 
-def parse_drilldown(values: Sequence[str] | None) -> tuple[str, ...]:
+def parse_drilldown(
+    values: Sequence[str] | None, dimensions: Sequence[str] = DIMENSIONS
+) -> tuple[str, ...]:
+    """`dimensions`: those of the cube asked (the commitments cube's by default)."""
     dims: list[str] = []
     for value in values or ():
         for part in value.split(","):
             name = part.strip()
             if not name:
                 continue
-            if name not in DIMENSIONS:
+            if name not in dimensions:
                 raise _bad(
-                    "drilldown", f"has unknown dimension {name!r}; use {', '.join(DIMENSIONS)}"
+                    "drilldown", f"has unknown dimension {name!r}; use {', '.join(dimensions)}"
                 )
             if name in dims:
                 raise _bad("drilldown", f"names {name!r} twice")

@@ -20,6 +20,7 @@ from tests.cashflow.world import World
 from tests.conftest import assert_problem, pointers
 
 CASHFLOW = "/v1/aggregates/cashflow"
+CASHFLOW_CSV = "/v1/aggregates/cashflow.csv"
 
 
 @pytest.fixture
@@ -43,9 +44,7 @@ async def test_csv_has_the_json_cells_with_decimal_commas_on_request(
     client: httpx.AsyncClient,
 ) -> None:
     cells = (await _json(client, drilldown="partner", page_size=10000))["cells"]
-    response = await client.get(
-        CASHFLOW, params={"drilldown": "partner", "format": "csv", "decimal": "comma"}
-    )
+    response = await client.get(CASHFLOW_CSV, params={"drilldown": "partner", "decimal": "comma"})
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/csv")
     lines = response.text.splitlines()
@@ -121,9 +120,20 @@ async def test_over_the_cell_ceiling_is_400_too_many_cells_in_json_and_csv(
     attach_database(app, engine, sessionmaker)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-        for params in ({"drilldown": "partner"}, {"drilldown": "partner", "format": "csv"}):
-            body = assert_problem(await client.get(CASHFLOW, params=params), 400, "TOO_MANY_CELLS")
+        for path in (CASHFLOW, CASHFLOW_CSV):
+            refused = await client.get(path, params={"drilldown": "partner"})
+            body = assert_problem(refused, 400, "TOO_MANY_CELLS")
             assert pointers(body) == ["drilldown"]
+
+
+@pytest.mark.usefixtures("world")
+async def test_the_json_operation_answers_json_only_and_names_the_csv_one(
+    client: httpx.AsyncClient,
+) -> None:
+    refused = await client.get(CASHFLOW, headers={"Accept": "text/csv"})
+    assert "/v1/aggregates/cashflow.csv" in assert_problem(refused, 406, "NOT_ACCEPTABLE")["detail"]
+    answer = await client.get(CASHFLOW, headers={"Accept": "text/csv, application/json;q=0.1"})
+    assert answer.headers["content-type"] == "application/json"
 
 
 def test_the_cashflow_route_is_a_heavy_request(app: FastAPI) -> None:
@@ -132,4 +142,5 @@ def test_the_cashflow_route_is_a_heavy_request(app: FastAPI) -> None:
     kwargs: dict[str, Any] = dict(limit.kwargs)
     middleware = HeavyRequestLimitMiddleware(app, **kwargs)
     assert middleware.is_heavy(CASHFLOW)
+    assert middleware.is_heavy(CASHFLOW_CSV)
     assert not middleware.is_heavy("/v1/commitments")
