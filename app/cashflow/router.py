@@ -17,6 +17,7 @@ from app.cashflow.statements import MEASURES, CashflowQuery
 from app.common.fields import format_money
 from app.common.http import READ_ERRORS, StrictRoute, problems
 from app.db import Session
+from app.errors import ErrorItem, InvalidParameter
 from app.reporting.export import SpooledFileResponse, json_only, spool_csv
 from app.reporting.schemas import AggregateFilters, aggregate_filters
 from app.reporting.service import ReportingService, parse_drilldown, parse_order
@@ -30,6 +31,18 @@ CASHFLOW_DIMENSIONS = tuple(d for d in DIMENSIONS if d not in ("epci", "departem
 
 def parse_cashflow_drilldown(values: list[str] | None) -> tuple[str, ...]:
     return parse_drilldown(values, CASHFLOW_DIMENSIONS)
+
+
+def _no_territory_above_communes(filters: AggregateFilters) -> None:
+    """The EPCI and département filters split money between territories, which this cube
+    does not do: a 400 naming them, never an answer that silently ignores them."""
+    named = [name for name in ("epci", "departement") if getattr(filters, name)]
+    if named:
+        detail = "is not a filter of the cash-flow cube (GET /v1/aggregates/commitments has it)"
+        raise InvalidParameter(
+            f"{', '.join(named)} {detail}.",
+            errors=[ErrorItem(parameter=name, detail=detail) for name in named],
+        )
 
 
 router = APIRouter(tags=["aggregates"], route_class=StrictRoute)
@@ -146,6 +159,7 @@ async def aggregate_cashflow(
     page_size: PageSize = None,
 ) -> Any:
     json_only(request.headers.get("accept", ""), CASHFLOW_CSV_PATH)
+    _no_territory_above_communes(filters)
     dims = parse_cashflow_drilldown(drilldown)
     keys = parse_order(order, (*dims, "year"), MEASURES)
     settings = request.app.state.settings
@@ -182,6 +196,7 @@ async def export_cashflow(
         Query(description="`comma` writes amounts as `1250,50`."),
     ] = "point",
 ) -> StreamingResponse:
+    _no_territory_above_communes(filters)
     dims = parse_cashflow_drilldown(drilldown)
     keys = parse_order(order, (*dims, "year"), MEASURES)
     spool = await _export(request, filters, dims, axis, keys, (page, page_size), decimal)

@@ -35,7 +35,14 @@ class TerritoryKind(StrEnum):
     region = "region"
 
 
-COMMUNE_LIKE = "('commune', 'arrondissement_municipal', 'commune_deleguee', 'commune_associee')"
+COMMUNE_KINDS = (
+    TerritoryKind.commune.value,
+    TerritoryKind.arrondissement_municipal.value,
+    TerritoryKind.commune_deleguee.value,
+    TerritoryKind.commune_associee.value,
+)
+"""The kinds an action's commune code may name (a code may name several: the commune wins)."""
+COMMUNE_LIKE = f"({', '.join(repr(kind) for kind in COMMUNE_KINDS)})"
 
 
 class Territory(Base):

@@ -48,11 +48,14 @@ WORDS: dict[str, dict[Lang, str]] = {
     "remaining": {"fr": "Reste à payer", "en": "Remaining"},
     "by_commune": {"fr": "Par commune", "en": "By commune"},
     "by_commune_help": {
-        "fr": "Une action située dans plusieurs communes compte dans chacune : "
-        "les lignes se recouvrent et leur somme dépasse le total.",
-        "en": "An action located in several communes counts in each: the rows overlap and "
-        "add up to more than the total.",
+        "fr": "Le montant d'une action située dans plusieurs communes est réparti entre "
+        "elles à parts égales, au centime près : les lignes s'additionnent au total. Par "
+        "habitant : le montant engagé divisé par la population de la commune (INSEE).",
+        "en": "An action located in several communes has its money split between them in "
+        "equal shares, to the cent: the rows add up to the total. Per inhabitant: the "
+        "committed amount divided by the commune's population (INSEE).",
     },
+    "per_inhabitant": {"fr": "Engagé par habitant", "en": "Committed per inhabitant"},
     "commune": {"fr": "Commune", "en": "Commune"},
     "partner": {"fr": "Financeur", "en": "Financer"},
     "chantier": {"fr": "Chantier", "en": "Chantier"},

@@ -40,7 +40,7 @@ class ChantierRow:
 class CommuneRow:
     code: str | None
     name: str
-    figures: Measures
+    figures: AggregateCell
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,6 @@ class ProgrammePage:
     cashflow_by_year: list[CashflowYear]
     by_partner: list[AggregateCell]
     communes: list[CommuneRow]
-    communes_overlap: bool
 
 
 _ZERO = Measures(
@@ -123,7 +122,7 @@ class OverviewService:
                 "paid": [c.paid for c in cash],
             },
         )
-        communes, overlap = await self._communes(programme)
+        communes = await self._communes(programme)
         return ProgrammePage(
             programme,
             summary,
@@ -134,10 +133,9 @@ class OverviewService:
             cash,
             summary.by_partner,
             communes,
-            overlap,
         )
 
-    async def _communes(self, programme: Programme) -> tuple[list[CommuneRow], bool]:
+    async def _communes(self, programme: Programme) -> list[CommuneRow]:
         answer = await self.reporting.aggregate(
             ("commune",),
             Cut(programme=(programme.id,)),
@@ -151,4 +149,4 @@ class OverviewService:
             CommuneRow(c.commune, names.get(c.commune, c.commune) if c.commune else "", c)
             for c in answer.cells
         ]
-        return rows, answer.overlapping
+        return rows

@@ -51,6 +51,7 @@ class CellPage:
     cells: Sequence[RowMapping]
     total_cells: int
     in_cells: int  # Σ counts over every cell
+    money_in: Decimal  # Σ planned + committed over every cell
     totals: Totals
 
 
@@ -76,7 +77,13 @@ class ReportingRepository:
             int(head["total_count"]),
         )
         cells = rows if head["in_page"] else ()
-        return CellPage(cells, int(head["total_cell_count"]), int(head["count_in_cells"]), totals)
+        return CellPage(
+            cells,
+            int(head["total_cell_count"]),
+            int(head["count_in_cells"]),
+            head["money_in_cells"],
+            totals,
+        )
 
     async def stream_cells(self, query: CellQuery) -> AsyncIterator[RowMapping]:
         """Every cell (with the same counts as `cells`), fetched in chunks by a server-side

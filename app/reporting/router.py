@@ -30,8 +30,11 @@ from app.reporting.service import (
     ReportingService,
     parse_drilldown,
     parse_order,
+    per_inhabitant,
 )
-from app.reporting.statements import DIMENSIONS, ENTITIES, MEASURES, OrderKey
+from app.reporting.statements import DIMENSIONS, ENTITIES, MEASURES, TERRITORIAL, OrderKey
+
+PER_INHABITANT = ("population", "committed_per_inhabitant", "disbursed_per_inhabitant")
 
 router = APIRouter(tags=["aggregates"], route_class=StrictRoute)
 
@@ -70,12 +73,22 @@ has it: add `programme` to keep one); a repeated parameter means OR (`?year=2024
 **Programmes**: `programme` is a dimension and a filter like the others; a commitment belongs
 to one programme (its chantier's), so the programmes' cells add up to the total, to the cent.
 
-**Overlapping cells.** A chantier may serve several priorities and an action may span several
-communes: under a `priority` or `commune` drilldown such a commitment appears in each of its
-cells, so the cells add up to more than the total. `summary` is always the true total, each
-commitment counted once, and `overlapping` is `true` when the cells overlap. A commitment whose
-chantier serves no priority (or whose action has no commune) lands in a cell where that
-dimension is `null`.
+**Overlapping cells.** A chantier may serve several priorities: under a `priority` drilldown
+such a commitment appears in each of its cells, so the cells add up to more than the total.
+`summary` is always the true total, each commitment counted once, and `overlapping` is `true`
+when the cells overlap. A commitment whose chantier serves no priority lands in a cell where
+`priority` is `null`.
+
+**Territories** (`commune`, `epci`, `departement`, from the shipped INSEE referential): a
+commitment on an action of n communes is **split** in n equal shares, exact to the cent, the
+remaining cents one each to the first communes in the action's own order (1000.00 over three
+communes: 333.34, 333.33, 333.33); each share goes to its commune's EPCI and département. So
+territorial cells add up to the total exactly, and a territorial filter keeps the shares placed
+in those territories (its `summary` is their sum). `count` counts a commitment in each territory
+it has a share in. An action without commune has one share with the dimension `null`. Cells of
+a territorial drilldown carry `population` (of the finest territory asked: commune, else EPCI,
+else département) and `committed_per_inhabitant`, `disbursed_per_inhabitant` = the cell's money
+÷ population, rounded half-even to the cent (null without a population).
 
 **Freshness**: figures come from roll-ups maintained by the database in the same transaction
 as every write: they are exact as soon as a write is committed.
@@ -217,7 +230,8 @@ def _csv_header(dims: tuple[str, ...]) -> list[str]:
     header: list[str] = []
     for dim in dims:
         header += [f"{dim}_id", f"{dim}_code", f"{dim}_name"] if dim in ENTITIES else [dim]
-    return [*header, "planned", "committed", "disbursed", "count", "execution_rate"]
+    header += ["planned", "committed", "disbursed", "count", "execution_rate"]
+    return header + list(PER_INHABITANT) if set(TERRITORIAL) & set(dims) else header
 
 
 def _csv_row(row: RowMapping, dims: tuple[str, ...], point: str) -> list[Any]:
@@ -235,12 +249,18 @@ def _csv_row(row: RowMapping, dims: tuple[str, ...], point: str) -> list[Any]:
         format_money(row["committed"]),
         format_money(row["disbursed"]),
     )
-    return [
-        *line,
+    line += [
         *(m.replace(".", point) for m in money),
         int(row["count"]),
         "" if rate is None else f"{rate:.6f}".replace(".", point),
     ]
+    if "population" in row:
+        population = row["population"]
+        line.append("" if population is None else population)
+        for measure in ("committed", "disbursed"):
+            per = per_inhabitant(row[measure], population)
+            line.append("" if per is None else format_money(per).replace(".", point))
+    return line
 
 
 async def _export(

@@ -43,7 +43,15 @@ class AggregateFilters:
     instrument: Annotated[list[Instrument] | None, _list("Instruments.")] = None
     commune: Annotated[
         list[Annotated[str, Field(pattern=r"^([0-9]{5}|2[AB][0-9]{3})$")]] | None,
-        _list("INSEE codes: actions spanning one of these communes."),
+        _list("INSEE codes: the shares of the money placed in these communes."),
+    ] = None
+    epci: Annotated[
+        list[Annotated[str, Field(pattern=r"^[0-9]{9}$")]] | None,
+        _list("EPCI SIREN codes: the shares placed in their member communes."),
+    ] = None
+    departement: Annotated[
+        list[Annotated[str, Field(pattern=r"^([0-9]{2,3}|2[AB])$")]] | None,
+        _list("Département codes: the shares placed in their communes."),
     ] = None
 
 
@@ -133,6 +141,24 @@ class AggregateCell(Measures):
     status: CommitmentStatus | None = None
     instrument: Instrument | None = None
     commune: str | None = Field(default=None, description="INSEE code.")
+    epci: str | None = Field(default=None, description="The EPCI's SIREN code.")
+    departement: str | None = Field(default=None, description="The département's code.")
+    population: int | None = Field(
+        default=None,
+        description=(
+            "Under a territorial drilldown: the population of the cell's finest territory "
+            "(commune, else EPCI, else département) in the shipped referential; null when the "
+            "referential has none (a delegated commune, no commune)."
+        ),
+    )
+    committed_per_inhabitant: Money | None = Field(
+        default=None,
+        description="committed / population, rounded half-even to the cent (territorial cells).",
+    )
+    disbursed_per_inhabitant: Money | None = Field(
+        default=None,
+        description="disbursed / population, rounded half-even to the cent (territorial cells).",
+    )
 
 
 class AggregateResponse(BaseModel):
@@ -146,9 +172,10 @@ class AggregateResponse(BaseModel):
     page_size: int
     overlapping: bool = Field(
         description=(
-            "True when at least one commitment falls into several cells (its chantier serves "
-            "several priorities, or its action spans several communes): then the cells add up "
-            "to more than the summary."
+            "True when a commitment's money counts in several cells (its chantier serves "
+            "several priorities): then the cells add up to more than the summary. Territorial "
+            "dimensions split the money instead (their cells add up to the summary exactly), "
+            "though `count` counts a commitment in each territory it has a share in."
         )
     )
 

@@ -34,12 +34,14 @@ from app.reporting.statements import (
     ENTITIES,
     MEASURES,
     SUMMARY_BREAKDOWNS,
+    TERRITORIAL,
     CellQuery,
     Cut,
     OrderKey,
 )
 
 PERCENT_PLACES = Decimal("0.01")
+CENT = Decimal("0.01")
 CELLS_PER_TURN = 200
 PHYSICAL_PROGRESS_FORMULA = (
     "Σ(progress × weight) / Σ weight over the actions that are not cancelled"
@@ -129,8 +131,31 @@ def cell(mapping: RowMapping, drilldown: Sequence[str]) -> AggregateCell:
             )
         else:
             values[dim] = mapping[dim]
+    if "population" in mapping:
+        population = mapping["population"]
+        values["population"] = population
+        values["committed_per_inhabitant"] = per_inhabitant(values["committed"], population)
+        values["disbursed_per_inhabitant"] = per_inhabitant(values["disbursed"], population)
     # Validated: pydantic-core validates a cell in about half the time model_construct takes.
     return AggregateCell(**values)
+
+
+def per_inhabitant(money: Decimal, population: int | None) -> Decimal | None:
+    """money / population rounded half-even to the cent; None without a population."""
+    if not population:
+        return None
+    return (money / population).quantize(CENT, rounding=ROUND_HALF_EVEN)
+
+
+def overlapping(
+    drilldown: Sequence[str], in_cells: int, money_in_cells: Decimal, summary: Totals
+) -> bool:
+    """Whether a commitment counts in several cells. Territorial dimensions split the money and
+    count a commitment in each of its territories: then only money counted twice (a priority
+    drilldown) overlaps."""
+    if set(TERRITORIAL) & set(drilldown):
+        return money_in_cells > summary.planned + summary.committed
+    return in_cells > summary.count
 
 
 class ReportingService:
@@ -168,6 +193,8 @@ class ReportingService:
             status=once(filters.status),
             instrument=once(filters.instrument),
             commune=once(filters.commune),
+            epci=once(filters.epci),
+            departement=once(filters.departement),
             **resolved,
         )
 
@@ -193,9 +220,14 @@ class ReportingService:
             if start:  # 10,000 cells take a while: let other requests run between chunks
                 await pacer.chunk_done()
             cells += [cell(row, drilldown) for row in found.cells[start : start + CELLS_PER_TURN]]
-        overlapping = found.in_cells > found.totals.count
         return _answer(
-            drilldown, cells, found.totals, found.total_cells, page, size, overlapping=overlapping
+            drilldown,
+            cells,
+            found.totals,
+            found.total_cells,
+            page,
+            size,
+            overlapping=overlapping(drilldown, found.in_cells, found.money_in, found.totals),
         )
 
     async def stream(

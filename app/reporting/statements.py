@@ -46,14 +46,18 @@ from app.models import (
     Partner,
     Priority,
     Programme,
+    Territory,
 )
 from app.models.enums import ActionStatus, CommitmentStatus
+from app.models.territory import COMMUNE_KINDS, TerritoryKind
 
 ENTITIES = ("programme", "priority", "chantier", "action", "partner")
-DIMENSIONS = (*ENTITIES, "partner_kind", "year", "status", "instrument", "commune")
+TERRITORIAL = ("commune", "epci", "departement")
+DIMENSIONS = (*ENTITIES, "partner_kind", "year", "status", "instrument", *TERRITORIAL)
 MEASURES = ("planned", "committed", "disbursed", "count", "execution_rate")
 # Dimensions that only the commitments themselves know (the roll-up stops at the chantier).
-FINE = frozenset({"action", "commune"})
+FINE = frozenset({"action", *TERRITORIAL})
+CENTS = Decimal(100)
 
 
 @dataclass(frozen=True)
@@ -72,6 +76,12 @@ class Cut:
     status: tuple[str, ...] = ()
     instrument: tuple[str, ...] = ()
     commune: tuple[str, ...] = ()
+    epci: tuple[str, ...] = ()
+    departement: tuple[str, ...] = ()
+
+    @property
+    def territorial(self) -> bool:
+        return bool(self.commune or self.epci or self.departement)
 
 
 @dataclass(frozen=True)
@@ -92,10 +102,16 @@ class CellQuery:
 
     @property
     def fine(self) -> bool:
-        return bool(FINE & set(self.drilldown)) or bool(self.cut.action or self.cut.commune)
+        return bool(FINE & set(self.drilldown)) or bool(self.cut.action or self.cut.territorial)
+
+    @property
+    def territorial(self) -> bool:
+        return bool(set(TERRITORIAL) & set(self.drilldown)) or self.cut.territorial
 
 
-def source(fine: bool) -> FromClause:
+def source(fine: bool, territorial: bool = False) -> FromClause:
+    if territorial:
+        return territorial_source()
     if not fine:
         return CommitmentRollup.__table__.alias("s")
     c, a = Commitment.__table__.c, Action.__table__.c
@@ -120,6 +136,84 @@ def source(fine: bool) -> FromClause:
     )
 
 
+def _share(money: ColumnElement[Any], n: ColumnElement[Any], rank: ColumnElement[Any]) -> Any:
+    """The `rank`-th of `n` equal shares of `money`, to the cent: every share gets the same whole
+    number of cents and the first (money in cents mod n) shares one cent more, so the shares add
+    up exactly to `money`."""
+    cents = money * CENTS
+    base = func.div(cents, n)
+    extra = case((rank <= cents - base * n, 1), else_=0)
+    return (base + extra) / CENTS
+
+
+def territorial_source() -> FromClause:
+    """One row per commitment and commune of its action, its money split in equal shares
+    (exact to the cent, remainders to the first communes in the action's own order); an action
+    without communes gives one row with its whole money and no commune. Each row carries the
+    commune's EPCI, département and the three populations, from the territorial referential
+    (a delegated or associated commune has no population of its own)."""
+    c, a = Commitment.__table__.c, Action.__table__.c
+    unnested = (
+        func.unnest(a.communes)
+        .table_valued("commune", with_ordinality="rank")
+        .render_derived(name="cm")
+        .lateral("cm")
+    )
+    t = Territory.__table__.alias("t")
+    place = (
+        select(t.c.epci_code, t.c.departement_code, t.c.population)
+        .where(t.c.code == unnested.c.commune, t.c.kind.in_(COMMUNE_KINDS))
+        .order_by(t.c.kind != TerritoryKind.commune.value)
+        .limit(1)
+        .lateral("place")
+    )
+    epci = Territory.__table__.alias("te")
+    departement = Territory.__table__.alias("td")
+    n = func.greatest(func.cardinality(a.communes), 1)
+    rank = func.coalesce(unnested.c.rank, 1)
+    return (
+        select(
+            c.id.label("commitment_id"),
+            c.action_id,
+            a.code.label("action_code"),
+            a.title.label("action_name"),
+            a.communes,
+            a.chantier_id,
+            c.programme_id,
+            c.partner_id,
+            c.year,
+            c.status,
+            c.instrument,
+            unnested.c.commune,
+            place.c.epci_code.label("epci"),
+            place.c.departement_code.label("departement"),
+            place.c.population.label("commune_population"),
+            epci.c.population.label("epci_population"),
+            departement.c.population.label("departement_population"),
+            _share(c.amount, n, rank).label("amount_sum"),
+            _share(c.disbursed_amount, n, rank).label("disbursed_sum"),
+            literal(1).label("commitment_count"),
+        )
+        .select_from(
+            Commitment.__table__.join(Action.__table__, a.id == c.action_id)
+            .outerjoin(unnested, true())
+            .outerjoin(place, true())
+            .outerjoin(
+                epci,
+                and_(epci.c.kind == TerritoryKind.epci.value, epci.c.code == place.c.epci_code),
+            )
+            .outerjoin(
+                departement,
+                and_(
+                    departement.c.kind == TerritoryKind.departement.value,
+                    departement.c.code == place.c.departement_code,
+                ),
+            )
+        )
+        .subquery("s")
+    )
+
+
 def measures_of(s: FromClause) -> dict[str, ColumnElement[Any]]:
     committed_rows = s.c.status == CommitmentStatus.committed.value
     zero = literal(Decimal(0))
@@ -129,7 +223,10 @@ def measures_of(s: FromClause) -> dict[str, ColumnElement[Any]]:
         ),
         "committed": func.coalesce(func.sum(s.c.amount_sum).filter(committed_rows), zero),
         "disbursed": func.coalesce(func.sum(s.c.disbursed_sum).filter(committed_rows), zero),
-        "count": func.coalesce(func.sum(s.c.commitment_count), 0),
+        # The territorial source has a row per share: count each commitment once a cell.
+        "count": func.count(s.c.commitment_id.distinct())
+        if "commitment_id" in s.c
+        else func.coalesce(func.sum(s.c.commitment_count), 0),
     }
 
 
@@ -147,6 +244,8 @@ _CUT_ITEM_TYPES: dict[str, Any] = {
     "status": Text,
     "instrument": Text,
     "commune": String(5),
+    "epci": Text,
+    "departement": Text,
 }
 _CUT_BOUNDS = ("year_from", "year_to")
 
@@ -210,7 +309,11 @@ def where_cut(s: FromClause, cut: Cut) -> list[ColumnElement[bool]]:
         where.append(s.c.status == any_(_cut_values("status", cut.status)))
     if cut.instrument:
         where.append(s.c.instrument == any_(_cut_values("instrument", cut.instrument)))
-    if cut.commune:
+    if "epci" in s.c:  # the territorial source: the shares placed in these territories
+        for dim in TERRITORIAL:
+            if getattr(cut, dim):
+                where.append(s.c[dim] == any_(_cut_values(dim, getattr(cut, dim))))
+    elif cut.commune:
         where.append(s.c.communes.overlap(_cut_values("commune", cut.commune)))
     return where
 
@@ -226,7 +329,7 @@ _NAMED: dict[str, tuple[FromClause, str]] = {
 }
 # A drilldown by one of these may put a commitment into several cells: the totals are then
 # summed over the commitments themselves, not over the cells.
-OVERLAPPING = frozenset({"priority", "commune"})
+OVERLAPPING = frozenset({"priority", *TERRITORIAL})
 
 
 @dataclass
@@ -238,7 +341,7 @@ class _Grouped:
 
 
 def _grouped(query: CellQuery) -> _Grouped:
-    s = source(query.fine)
+    s = source(query.fine, query.territorial)
     if "priority" in query.drilldown and not query.fine:
         return _by_priority(s, query)
     from_: FromClause = s
@@ -248,21 +351,12 @@ def _grouped(query: CellQuery) -> _Grouped:
             link = ChantierPriority.__table__.alias("cp")
             from_ = from_.outerjoin(link, _served(link, s, query.cut))
             keys.append(link.c.priority_id.label("priority_id"))
-        elif dim == "commune":
-            unnested = (
-                func.unnest(s.c.communes)
-                .table_valued("commune")
-                .render_derived(name="cm")
-                .lateral("cm")
-            )
-            on_commune: ColumnElement[bool] = true()
-            if query.cut.commune:  # cells only for the communes asked for
-                on_commune = unnested.c.commune == any_(_cut_values("commune", query.cut.commune))
-            from_ = from_.outerjoin(unnested, on_commune)
-            keys.append(unnested.c.commune.label(dim))
         else:
             from_, key = _key(s, from_, dim)
             keys.append(key)
+    finest = _finest_territory(query.drilldown)
+    if finest is not None:  # the population that divides the cell's money
+        keys.append(s.c[f"{finest}_population"].label("population"))
     measures = measures_of(s)
     grouped = (
         select(*keys, *(m.label(name) for name, m in measures.items()))
@@ -328,6 +422,11 @@ def _key(s: FromClause, from_: FromClause, dim: str) -> tuple[FromClause, Column
     return from_, s.c[dim].label(dim)
 
 
+def _finest_territory(drilldown: Collection[str]) -> str | None:
+    """The territorial dimension whose population divides a cell's money (per inhabitant)."""
+    return next((dim for dim in TERRITORIAL if dim in drilldown), None)
+
+
 def _at_most(grouped: Select[Any], query: CellQuery) -> Select[Any]:
     if query.max_cells is None:
         return grouped
@@ -365,6 +464,8 @@ def _named(g: FromClause, query: CellQuery) -> _Named:
         else:
             columns.append(g.c[dim].label(dim))
             sort[dim] = g.c[dim]
+    if "population" in g.c:
+        columns.append(g.c.population)
     measures = [g.c[name] for name in ("planned", "committed", "disbursed", "count")]
     by_name = {
         **{m.key: m for m in measures},
@@ -429,6 +530,7 @@ def _cells_statement(query: CellQuery) -> Select[Any]:
             *named.columns,
             func.count().over().label("total_cell_count"),
             func.sum(g.c["count"]).over().label("count_in_cells"),
+            func.sum(g.c.planned + g.c.committed).over().label("money_in_cells"),
         )
         .select_from(named.from_)
         .order_by(*named.order)
@@ -468,9 +570,10 @@ def _page_statement(query: CellQuery) -> Select[Any]:
     cells = [
         func.count().label("total_cell_count"),
         func.coalesce(func.sum(g.c["count"]), 0).label("count_in_cells"),
+        func.coalesce(func.sum(g.c.planned + g.c.committed), 0).label("money_in_cells"),
     ]
     if OVERLAPPING & set(query.drilldown) and grouped.once is None:
-        t = source(bool(query.cut.action or query.cut.commune))
+        t = source(bool(query.cut.action or query.cut.territorial), query.cut.territorial)
         summed = select(
             *(m.label(f"total_{name}") for name, m in measures_of(t).items())
         ).select_from(t)
@@ -508,7 +611,7 @@ def totals_statement(cut: Cut) -> Select[Any]:
 
 @lru_cache(maxsize=256)
 def _totals_statement(cut: Cut) -> Select[Any]:
-    s = source(bool(cut.action or cut.commune))
+    s = source(bool(cut.action or cut.territorial), cut.territorial)
     return (
         select(*(m.label(n) for n, m in measures_of(s).items()))
         .select_from(s)

@@ -126,6 +126,18 @@ async def test_over_the_cell_ceiling_is_400_too_many_cells_in_json_and_csv(
             assert pointers(body) == ["drilldown"]
 
 
+@pytest.mark.parametrize("path", [CASHFLOW, CASHFLOW_CSV])
+async def test_territories_above_the_commune_are_refused_by_name(
+    client: httpx.AsyncClient, path: str
+) -> None:
+    for params, named in (
+        ({"drilldown": "epci"}, ["drilldown"]),
+        ({"epci": "200054807", "departement": "13"}, ["epci", "departement"]),
+    ):
+        body = assert_problem(await client.get(path, params=params), 400)
+        assert pointers(body) == named
+
+
 @pytest.mark.usefixtures("world")
 async def test_the_json_operation_answers_json_only_and_names_the_csv_one(
     client: httpx.AsyncClient,

@@ -11,6 +11,26 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 ENTITY = {"programme", "priority", "chantier", "action", "partner"}
+TERRITORIAL = ("commune", "epci", "departement")
+CENT = Decimal("0.01")
+
+
+def shares(money: Decimal, n: int) -> list[Decimal]:
+    """`money` in n shares to the cent, the first ones a cent more until the cents run out."""
+    cents = int(money * 100)
+    base, extra = divmod(cents, n)
+    return [Decimal(base + (1 if i < extra else 0)) / 100 for i in range(n)]
+
+
+@dataclass
+class Piece:
+    """A commitment's share placed in one commune (all of it, and no commune, without any)."""
+
+    commune: str | None
+    epci: str | None
+    departement: str | None
+    amount: Decimal
+    disbursed: Decimal
 
 
 @dataclass
@@ -18,15 +38,21 @@ class Figures:
     planned: Decimal = Decimal(0)
     committed: Decimal = Decimal(0)
     disbursed: Decimal = Decimal(0)
-    count: int = 0
+    ids: set[str] = field(default_factory=set)
 
-    def add(self, row: dict[str, Any]) -> None:
-        self.count += 1
+    @property
+    def count(self) -> int:
+        return len(self.ids)
+
+    def add(self, row: dict[str, Any], piece: Piece | None = None) -> None:
+        self.ids.add(row["id"])
+        amount = row["amount"] if piece is None else piece.amount
+        disbursed = row["disbursed_amount"] if piece is None else piece.disbursed
         if row["status"] == "planned":
-            self.planned += row["amount"]
+            self.planned += amount
         elif row["status"] == "committed":
-            self.committed += row["amount"]
-            self.disbursed += row["disbursed_amount"]
+            self.committed += amount
+            self.disbursed += disbursed
 
     def json(self) -> dict[str, Any]:
         rate = None
@@ -50,6 +76,32 @@ class Data:
     actions: dict[str, dict[str, Any]]
     partners: dict[str, dict[str, Any]]
     priorities_of: dict[str, list[str]] = field(default_factory=dict)
+    places: dict[str, tuple[str | None, str | None, int | None]] = field(default_factory=dict)
+    """commune code → (its EPCI, its département, its population), as the referential says."""
+    populations: dict[tuple[str, str], int | None] = field(default_factory=dict)
+    """(kind, code) → population, for EPCI and départements."""
+
+    def pieces(self, row: dict[str, Any]) -> list[Piece]:
+        communes = self.data_communes(row)
+        if not communes:
+            return [Piece(None, None, None, row["amount"], row["disbursed_amount"])]
+        amounts = shares(row["amount"], len(communes))
+        disbursed = shares(row["disbursed_amount"], len(communes))
+        return [
+            Piece(c, *self.places.get(c, (None, None, None))[:2], a, d)
+            for c, a, d in zip(communes, amounts, disbursed, strict=True)
+        ]
+
+    def data_communes(self, row: dict[str, Any]) -> list[str]:
+        communes: list[str] = self.actions[row["action_id"]]["communes"]
+        return communes
+
+    def population(self, dim: str, code: str | None) -> int | None:
+        if code is None:
+            return None
+        if dim == "commune":
+            return self.places.get(code, (None, None, None))[2]
+        return self.populations.get((dim, code))
 
 
 async def load(connection: AsyncConnection) -> Data:
@@ -67,6 +119,17 @@ async def load(connection: AsyncConnection) -> Data:
     )
     for link in await rows("SELECT * FROM chantier_priorities"):
         data.priorities_of.setdefault(link["chantier_id"], []).append(link["priority_id"])
+    # A code may name a commune and a delegated commune: the commune wins.
+    for t in await rows(
+        "SELECT code, epci_code, departement_code, population FROM territories"
+        " WHERE kind IN ('commune', 'arrondissement_municipal', 'commune_deleguee',"
+        " 'commune_associee') ORDER BY kind <> 'commune' DESC"
+    ):
+        data.places[t["code"]] = (t["epci_code"], t["departement_code"], t["population"])
+    for t in await rows(
+        "SELECT kind, code, population FROM territories WHERE kind IN ('epci', 'departement')"
+    ):
+        data.populations[(t["kind"], t["code"])] = t["population"]
     return data
 
 
@@ -80,10 +143,6 @@ def _values(data: Data, row: dict[str, Any], dim: str, cut: dict[str, list[Any]]
             if not wanted or p in wanted
         ]
         return found or [None]
-    if dim == "commune":
-        wanted = cut.get("commune")
-        found = [c for c in action["communes"] if not wanted or c in wanted]
-        return found or [None]
     if dim == "chantier":
         return [action["chantier_id"]]
     if dim == "partner_kind":
@@ -91,8 +150,14 @@ def _values(data: Data, row: dict[str, Any], dim: str, cut: dict[str, list[Any]]
     return [row[f"{dim}_id" if dim in ENTITY else dim]]
 
 
+def _piece_matches(piece: Piece, cut: dict[str, list[Any]]) -> bool:
+    return all(getattr(piece, dim) in cut[dim] for dim in TERRITORIAL if dim in cut)
+
+
 def _matches(data: Data, row: dict[str, Any], cut: dict[str, list[Any]]) -> bool:
     for name, wanted in cut.items():
+        if name in TERRITORIAL:
+            continue  # judged share by share
         if name == "year_from":
             ok = row["year"] >= wanted[0]
         elif name == "year_to":
@@ -107,21 +172,48 @@ def _matches(data: Data, row: dict[str, Any], cut: dict[str, list[Any]]) -> bool
 def aggregate(
     data: Data, drilldown: list[str], cut: dict[str, list[Any]]
 ) -> tuple[dict[tuple[Any, ...], dict[str, Any]], dict[str, Any]]:
-    """Cells keyed by their dimension values (ids for entities), and the summary."""
+    """Cells keyed by their dimension values (ids for entities), and the summary. Territorial
+    dimensions and filters split a commitment's money over its communes (`shares`)."""
     cells: dict[tuple[Any, ...], Figures] = defaultdict(Figures)
     summary = Figures()
+    territorial = any(d in TERRITORIAL for d in drilldown) or any(d in cut for d in TERRITORIAL)
+    finest = next((d for d in TERRITORIAL if d in drilldown), None)
+    populations: dict[tuple[Any, ...], int | None] = {}
     for row in data.commitments:
         if not _matches(data, row, cut):
             continue
-        summary.add(row)
-        if not drilldown:
-            continue
-        keys: list[tuple[Any, ...]] = [()]
-        for dim in drilldown:
-            keys = [(*k, v) for k in keys for v in _values(data, row, dim, cut)]
-        for key in keys:
-            cells[key].add(row)
-    return {k: f.json() for k, f in cells.items()}, summary.json()
+        pieces: list[Piece | None] = (
+            [p for p in data.pieces(row) if _piece_matches(p, cut)] if territorial else [None]
+        )
+        for piece in pieces:
+            summary.add(row, piece)
+            if not drilldown:
+                continue
+            keys: list[tuple[Any, ...]] = [()]
+            for dim in drilldown:
+                values = (
+                    [getattr(piece, dim)] if dim in TERRITORIAL and piece else
+                    _values(data, row, dim, cut)
+                )  # fmt: skip
+                keys = [(*k, v) for k in keys for v in values]
+            for key in keys:
+                cells[key].add(row, piece)
+                if finest is not None:
+                    code = key[drilldown.index(finest)]
+                    populations[key] = data.population(finest, code)
+    out = {}
+    for key, figures in cells.items():
+        out[key] = figures.json()
+        if finest is not None:
+            population = populations[key]
+            out[key]["population"] = population
+            for measure in ("committed", "disbursed"):
+                money: Decimal = getattr(figures, measure)
+                per = None
+                if population:
+                    per = f"{(money / population).quantize(CENT, rounding=ROUND_HALF_EVEN):.2f}"
+                out[key][f"{measure}_per_inhabitant"] = per
+    return out, summary.json()
 
 
 def cell_key(cell: dict[str, Any], drilldown: list[str]) -> tuple[Any, ...]:
@@ -132,5 +224,9 @@ def cell_key(cell: dict[str, Any], drilldown: list[str]) -> tuple[Any, ...]:
     return tuple(key)
 
 
+MEASURES = ("planned", "committed", "disbursed", "count", "execution_rate")
+PER_INHABITANT = ("population", "committed_per_inhabitant", "disbursed_per_inhabitant")
+
+
 def measures(cell: dict[str, Any]) -> dict[str, Any]:
-    return {k: cell[k] for k in ("planned", "committed", "disbursed", "count", "execution_rate")}
+    return {k: cell[k] for k in (*MEASURES, *PER_INHABITANT) if k in cell}

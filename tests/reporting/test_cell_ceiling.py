@@ -15,6 +15,7 @@ from tests.conftest import assert_problem
 from tests.factories import make_action, make_commitment
 
 AGGREGATES = "/v1/aggregates/commitments"
+CSV = "/v1/aggregates/commitments.csv"
 
 
 @pytest.fixture
@@ -39,23 +40,25 @@ def _client(
 
 @pytest.mark.usefixtures("four_years")
 @pytest.mark.parametrize(
-    "params",
+    ("path", "params"),
     [
-        {"drilldown": "year"},
-        {"drilldown": "year", "page_size": "1"},  # the grouping is refused, not just the page
-        {"drilldown": "year", "page": "9", "page_size": "1"},  # past the end too
-        {"drilldown": "year", "format": "csv"},
-        {"drilldown": "action,year", "format": "csv", "page_size": "2"},
+        (AGGREGATES, {"drilldown": "year"}),
+        # the grouping is refused, not just the page
+        (AGGREGATES, {"drilldown": "year", "page_size": "1"}),
+        (AGGREGATES, {"drilldown": "year", "page": "9", "page_size": "1"}),  # past the end too
+        (CSV, {"drilldown": "year"}),
+        (CSV, {"drilldown": "action,year", "page_size": "2"}),
     ],
 )
 async def test_a_drilldown_over_the_ceiling_is_400_naming_drilldown_and_the_limit(
     settings: Settings,
     engine: AsyncEngine,
     sessionmaker: async_sessionmaker[AsyncSession],
+    path: str,
     params: dict[str, str],
 ) -> None:
     async with _client(settings, engine, sessionmaker, max_cells=3) as client:
-        refused = await client.get(AGGREGATES, params=params)
+        refused = await client.get(path, params=params)
     body = assert_problem(refused, 400, "TOO_MANY_CELLS")
     assert body["errors"] == [
         {
@@ -73,7 +76,7 @@ async def test_at_the_ceiling_or_cut_below_it_the_cells_are_answered(
 ) -> None:
     async with _client(settings, engine, sessionmaker, max_cells=4) as client:
         whole = await client.get(AGGREGATES, params={"drilldown": "year"})
-        csv = await client.get(AGGREGATES, params={"drilldown": "year", "format": "csv"})
+        csv = await client.get(CSV, params={"drilldown": "year"})
     assert whole.status_code == 200, whole.text
     assert [c["year"] for c in whole.json()["cells"]] == [2021, 2022, 2023, 2024]
     assert whole.json()["total_cell_count"] == 4

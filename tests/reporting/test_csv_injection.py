@@ -32,8 +32,8 @@ async def test_partner_and_action_names_that_are_formulas_are_exported_as_text(
     )
     for decimal in ("point", "comma"):
         answer = await client.get(
-            "/v1/aggregates/commitments",
-            params={"drilldown": "partner,action", "partner": "EVIL", "format": "csv"}
+            "/v1/aggregates/commitments.csv",
+            params={"drilldown": "partner,action", "partner": "EVIL"}
             | ({"decimal": "comma"} if decimal == "comma" else {}),
         )
         assert answer.status_code == 200, answer.text

@@ -31,9 +31,7 @@ async def test_every_kind_of_answer_says_nosniff(
         await client.get("/v1/nowhere"),  # problem+json 404
         await client.get("/v1/commitments", params={"bogus": "1"}),  # problem+json 400
         await client.post("/v1/partners", json={"code": "X"}, headers=admin),  # 422
-        await client.get(
-            "/v1/aggregates/commitments", params={"drilldown": "year", "format": "csv"}
-        ),  # CSV
+        await client.get("/v1/aggregates/commitments.csv", params={"drilldown": "year"}),  # CSV
         await client.get("/docs"),
         await client.get("/openapi.json"),
         await client.get("/healthz"),
