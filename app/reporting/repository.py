@@ -19,9 +19,6 @@ from app.models import (
     Programme,
 )
 from app.reporting.statements import (
-    PROGRAMME_SUMMARY,
-    PROGRESS,
-    SUMMARY,
     CellQuery,
     Cut,
     cells_statement,
@@ -30,6 +27,7 @@ from app.reporting.statements import (
     page_statement,
     totals_statement,
 )
+from app.reporting.summaries import PROGRAMME_SUMMARY, PROGRESS, SUMMARY
 
 
 @dataclass(frozen=True)

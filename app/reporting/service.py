@@ -32,11 +32,11 @@ from app.reporting.statements import (
     DIMENSIONS,
     ENTITIES,
     MEASURES,
-    SUMMARY_BREAKDOWNS,
     CellQuery,
     Cut,
     OrderKey,
 )
+from app.reporting.summaries import SUMMARY_BREAKDOWNS
 
 PERCENT_PLACES = Decimal("0.01")
 CELLS_PER_TURN = 200
