@@ -37,8 +37,6 @@ from app.reporting.schemas import AggregateFilters
 from app.reporting.service import ReportingService, parse_drilldown, parse_order
 from app.reporting.statements import (
     ENTITIES,
-    PROGRAMME_SUMMARY,
-    SUMMARY,
     CellQuery,
     Cut,
     measures_of,
@@ -48,6 +46,7 @@ from app.reporting.statements import (
     totals_statement,
     where_cut,
 )
+from app.reporting.summaries import PROGRAMME_SUMMARY, SUMMARY
 
 Query = tuple[str, list[Any]]  # SQL text with $n parameters, and their values
 

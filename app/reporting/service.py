@@ -33,12 +33,12 @@ from app.reporting.statements import (
     DIMENSIONS,
     ENTITIES,
     MEASURES,
-    SUMMARY_BREAKDOWNS,
     TERRITORIAL,
     CellQuery,
     Cut,
     OrderKey,
 )
+from app.reporting.summaries import SUMMARY_BREAKDOWNS
 
 PERCENT_PLACES = Decimal("0.01")
 CENT = Decimal("0.01")
@@ -170,12 +170,11 @@ class ReportingService:
         def once(values: Sequence[Any] | None) -> tuple[str, ...]:
             return tuple(dict.fromkeys(str(v) for v in values or ()))
 
+        requested = {e: values for e in ENTITIES if (values := once(getattr(filters, e)))}
+        found_by_entity = await self.repo.resolve(requested) if requested else {}
         resolved: dict[str, tuple[uuid.UUID, ...]] = {}
-        for entity in ENTITIES:
-            values = once(getattr(filters, entity))
-            if not values:
-                continue
-            found = await self.repo.resolve(entity, values)
+        for entity, values in requested.items():
+            found = found_by_entity[entity]
             missing = [v for v in values if v not in found]
             if missing:
                 raise InvalidParameter(

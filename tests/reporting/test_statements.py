@@ -10,7 +10,6 @@ from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
 from sqlalchemy.sql import ClauseElement
 
 from app.reporting.statements import (
-    PROGRESS,
     CellQuery,
     Cut,
     OrderKey,
@@ -19,6 +18,7 @@ from app.reporting.statements import (
     page_statement,
     totals_statement,
 )
+from app.reporting.summaries import PROGRESS
 
 DIALECT = PGDialect_asyncpg()  # type: ignore[no-untyped-call]
 
