@@ -153,20 +153,16 @@ class ReportingRepository:
         rows: Sequence[RowMapping] = result.mappings().all()
         return rows
 
-    async def chantiers_of(self, priority_id: uuid.UUID) -> list[uuid.UUID]:
-        stmt = select(ChantierPriority.chantier_id).where(
-            ChantierPriority.priority_id == priority_id
-        )
-        return list((await self.session.scalars(stmt)).all())
-
     async def cashflow_years(
         self,
         chantier_ids: Collection[uuid.UUID] | None = None,
         programme_id: uuid.UUID | None = None,
+        priority_id: uuid.UUID | None = None,
     ) -> dict[int, RowMapping]:
         """Year → committed, scheduled, paid and remaining (at the year's end: the running
         Σ committed − paid) of the `committed` commitments of these chantiers, of this
-        programme, or of all; from the commitment and cash-flow roll-ups."""
+        programme, of the chantiers serving this priority, or of all; from the commitment and
+        cash-flow roll-ups, in one statement."""
         cr, cf = CommitmentRollup.__table__.c, CashflowRollup.__table__.c
         zero = literal(Decimal(0))
 
@@ -176,6 +172,11 @@ class ReportingRepository:
                 where.append(t.chantier_id.in_(list(chantier_ids)))
             if programme_id is not None:
                 where.append(t.programme_id == programme_id)
+            if priority_id is not None:
+                served = select(ChantierPriority.chantier_id).where(
+                    ChantierPriority.priority_id == priority_id
+                )
+                where.append(t.chantier_id.in_(served))
             return where
 
         facts = union_all(

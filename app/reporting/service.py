@@ -260,8 +260,11 @@ class ReportingService:
         rows = await self.repo.progress(kind, id)  # one statement: entity, years, physical
         if not rows:
             raise NotFound(f"No {kind} has id {id}.")
-        chantier_ids = [id] if kind == "chantier" else await self.repo.chantiers_of(id)
-        cashflow = await self.repo.cashflow_years(chantier_ids=chantier_ids)
+        cashflow = await (
+            self.repo.cashflow_years(chantier_ids=[id])
+            if kind == "chantier"
+            else self.repo.cashflow_years(priority_id=id)
+        )
         years: list[YearProgress] = []
         zero = Decimal("0.00")
         sums = {"planned": zero, "committed": zero, "disbursed": zero}
