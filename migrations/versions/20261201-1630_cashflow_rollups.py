@@ -39,9 +39,9 @@ BEGIN
          sum(l.amount), 0, count(*), 0
   FROM new_rows l
   CROSS JOIN LATERAL (SELECT partner_id, status, instrument, action_id FROM commitments
-                      WHERE id = l.commitment_id) AS c
+                      WHERE id = l.commitment_id OFFSET 0) AS c
   CROSS JOIN LATERAL (SELECT programme_id, chantier_id FROM actions
-                      WHERE id = c.action_id) AS a
+                      WHERE id = c.action_id OFFSET 0) AS a
   GROUP BY 1, 2, 3, 4, 5, 6, 7
   ORDER BY 1, 2, 3, 4, 5, 6, 7
   ON CONFLICT (programme_id, chantier_id, partner_id, year, month, status, instrument)
@@ -65,9 +65,9 @@ BEGIN
         UNION ALL
         SELECT commitment_id, year, -amount, -1 FROM old_rows) AS d
   CROSS JOIN LATERAL (SELECT partner_id, status, instrument, action_id FROM commitments
-                      WHERE id = d.commitment_id) AS c
+                      WHERE id = d.commitment_id OFFSET 0) AS c
   CROSS JOIN LATERAL (SELECT programme_id, chantier_id FROM actions
-                      WHERE id = c.action_id) AS a
+                      WHERE id = c.action_id OFFSET 0) AS a
   GROUP BY 1, 2, 3, 4, 5, 6, 7
   HAVING sum(d.amount) <> 0 OR sum(d.lines) <> 0
   ORDER BY 1, 2, 3, 4, 5, 6, 7
@@ -92,9 +92,9 @@ BEGIN
          sum(d.amount), 0, sum(d.lines), 0
   FROM (SELECT commitment_id, year, -amount AS amount, -1 AS lines FROM old_rows) AS d
   CROSS JOIN LATERAL (SELECT partner_id, status, instrument, action_id FROM commitments
-                      WHERE id = d.commitment_id) AS c
+                      WHERE id = d.commitment_id OFFSET 0) AS c
   CROSS JOIN LATERAL (SELECT programme_id, chantier_id FROM actions
-                      WHERE id = c.action_id) AS a
+                      WHERE id = c.action_id OFFSET 0) AS a
   GROUP BY 1, 2, 3, 4, 5, 6, 7
   HAVING sum(d.amount) <> 0 OR sum(d.lines) <> 0
   ORDER BY 1, 2, 3, 4, 5, 6, 7
@@ -121,9 +121,9 @@ BEGIN
   FROM new_rows p
   CROSS JOIN LATERAL (VALUES (0), (extract(month FROM p.paid_on)::int)) AS m (month)
   CROSS JOIN LATERAL (SELECT partner_id, status, instrument, action_id FROM commitments
-                      WHERE id = p.commitment_id) AS c
+                      WHERE id = p.commitment_id OFFSET 0) AS c
   CROSS JOIN LATERAL (SELECT programme_id, chantier_id FROM actions
-                      WHERE id = c.action_id) AS a
+                      WHERE id = c.action_id OFFSET 0) AS a
   GROUP BY 1, 2, 3, 4, 5, 6, 7
   ORDER BY 1, 2, 3, 4, 5, 6, 7
   ON CONFLICT (programme_id, chantier_id, partner_id, year, month, status, instrument)
@@ -153,9 +153,9 @@ BEGIN
         FROM old_rows) AS d
   CROSS JOIN LATERAL (VALUES (0), (extract(month FROM d.paid_on)::int)) AS m (month)
   CROSS JOIN LATERAL (SELECT partner_id, status, instrument, action_id FROM commitments
-                      WHERE id = d.commitment_id) AS c
+                      WHERE id = d.commitment_id OFFSET 0) AS c
   CROSS JOIN LATERAL (SELECT programme_id, chantier_id FROM actions
-                      WHERE id = c.action_id) AS a
+                      WHERE id = c.action_id OFFSET 0) AS a
   GROUP BY 1, 2, 3, 4, 5, 6, 7
   HAVING sum(d.paid) <> 0 OR sum(d.payments) <> 0
   ORDER BY 1, 2, 3, 4, 5, 6, 7
@@ -184,9 +184,9 @@ BEGIN
         FROM old_rows) AS d
   CROSS JOIN LATERAL (VALUES (0), (extract(month FROM d.paid_on)::int)) AS m (month)
   CROSS JOIN LATERAL (SELECT partner_id, status, instrument, action_id FROM commitments
-                      WHERE id = d.commitment_id) AS c
+                      WHERE id = d.commitment_id OFFSET 0) AS c
   CROSS JOIN LATERAL (SELECT programme_id, chantier_id FROM actions
-                      WHERE id = c.action_id) AS a
+                      WHERE id = c.action_id OFFSET 0) AS a
   GROUP BY 1, 2, 3, 4, 5, 6, 7
   HAVING sum(d.paid) <> 0 OR sum(d.payments) <> 0
   ORDER BY 1, 2, 3, 4, 5, 6, 7
