@@ -25,8 +25,10 @@ WORDS: dict[str, dict[Lang, str]] = {
     "commitment_rate": {"fr": "Taux d'engagement", "en": "Commitment rate"},
     "by_chantier": {"fr": "Par chantier", "en": "By chantier"},
     "by_chantier_help": {
-        "fr": "Objectif de la période, montants engagés et versés, par chantier.",
-        "en": "The period's target, committed and paid amounts, by chantier.",
+        "fr": "Objectif de la période, montants engagés, prévus par leurs échéanciers (toutes "
+        "années) et versés, par chantier.",
+        "en": "The period's target, the committed amounts, what their schedules plan (every "
+        "year) and what was paid, by chantier.",
     },
     "by_year": {"fr": "Année après année", "en": "Year by year"},
     "by_year_help": {

@@ -9,8 +9,9 @@ from decimal import Decimal
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.models import Programme
+from app.models import CashflowRollup, Programme
 from app.models.chantier import Chantier, ChantierTarget
+from app.models.enums import CommitmentStatus
 from app.models.territory import Territory
 
 
@@ -41,16 +42,33 @@ class OverviewRepository:
         )
         return {code: name for code, name in (await self.session.execute(query)).all()}
 
-    async def chantiers(self, programme_id: uuid.UUID) -> list[tuple[Chantier, Decimal | None]]:
-        """The programme's chantiers by number, each with its target over the whole period."""
+    async def chantiers(
+        self, programme_id: uuid.UUID
+    ) -> list[tuple[Chantier, Decimal | None, Decimal]]:
+        """The programme's chantiers by number, each with its target over the whole period and
+        what the schedules of its `committed` commitments plan (every year, past the period
+        too), from the cash-flow roll-up."""
         target = (
             select(func.sum(ChantierTarget.amount))
             .where(ChantierTarget.chantier_id == Chantier.id)
             .scalar_subquery()
         )
+        flows = CashflowRollup.__table__.c
+        scheduled = (
+            select(func.coalesce(func.sum(flows.scheduled_sum), Decimal(0)))
+            .where(
+                flows.chantier_id == Chantier.id,
+                flows.status == CommitmentStatus.committed.value,
+                flows.month == 0,  # a schedule is yearly: its lines are on month 0
+            )
+            .scalar_subquery()
+        )
         query = (
-            select(Chantier, target)
+            select(Chantier, target, scheduled)
             .where(Chantier.programme_id == programme_id)
             .order_by(Chantier.number)
         )
-        return [(chantier, total) for chantier, total in (await self.session.execute(query)).all()]
+        return [
+            (chantier, total, planned)
+            for chantier, total, planned in (await self.session.execute(query)).all()
+        ]

@@ -82,16 +82,19 @@ class OverviewService:
         by_chantier = {c.chantier.id: c for c in summary.by_chantier if c.chantier is not None}
         chantiers = await self.repo.chantiers(programme.id)
         widest = max(
-            [t for _, t in chantiers if t] + [c.committed for c in by_chantier.values()],
+            [t for _, t, _ in chantiers if t]
+            + [s for _, _, s in chantiers]
+            + [c.committed for c in by_chantier.values()],
             default=Decimal(0),
         )
         rows = []
-        for chantier, target in chantiers:
+        for chantier, target, scheduled in chantiers:
             cell = by_chantier.get(chantier.id)
             figures: Measures = cell or _ZERO
             values = {
                 "target": target,
                 "committed": figures.committed,
+                "scheduled": scheduled,
                 "disbursed": figures.disbursed,
             }
             rows.append(

@@ -71,6 +71,7 @@ async def test_programme_page_totals_and_chantiers(client: httpx.AsyncClient) ->
         assert f">{year}</text>" in page.text  # an axis label per year of the period
     assert '<svg class="curve"' in page.text
     assert 'role="img"' in page.text  # the curve has a text alternative
+    assert text.count('<rect class="scheduled"') == len(chantiers["items"])  # a bar each
 
 
 async def test_programme_page_cash_flow_is_the_summarys(
