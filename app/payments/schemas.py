@@ -206,9 +206,9 @@ class PaymentFilters:
     external_ref: Annotated[
         list[str] | None, Query(description="Only these partner references.")
     ] = None
-    paid_from: Annotated[date | None, Query(description="Only payments on or after this date.")] = (
-        None
-    )
-    paid_to: Annotated[date | None, Query(description="Only payments on or before this date.")] = (
-        None
-    )
+    paid_from: Annotated[
+        IsoDate | None, Query(description="Only payments on or after this date (YYYY-MM-DD).")
+    ] = None
+    paid_to: Annotated[
+        IsoDate | None, Query(description="Only payments on or before this date (YYYY-MM-DD).")
+    ] = None

@@ -75,6 +75,8 @@ def main() -> int:
             wait_ready(base, process=server)
             command = [
                 str(Path(sys.executable).parent / "schemathesis"),
+                "--config-file",
+                str(Path(__file__).with_name("schemathesis.toml")),
                 "run",
                 f"{base}/openapi.json",
                 "--checks",

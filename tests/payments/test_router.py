@@ -294,3 +294,20 @@ async def test_idempotency_key_replays_the_first_payment(
     assert str(await _paid(connection, commitment["id"])) == "100.00"
     other = await client.post(url, json=_payment(amount="5"), headers=headers)
     assert_problem(other, 422)
+
+
+async def test_list_filters_by_dates_written_as_dates_only(
+    app: FastAPI, client: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    """Found by the schema fuzzing: `paid_to=0` was read as a timestamp (1970-01-01) and
+    answered 200; a date filter takes YYYY-MM-DD and nothing else."""
+    commitment = await make_commitment(client, admin, amount="1000.00")
+    url = app.url_path_for("list_payments", commitment_id=commitment["id"])
+    for day in ("2024-03-01", "2024-09-01"):
+        made = await client.post(url, json=_payment(paid_on=day), headers=admin)
+        assert made.status_code == 201, made.text
+    summer = await client.get(url, params={"paid_from": "2024-06-01", "paid_to": "2024-12-31"})
+    assert [p["paid_on"] for p in summer.json()["items"]] == ["2024-09-01"]
+    for bad in ("0", "1717200000", "2024-6-1"):
+        body = assert_problem(await client.get(url, params={"paid_to": bad}), 400)
+        assert pointers(body) == ["paid_to"]
