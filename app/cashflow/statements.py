@@ -1,12 +1,17 @@
 """The cash-flow statements: committed (commitment roll-up), scheduled and paid (cash-flow
 roll-up), or, for action and commune, the base tables; grouped by the drilldown's dimensions
 and the time axis, every period of a cell's span present, `remaining` a running sum. Built
-here, executed only by `app.cashflow.repository`."""
+here once per *shape* (which filters are set, the drilldown, the axis, the order: every value
+is a parameter, see `cube_params`), so that asyncpg's prepared statements are reused from
+request to request; executed only by `app.cashflow.repository`."""
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Collection
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import (
@@ -14,18 +19,23 @@ from sqlalchemy import (
     FromClause,
     Integer,
     Select,
+    String,
+    Uuid,
     and_,
+    any_,
     bindparam,
     case,
     cast,
     extract,
     func,
     literal,
+    literal_column,
     nulls_last,
     select,
     true,
     union_all,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from app.models import (
     Action,
@@ -41,7 +51,15 @@ from app.models import (
     ScheduleLine,
 )
 from app.models.enums import CommitmentStatus, PaymentKind
-from app.reporting.statements import ENTITIES, FINE, Cut, OrderKey, where_cut
+from app.reporting.statements import (
+    ENTITIES,
+    FINE,
+    Cut,
+    OrderKey,
+    cut_params,
+    cut_shape,
+    where_cut,
+)
 
 AXES = ("year", "month")
 MEASURES = ("committed", "scheduled", "paid", "remaining")
@@ -187,6 +205,16 @@ def _where(s: FromClause, cut: Cut) -> list[ColumnElement[bool]]:
     return [s.c.status == CommitmentStatus.committed.value, *where_cut(s, without_years(cut))]
 
 
+def _priorities(values: Collection[uuid.UUID]) -> Any:
+    """The `priority` filter's parameter, the one `where_cut` binds (same name, same values)."""
+    return bindparam("cut_priority", list(values), type_=ARRAY(Uuid))
+
+
+def _communes(values: Collection[str]) -> Any:
+    """The `commune` filter's parameter, the one `where_cut` binds."""
+    return bindparam("cut_commune", list(values), type_=ARRAY(String(5)))
+
+
 @dataclass
 class _Keys:
     from_: FromClause
@@ -204,7 +232,7 @@ def _keys(s: FromClause, query: CashflowQuery) -> _Keys:
             link = ChantierPriority.__table__.alias("cp")
             on = link.c.chantier_id == s.c.chantier_id
             if query.cut.priority:  # cells only for the priorities asked for
-                on = and_(on, link.c.priority_id.in_(query.cut.priority))
+                on = and_(on, link.c.priority_id == any_(_priorities(query.cut.priority)))
             from_ = from_.outerjoin(link, on)
             columns.append(link.c.priority_id.label("priority_id"))
         elif dim == "partner_kind":
@@ -217,7 +245,7 @@ def _keys(s: FromClause, query: CashflowQuery) -> _Keys:
             ).lateral("cm")
             on_commune: ColumnElement[bool] = true()
             if query.cut.commune:  # cells only for the communes asked for
-                on_commune = unnested.c.commune.in_(query.cut.commune)
+                on_commune = unnested.c.commune == any_(_communes(query.cut.commune))
             from_ = from_.outerjoin(unnested, on_commune)
             columns.append(unnested.c.commune.label("commune"))
         else:  # status, instrument
@@ -229,14 +257,13 @@ def key_names(drilldown: tuple[str, ...]) -> list[str]:
     return [f"{d}_id" if d in ENTITIES else d for d in drilldown]
 
 
-def cells_statement(query: CashflowQuery) -> Select[Any]:
-    """The cells, each row also carrying `total_cell_count` and `facts_in_cells` (the facts
-    summed into the cells: more than the summary's when cells overlap).
+def _cells(query: CashflowQuery) -> Select[Any]:
+    """The cells, stopped at `max_cells + 1` before any name is joined or anything sorted.
 
     The rows of the time axis come after the grouping: each cell's span (its first period to
     its last) is filled with zero rows, so that `remaining`, a running sum over the periods,
-    is there for every period. The cells shown are then stopped at `max_cells + 1` before any
-    name is joined or anything sorted, as the commitments cube does."""
+    is there for every period. The cells shown are then stopped at `max_cells + 1`, as the
+    commitments cube does."""
     s = facts(query.fine, query.axis)
     keys = _keys(s, query)
     names = key_names(query.drilldown)
@@ -293,8 +320,22 @@ def cells_statement(query: CashflowQuery) -> Select[Any]:
     ).subquery("running")
     shown = select(running).where(*where_cut(running, years_only(query.cut)))
     if query.max_cells is not None:
-        shown = shown.limit(query.max_cells + 1)
-    cells = shown.subquery("cells")
+        # A constant, not a parameter: the generic plan of a prepared statement does not know
+        # a parameter's LIMIT (see app.reporting.statements).
+        shown = shown.limit(literal_column(str(query.max_cells + 1), Integer))
+    return shown
+
+
+@dataclass
+class _Named:
+    """The cells joined to their entities' codes and names, and their order."""
+
+    from_: FromClause
+    columns: list[ColumnElement[Any]]
+    order: list[ColumnElement[Any]]
+
+
+def _named(cells: FromClause, query: CashflowQuery) -> _Named:
     from_: FromClause = cells
     columns: list[ColumnElement[Any]] = []
     sort: dict[str, ColumnElement[Any]] = {}
@@ -318,21 +359,98 @@ def cells_statement(query: CashflowQuery) -> Select[Any]:
     ]
     order += [nulls_last(sort[dim].asc()) for dim in query.drilldown]
     order.append(cells.c.period.asc())
+    return _Named(from_, columns, order)
+
+
+def _page(stmt: Select[Any], query: CashflowQuery) -> Select[Any]:
+    stmt = stmt.offset(bindparam("page_offset", query.offset, type_=Integer))
+    if query.limit is not None:
+        stmt = stmt.limit(bindparam("page_limit", query.limit, type_=Integer))
+    return stmt
+
+
+def _shape(query: CashflowQuery) -> CashflowQuery:
+    """What a statement's text depends on: the values become parameters (`cube_params`)."""
+    return replace(
+        query, cut=cut_shape(query.cut), limit=None if query.limit is None else 1, offset=0
+    )
+
+
+def cube_params(query: CashflowQuery, as_of: int | None = None) -> dict[str, Any]:
+    """The parameters of a statement built by `cells_statement` (`as_of` None) or
+    `cube_statement`."""
+    params = cut_params(query.cut) | {"page_offset": query.offset}
+    if query.limit is not None:
+        params["page_limit"] = query.limit
+    if as_of is not None:
+        params["as_of"] = as_of
+    return params
+
+
+def cells_statement(query: CashflowQuery) -> Select[Any]:
+    """The cells, each row also carrying `total_cell_count` and `facts_in_cells` (the facts
+    summed into the cells: more than the summary's when cells overlap); run with
+    `cube_params(query)`."""
+    return _cells_statement(_shape(query))
+
+
+@lru_cache(maxsize=256)
+def _cells_statement(query: CashflowQuery) -> Select[Any]:
+    cells = _cells(query).subquery("cells")
+    named = _named(cells, query)
     stmt = (
         select(
             cells,
-            *columns,
+            *named.columns,
             func.count().over().label("total_cell_count"),
             func.sum(cells.c.facts).over().label("facts_in_cells"),
         )
-        .select_from(from_)
-        .order_by(*order)
-        .offset(query.offset)
+        .select_from(named.from_)
+        .order_by(*named.order)
     )
-    return stmt if query.limit is None else stmt.limit(query.limit)
+    return _page(stmt, query)
 
 
-def summary_statement(cut: Cut, axis: str, fine: bool) -> Select[Any]:
+def cube_statement(query: CashflowQuery) -> Select[Any]:
+    """One page of cells, the cell count and the summary's totals in one statement, one round
+    trip; run with `cube_params(query, as_of)`.
+
+    The first row carries `total_cell_count`, `facts_in_cells` and the summary (`total_<m>`
+    for committed, scheduled, paid, remaining, paid_last_three_years and facts); the page's
+    cells follow in it and the next rows (`in_page` true), ordered. A page past the end (or
+    no cell) is that one row with `in_page` null."""
+    return _cube_statement(_shape(query))
+
+
+@lru_cache(maxsize=256)
+def _cube_statement(query: CashflowQuery) -> Select[Any]:
+    cells = _cells(query).cte("cells")  # read twice: the page, the counts
+    named = _named(cells, query)
+    page = _page(
+        select(
+            true().label("in_page"),
+            func.row_number().over(order_by=named.order).label("position"),
+            cells,
+            *named.columns,
+        )
+        .select_from(named.from_)
+        .order_by(*named.order),
+        query,
+    ).lateral("page")
+    counts = select(
+        func.count().label("total_cell_count"),
+        func.coalesce(func.sum(cells.c.facts), 0).label("facts_in_cells"),
+    ).subquery("c")
+    summary = _summary(query.cut, query.axis, query.fine).subquery("sm")
+    t = select(*(c.label(f"total_{c.key}") for c in summary.c)).subquery("t")
+    return (
+        select(*counts.c, *t.c, *(c for c in page.c if c.key != "position"))
+        .select_from(counts.join(t, true()).outerjoin(page, true()))
+        .order_by(page.c.position)
+    )
+
+
+def _summary(cut: Cut, axis: str, fine: bool) -> Select[Any]:
     """The true totals over the cut (each fact once: no join that could repeat one), with
     `remaining` at the end of the year bound as `as_of` and the payments of its last three
     years (`as_of` − 2 to `as_of`), which the years of the cut do not restrict."""
