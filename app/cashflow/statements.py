@@ -257,7 +257,15 @@ def key_names(drilldown: tuple[str, ...]) -> list[str]:
     return [f"{d}_id" if d in ENTITIES else d for d in drilldown]
 
 
-def _cells(query: CashflowQuery) -> Select[Any]:
+@dataclass
+class _Cells:
+    shown: Select[Any]
+    """The cells, at most max_cells + 1 of them."""
+    grouped: FromClause
+    """The facts grouped by the drilldown's keys and the period (`g`), before the zero rows."""
+
+
+def _cells(query: CashflowQuery) -> _Cells:
     """The cells, stopped at `max_cells + 1` before any name is joined or anything sorted.
 
     The rows of the time axis come after the grouping: each cell's span (its first period to
@@ -323,7 +331,7 @@ def _cells(query: CashflowQuery) -> Select[Any]:
         # A constant, not a parameter: the generic plan of a prepared statement does not know
         # a parameter's LIMIT (see app.reporting.statements).
         shown = shown.limit(literal_column(str(query.max_cells + 1), Integer))
-    return shown
+    return _Cells(shown, grouped)
 
 
 @dataclass
@@ -396,7 +404,7 @@ def cells_statement(query: CashflowQuery) -> Select[Any]:
 
 @lru_cache(maxsize=256)
 def _cells_statement(query: CashflowQuery) -> Select[Any]:
-    cells = _cells(query).subquery("cells")
+    cells = _cells(query).shown.subquery("cells")
     named = _named(cells, query)
     stmt = (
         select(
@@ -424,7 +432,8 @@ def cube_statement(query: CashflowQuery) -> Select[Any]:
 
 @lru_cache(maxsize=256)
 def _cube_statement(query: CashflowQuery) -> Select[Any]:
-    cells = _cells(query).cte("cells")  # read twice: the page, the counts
+    built = _cells(query)
+    cells = built.shown.cte("cells")  # read twice: the page, the counts
     named = _named(cells, query)
     page = _page(
         select(
@@ -441,7 +450,10 @@ def _cube_statement(query: CashflowQuery) -> Select[Any]:
         func.count().label("total_cell_count"),
         func.coalesce(func.sum(cells.c.facts), 0).label("facts_in_cells"),
     ).subquery("c")
-    summary = _summary(query.cut, query.axis, query.fine).subquery("sm")
+    if OVERLAPPING & set(query.drilldown):  # a fact may be in several groups, or none
+        summary = _summary(query.cut, query.axis, query.fine).subquery("sm")
+    else:  # each fact is in one group: the totals are the groups' sums, no second pass
+        summary = _summary_of_groups(built.grouped, query).subquery("sm")
     t = select(*(c.label(f"total_{c.key}") for c in summary.c)).subquery("t")
     return (
         select(*counts.c, *t.c, *(c for c in page.c if c.key != "position"))
@@ -450,15 +462,18 @@ def _cube_statement(query: CashflowQuery) -> Select[Any]:
     )
 
 
-def _summary(cut: Cut, axis: str, fine: bool) -> Select[Any]:
-    """The true totals over the cut (each fact once: no join that could repeat one), with
-    `remaining` at the end of the year bound as `as_of` and the payments of its last three
-    years (`as_of` − 2 to `as_of`), which the years of the cut do not restrict."""
-    s = facts(fine, axis)
+# A drilldown by one of these may put a fact into several cells (a chantier serving two
+# priorities, an action over two communes asked for) or, under a filter, into none.
+OVERLAPPING = frozenset({"priority", "commune"})
+
+
+def _totals(s: FromClause, cut: Cut, count: ColumnElement[Any]) -> list[ColumnElement[Any]]:
+    """The summary's columns over `s` (facts, or groups of them: `count` counts the facts),
+    which has `year`, committed, scheduled and paid."""
     in_years = and_(true(), *where_cut(s, years_only(cut)))
     as_of = bindparam("as_of", type_=Integer)
     zero = _zero()
-    return select(
+    return [
         *(func.coalesce(func.sum(s.c[m]).filter(in_years), zero).label(m) for m in AMOUNTS),
         func.coalesce(func.sum(s.c.committed - s.c.paid).filter(s.c.year <= as_of), zero).label(
             "remaining"
@@ -466,5 +481,22 @@ def _summary(cut: Cut, axis: str, fine: bool) -> Select[Any]:
         func.coalesce(func.sum(s.c.paid).filter(s.c.year.between(as_of - 2, as_of)), zero).label(
             "paid_last_three_years"
         ),
-        func.count().filter(in_years).label("facts"),
-    ).where(*_where(s, cut))
+        func.coalesce(count.filter(in_years), 0).label("facts"),
+    ]
+
+
+def _summary_of_groups(grouped: FromClause, query: CashflowQuery) -> Select[Any]:
+    """The summary from the cells' groups (`g`), when each fact is in exactly one of them: the
+    same sums as `_summary`, without reading the facts a second time."""
+    g = grouped.c
+    year = g.period // 12 if query.axis == "month" else g.period
+    groups = select(year.label("year"), *(g[m] for m in AMOUNTS), g.facts).subquery("groups")
+    return select(*_totals(groups, query.cut, func.sum(groups.c.facts)))
+
+
+def _summary(cut: Cut, axis: str, fine: bool) -> Select[Any]:
+    """The true totals over the cut (each fact once: no join that could repeat one), with
+    `remaining` at the end of the year bound as `as_of` and the payments of its last three
+    years (`as_of` − 2 to `as_of`), which the years of the cut do not restrict."""
+    s = facts(fine, axis)
+    return select(*_totals(s, cut, func.count())).where(*_where(s, cut))
