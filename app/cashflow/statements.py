@@ -31,6 +31,7 @@ from sqlalchemy import (
     literal,
     literal_column,
     nulls_last,
+    or_,
     select,
     true,
     union_all,
@@ -106,10 +107,15 @@ def _signed(p: Any) -> ColumnElement[Any]:
     return case((p.kind == PaymentKind.reversal.value, -p.amount), else_=p.amount)
 
 
-def facts(fine: bool, axis: str) -> FromClause:
+def facts(fine: bool, axis: str, cut: Cut | None = None) -> FromClause:
     """Rows (the grain's columns, `year`, `period`, committed, scheduled, paid): `period` is the
     year, or with the month axis year × 12 + month − 1, commitments and schedule lines on their
-    year's January."""
+    year's January.
+
+    With the month axis over the roll-ups and years in `cut`, only the years shown are read
+    month by month: another year's payments are its yearly row's, on its January. That year's
+    cells are not shown, and `remaining` at the end of each month shown is the same, since
+    it sums whole years before it; the cells' spans then differ only within such years."""
     monthly = axis == "month"
     if not fine:
         cr = CommitmentRollup.__table__.c
@@ -136,7 +142,7 @@ def facts(fine: bool, axis: str) -> FromClause:
                     cf.paid_sum,
                 ).where(cf.month == 0)
             ]
-        else:
+        elif cut is None or not (shown := where_cut(CashflowRollup.__table__, years_only(cut))):
             cash = [
                 select(*grain(cf), cf.year * 12, _zero(), cf.scheduled_sum, _zero()).where(
                     cf.month == 0, cf.line_count > 0
@@ -144,6 +150,20 @@ def facts(fine: bool, axis: str) -> FromClause:
                 select(
                     *grain(cf), cf.year * 12 + cf.month - 1, _zero(), _zero(), cf.paid_sum
                 ).where(cf.month > 0),
+            ]
+        else:
+            in_shown = and_(*shown)
+            cash = [
+                select(
+                    *grain(cf),
+                    cf.year * 12,
+                    _zero(),
+                    cf.scheduled_sum,
+                    case((in_shown, _zero()), else_=cf.paid_sum),
+                ).where(cf.month == 0, or_(cf.line_count > 0, ~in_shown)),
+                select(
+                    *grain(cf), cf.year * 12 + cf.month - 1, _zero(), _zero(), cf.paid_sum
+                ).where(cf.month > 0, *shown),
             ]
         return union_all(committed, *cash).subquery("s")
     c, a = Commitment.__table__.c, Action.__table__.c
@@ -272,7 +292,7 @@ def _cells(query: CashflowQuery) -> _Cells:
     its last) is filled with zero rows, so that `remaining`, a running sum over the periods,
     is there for every period. The cells shown are then stopped at `max_cells + 1`, as the
     commitments cube does."""
-    s = facts(query.fine, query.axis)
+    s = facts(query.fine, query.axis, query.cut)
     keys = _keys(s, query)
     names = key_names(query.drilldown)
     grouped = (
@@ -498,5 +518,5 @@ def _summary(cut: Cut, axis: str, fine: bool) -> Select[Any]:
     """The true totals over the cut (each fact once: no join that could repeat one), with
     `remaining` at the end of the year bound as `as_of` and the payments of its last three
     years (`as_of` − 2 to `as_of`), which the years of the cut do not restrict."""
-    s = facts(fine, axis)
+    s = facts(fine, axis, cut)
     return select(*_totals(s, cut, func.count())).where(*_where(s, cut))
