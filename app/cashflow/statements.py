@@ -283,6 +283,8 @@ class _Cells:
     """The cells, at most max_cells + 1 of them."""
     grouped: FromClause
     """The facts grouped by the drilldown's keys and the period (`g`), before the zero rows."""
+    once: FromClause | None = None
+    """Under a priority drilldown, the groups that hold each fact once (see _by_priority)."""
 
 
 def _cells(query: CashflowQuery) -> _Cells:
@@ -292,21 +294,25 @@ def _cells(query: CashflowQuery) -> _Cells:
     its last) is filled with zero rows, so that `remaining`, a running sum over the periods,
     is there for every period. The cells shown are then stopped at `max_cells + 1`, as the
     commitments cube does."""
-    s = facts(query.fine, query.axis, query.cut)
-    keys = _keys(s, query)
     names = key_names(query.drilldown)
-    grouped = (
-        select(
-            *keys.columns,
-            s.c.period,
-            *(func.sum(s.c[m]).label(m) for m in AMOUNTS),
-            func.count().label("facts"),
+    once: FromClause | None = None
+    if "priority" in query.drilldown and not query.fine:
+        once, grouped = _by_priority(query)
+    else:
+        s = facts(query.fine, query.axis, query.cut)
+        keys = _keys(s, query)
+        grouped = (
+            select(
+                *keys.columns,
+                s.c.period,
+                *(func.sum(s.c[m]).label(m) for m in AMOUNTS),
+                func.count().label("facts"),
+            )
+            .select_from(keys.from_)
+            .where(*_where(s, query.cut))
+            .group_by(*keys.columns, s.c.period)
+            .cte("g")  # read twice (the rows, their spans): computed once
         )
-        .select_from(keys.from_)
-        .where(*_where(s, query.cut))
-        .group_by(*keys.columns, s.c.period)
-        .cte("g")  # read twice (the rows, their spans): computed once
-    )
     g = grouped.c
     spans = (
         select(
@@ -351,7 +357,53 @@ def _cells(query: CashflowQuery) -> _Cells:
         # A constant, not a parameter: the generic plan of a prepared statement does not know
         # a parameter's LIMIT (see app.reporting.statements).
         shown = shown.limit(literal_column(str(query.max_cells + 1), Integer))
-    return _Cells(shown, grouped)
+    return _Cells(shown, grouped, once)
+
+
+def _by_priority(query: CashflowQuery) -> tuple[FromClause, FromClause]:
+    """A priority drilldown over the roll-ups: the facts are first summed by chantier, the
+    other dimensions and the period (`once`: each fact in one row), then those rows are joined
+    to the chantiers' priorities (a chantier serving two lands in both, one serving none in the
+    `null` one) and summed again (`g`). The join costs a probe per chantier row rather than
+    per fact, and the summary is the sums of `once`, without a second pass over the facts."""
+    s = facts(query.fine, query.axis, query.cut)
+    others = replace(query, drilldown=tuple(d for d in query.drilldown if d != "priority"))
+    keys = _keys(s, others)
+    by_chantier = keys.columns  # a drilldown may name the chantier too: grouped by it once
+    if "chantier" not in query.drilldown:
+        by_chantier = [s.c.chantier_id.label("chantier_id"), *keys.columns]
+    once = (
+        select(
+            *by_chantier,
+            s.c.period,
+            *(func.sum(s.c[m]).label(m) for m in AMOUNTS),
+            func.count().label("facts"),
+        )
+        .select_from(keys.from_)
+        .where(*_where(s, query.cut))
+        .group_by(*by_chantier, s.c.period)
+        .cte("once")
+    )
+    link = ChantierPriority.__table__.alias("cp")
+    on = link.c.chantier_id == once.c.chantier_id
+    if query.cut.priority:  # cells only for the priorities asked for
+        on = and_(on, link.c.priority_id == any_(_priorities(query.cut.priority)))
+    regrouped = [
+        link.c.priority_id.label("priority_id") if d == "priority" else once.c[n]
+        for d, n in zip(query.drilldown, key_names(query.drilldown), strict=True)
+    ]
+    grouped = (
+        select(
+            *regrouped,
+            once.c.period,
+            *(func.sum(once.c[m]).label(m) for m in AMOUNTS),
+            func.sum(once.c.facts).label("facts"),
+        )
+        .select_from(once.outerjoin(link, on))
+        .group_by(*regrouped, once.c.period)
+        .cte("g")
+    )
+    return once, grouped
 
 
 @dataclass
@@ -470,7 +522,9 @@ def _cube_statement(query: CashflowQuery) -> Select[Any]:
         func.count().label("total_cell_count"),
         func.coalesce(func.sum(cells.c.facts), 0).label("facts_in_cells"),
     ).subquery("c")
-    if OVERLAPPING & set(query.drilldown):  # a fact may be in several groups, or none
+    if built.once is not None:  # each fact in one group of `once`
+        summary = _summary_of_groups(built.once, query).subquery("sm")
+    elif OVERLAPPING & set(query.drilldown):  # a fact may be in several groups
         summary = _summary(query.cut, query.axis, query.fine).subquery("sm")
     else:  # each fact is in one group: the totals are the groups' sums, no second pass
         summary = _summary_of_groups(built.grouped, query).subquery("sm")
