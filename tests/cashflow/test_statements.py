@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tests.cashflow.world import World
@@ -109,3 +109,43 @@ async def test_the_month_axis_under_years_is_the_whole_month_axis_restricted_to_
             assert body["total_cell_count"] == len(wanted)
             assert any(c["paid"] != "0.00" for c in body["cells"]), (drilldown, cut)
             assert body["summary"]["remaining"] == whole["summary"]["remaining"]
+
+
+async def _overlapping(client: httpx.AsyncClient, drilldown: str, axis: str) -> bool:
+    params = {"drilldown": drilldown, "axis": axis} if drilldown else {"axis": axis}
+    response = await client.get(CASHFLOW, params=params)
+    assert response.status_code == 200, response.text
+    overlapping: bool = response.json()["overlapping"]
+    return overlapping
+
+
+async def test_overlapping_says_whether_a_fact_is_in_several_cells(
+    client: httpx.AsyncClient, connection: AsyncConnection
+) -> None:
+    world = World(connection, seed=7, tag="O")
+    await world.setup(actions=6)
+    for _ in range(20):
+        await world.step()
+    drilldowns = ("", "chantier", "priority", "priority,partner", "partner_kind")
+    for drilldown in drilldowns:  # the seed's chantiers serve one priority each, at most
+        for axis in ("year", "month"):
+            assert await _overlapping(client, drilldown, axis) is False, (drilldown, axis)
+    # A chantier with committed money comes to serve a second priority of its programme.
+    added = await connection.execute(
+        text(
+            "INSERT INTO chantier_priorities (chantier_id, priority_id)"
+            " SELECT ch.id, p.id FROM chantiers ch JOIN priorities p"
+            " ON p.programme_id = ch.programme_id"
+            " WHERE ch.id IN (SELECT a.chantier_id FROM commitments c"
+            "   JOIN actions a ON a.id = c.action_id WHERE c.status = 'committed')"
+            " AND ch.id IN (SELECT chantier_id FROM chantier_priorities)"
+            " AND NOT EXISTS (SELECT FROM chantier_priorities cp"
+            "   WHERE cp.chantier_id = ch.id AND cp.priority_id = p.id)"
+            " ORDER BY ch.code, p.code LIMIT 1"
+        )
+    )
+    assert added.rowcount == 1
+    for drilldown in drilldowns:
+        for axis in ("year", "month"):
+            expected = drilldown.startswith("priority")
+            assert await _overlapping(client, drilldown, axis) is expected, (drilldown, axis)
