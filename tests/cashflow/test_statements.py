@@ -149,3 +149,21 @@ async def test_overlapping_says_whether_a_fact_is_in_several_cells(
         for axis in ("year", "month"):
             expected = drilldown.startswith("priority")
             assert await _overlapping(client, drilldown, axis) is expected, (drilldown, axis)
+
+
+async def test_a_page_past_the_end_has_no_cells_but_the_counts_and_the_summary(
+    client: httpx.AsyncClient, connection: AsyncConnection
+) -> None:
+    world = World(connection, seed=99, tag="E")
+    await world.setup(actions=4)
+    for _ in range(10):
+        await world.step()
+    for drilldown in ("chantier", "priority", "action"):
+        params = {"drilldown": drilldown, "as_of": 2025, "page_size": 2}
+        first = (await client.get(CASHFLOW, params=params)).json()
+        assert first["total_cell_count"] > 2
+        past = (await client.get(CASHFLOW, params=params | {"page": 500})).json()
+        assert past["cells"] == []
+        assert past["total_cell_count"] == first["total_cell_count"]
+        assert past["summary"] == first["summary"]
+        assert past["overlapping"] == first["overlapping"]
