@@ -1,7 +1,9 @@
 """Cash-flow benchmark: N commitments (bench.aggregates' data), multi-year schedules and about
-3 payments per commitment, then the cash-flow endpoints' median latency over HTTP next to the
-raw GROUP BY over the base tables in the same run (the ratio), and the write cost of the
-cash-flow roll-up triggers.
+3 payments per commitment, then the cash-flow endpoints' median latency over HTTP next to two
+baselines measured in the same run, alternated request by request: the **floor** (the plain
+ASGI app of bench.aggregates_floor, running the one statement the API runs, compiled once,
+through asyncpg: API / floor is the API's own cost) and the raw GROUP BY over the base tables
+(API / raw: what the roll-ups save); then the write cost of the cash-flow roll-up triggers.
 
     .venv/bin/python -m bench.cashflow [--n 1000000] [--requests 100]
 
@@ -13,18 +15,27 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
+import pickle
 import statistics
-import subprocess
-import sys
+import tempfile
 import time
+import urllib.parse
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
 import httpx
 
-from bench.aggregates import prepare
-from bench.common import free_port, server_url
+from app.cashflow.router import parse_cashflow_drilldown
+from app.cashflow.service import query_of
+from app.cashflow.statements import MEASURES, cube_params, cube_statement
+from app.config import Settings
+from app.db import create_engine, create_sessionmaker
+from app.reporting.schemas import AggregateFilters
+from app.reporting.service import ReportingService, parse_order
+from bench.aggregates import Timing, _cpu_seconds, _serve, _timed, _wait_ready, prepare
+from bench.aggregates_floor import Query, _compiled
+from bench.common import server_url
 from devtools.scratch import create_scratch_database, drop_database, plain
 
 # Loaded with every trigger off (session_replication_role = replica), then one rebuild: what
@@ -124,42 +135,91 @@ async def time_sql(url: str, repeat: int) -> dict[str, float]:
         await conn.close()
 
 
-async def time_http(url: str, requests: int) -> dict[str, tuple[float, float]]:
-    """Each endpoint's median over `requests` sequential requests to one uvicorn worker; the
-    raw baseline is timed again between endpoints, so each ratio compares the same moment."""
-    port = free_port()
-    env = os.environ | {"DATABASE_URL": url, "LOG_LEVEL": "WARNING"}
-    server = subprocess.Popen(  # noqa: ASYNC220 (started once, before any timing)
-        [sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory", "--port",
-         str(port), "--workers", "1", "--no-access-log", "--log-level", "warning"],
-        env=env,
-    )  # fmt: skip
-    try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=120) as client:
-            for _ in range(200):
-                try:
-                    if (await client.get("/healthz")).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    await asyncio.sleep(0.1)
-            chantier = (await client.get("/v1/chantiers?code=TRANSPORTS")).json()["items"][0]
-            out: dict[str, tuple[float, float]] = {}
-            for path in ENDPOINTS:
-                path = path.format(chantier=chantier["id"])
-                for _ in range(5):
-                    (await client.get(path)).raise_for_status()
-                samples = []
-                for _ in range(requests):
-                    started = time.perf_counter()
-                    response = await client.get(path)
-                    samples.append(time.perf_counter() - started)
-                    response.raise_for_status()
-                raw = (await time_sql(url, 3))[BASELINE]
-                out[path] = (statistics.median(samples) * 1000, raw)
-            return out
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+async def floor_query(session: Any, settings: Settings, path: str) -> Query | None:
+    """The one statement the API runs for a cash-flow path, compiled with its parameters (as
+    the router builds it); None for the other endpoints (no floor)."""
+    route, _, query_string = path.partition("?")
+    if route != "/v1/aggregates/cashflow":
+        return None
+    params = urllib.parse.parse_qs(query_string)
+    dims = parse_cashflow_drilldown(params.pop("drilldown", None))
+    axis = params.pop("axis", ["year"])[0]
+    as_of = int(params.pop("as_of", [str(datetime.now(UTC).year)])[0])
+    keys = parse_order(params.pop("order", [None])[0], (*dims, "year"), MEASURES)
+    bounds = {k: int(params.pop(k)[0]) for k in ("year_from", "year_to") if k in params}
+    filters = AggregateFilters(
+        **{k: [int(x) for x in v] if k == "year" else v for k, v in params.items()}  # type: ignore[arg-type]
+        | bounds
+    )
+    cut = await ReportingService(session, settings).resolve(filters)
+    query = query_of(dims, cut, axis, keys, 1, 100, settings.aggregates.max_cells)
+    return _compiled(cube_statement(query), cube_params(query, as_of))
+
+
+async def time_http(url: str, requests: int) -> list[Timing]:
+    """Each endpoint's median over `requests` sequential requests to one uvicorn worker, next
+    to its floor (where it has one) and the raw baseline: they alternate, request by request
+    (the raw GROUP BY, seconds long, every third of the way), so that a busy moment of the
+    shared machine weighs on all of them alike."""
+    settings = Settings(database_url=url)  # type: ignore[arg-type]
+    conn = await asyncpg.connect(plain(url))
+    chantier = await conn.fetchval(
+        "SELECT id FROM chantiers WHERE code = 'TRANSPORTS' ORDER BY id LIMIT 1"
+    )
+    paths = [p.format(chantier=chantier) for p in ENDPOINTS]
+    engine = create_engine(settings)
+    async with create_sessionmaker(engine)() as session:
+        floors = {path: await floor_query(session, settings, path) for path in paths}
+    await engine.dispose()
+    raw_sql = RAW_SQL[BASELINE]
+    with tempfile.NamedTemporaryFile(suffix=".pickle") as routes:
+        routes.write(pickle.dumps({p: q for p, q in floors.items() if q is not None}))
+        routes.flush()
+        api, api_url = _serve("app.main:create_app", {"DATABASE_URL": url, "LOG_LEVEL": "WARNING"})
+        floor, floor_url = _serve(
+            "bench.aggregates_floor:create_floor",
+            {"FLOOR_DATABASE_URL": plain(url), "FLOOR_ROUTES": routes.name},
+        )
+        try:
+            async with (
+                httpx.AsyncClient(base_url=api_url, timeout=120) as api_client,
+                httpx.AsyncClient(base_url=floor_url, timeout=120) as floor_client,
+            ):
+                await _wait_ready(api_client, "/healthz")
+                await _wait_ready(floor_client, paths[0])
+                out = []
+                for path in paths:
+                    timing = Timing(path)
+                    has_floor = floors[path] is not None
+                    for _ in range(5):  # warm: connections, prepared statements
+                        (await api_client.get(path)).raise_for_status()
+                        if has_floor:
+                            (await floor_client.get(path)).raise_for_status()
+                    raw_every = max(1, requests // 3)
+                    cpu = (_cpu_seconds(api), _cpu_seconds(floor))
+                    for i in range(requests):
+                        (await _timed(api_client.get(path), timing.api)).raise_for_status()
+                        if has_floor:
+                            answer = await _timed(floor_client.get(path), timing.floor)
+                            answer.raise_for_status()
+                        if i % raw_every == 0:
+                            await _timed(conn.fetch(raw_sql), timing.raw)
+                    api_cpu, floor_cpu = _cpu_seconds(api), _cpu_seconds(floor)
+                    if api_cpu is not None and floor_cpu is not None:
+                        timing.api_cpu_ms = (api_cpu - (cpu[0] or 0)) * 1000 / requests
+                        if has_floor:
+                            timing.floor_cpu_ms = (floor_cpu - (cpu[1] or 0)) * 1000 / requests
+                    out.append(timing)
+                return out
+        finally:
+            for server in (api, floor):
+                server.terminate()
+                server.wait(timeout=30)
+            await conn.close()
+
+
+def _median_ms(samples: list[float]) -> float:
+    return statistics.median(samples) * 1000
 
 
 async def time_writes(url: str, repeat: int = 5) -> dict[str, float]:
@@ -228,9 +288,23 @@ async def run(n: int, requests: int) -> None:
         )
         for name, ms in (await time_sql(url, 10)).items():
             print(f"  {ms:10.1f} ms  raw SQL (asyncpg): {name}", flush=True)
-        print(f"  {'p50':>10}  {'raw p50':>10}  {'ratio':>6}  request", flush=True)
-        for path, (ms, raw) in (await time_http(url, requests)).items():
-            print(f"  {ms:7.1f} ms  {raw:7.1f} ms  {ms / raw:6.3f}  GET {path}", flush=True)
+        print(
+            f"\n  {'API':>7} {'floor':>7} {'raw':>8} {'API/floor':>9} {'API/raw':>7}"
+            f" {'CPU API':>7} {'floor':>6}  HTTP GET (p50, ms; {requests} requests each,"
+            " the raw GROUP BY every third of the way; CPU: server ms/request)",
+            flush=True,
+        )
+        for t in await time_http(url, requests):
+            api, raw = _median_ms(t.api), _median_ms(t.raw)
+            floor = f"{_median_ms(t.floor):7.1f}" if t.floor else f"{'-':>7}"
+            vs_floor = f"{api / _median_ms(t.floor):8.2f}x" if t.floor else f"{'-':>9}"
+            cpu_api = f"{t.api_cpu_ms:7.2f}" if t.api_cpu_ms is not None else f"{'-':>7}"
+            cpu_floor = f"{t.floor_cpu_ms:6.2f}" if t.floor_cpu_ms is not None else f"{'-':>6}"
+            print(
+                f"  {api:7.1f} {floor} {raw:8.1f} {vs_floor} {api / raw:6.4f}x"
+                f" {cpu_api} {cpu_floor}  GET {t.path}",
+                flush=True,
+            )
         print(f"  {'rows/s':>10}  write", flush=True)
         for name, per_second in (await time_writes(url)).items():
             print(f"  {per_second:10,.0f}  {name}", flush=True)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import replace
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
@@ -61,22 +60,18 @@ class CashflowService:
         page: int,
         as_of: int,
     ) -> CashflowResponse:
-        totals = await self.repo.summary(query.cut, query.axis, as_of)
-        rows = await self.repo.cells(query)
-        if not rows and page > 1:  # past the end: still tell the cell count
-            rows = await self.repo.cells(replace(query, limit=1, offset=0))
-            total_cells = int(rows[0]["total_cell_count"]) if rows else 0
-            in_cells = int(rows[0]["facts_in_cells"]) if rows else 0
-            rows = []
-        else:
-            total_cells = int(rows[0]["total_cell_count"]) if rows else 0
-            in_cells = int(rows[0]["facts_in_cells"]) if rows else 0
-        self._within_ceiling(total_cells)
+        found = await self.repo.page(query, as_of)  # past the end: no cells, still the counts
+        self._within_ceiling(found.total_cells)
         cells: list[CashflowCell] = []
         pacer = Pacer()
-        for start in range(0, len(rows), CELLS_PER_TURN):
-            cells += [cell(row, query.drilldown) for row in rows[start : start + CELLS_PER_TURN]]
-            await pacer.chunk_done()
+        for start in range(0, len(found.cells), CELLS_PER_TURN):
+            if start:  # thousands of cells take a while: let other requests run between chunks
+                await pacer.chunk_done()
+            chunk = found.cells[start : start + CELLS_PER_TURN]
+            cells += [cell(row, query.drilldown) for row in chunk]
+        totals = {
+            name: found.totals[f"total_{name}"] for name in (*MEASURES, "paid_last_three_years")
+        }
         return CashflowResponse(
             axis=query.axis,
             drilldown=[*query.drilldown, query.axis],
@@ -88,10 +83,10 @@ class CashflowService:
                 paid_last_three_years=totals["paid_last_three_years"],
                 coverage_ratio=coverage_ratio(totals["remaining"], totals["paid_last_three_years"]),
             ),
-            total_cell_count=total_cells,
+            total_cell_count=found.total_cells,
             page=page,
             page_size=query.limit or 0,
-            overlapping=in_cells > int(totals["facts"]),
+            overlapping=found.in_cells > int(found.totals["total_facts"]),
         )
 
     async def stream(self, query: CashflowQuery) -> AsyncIterator[RowMapping]:
