@@ -227,8 +227,10 @@ async def time_writes(url: str, repeat: int = 5) -> dict[str, float]:
     triggers: 10,000 payments in one INSERT, and 1,000 single-row payment INSERTs."""
     conn = await asyncpg.connect(plain(url))
     rows = await conn.fetch(
+        # Room for one more cent: the payments were loaded with the triggers off, so the
+        # commitments' disbursed_amount (bench.aggregates') may already be their amount.
         "SELECT id, partner_id, year FROM commitments WHERE status = 'committed'"
-        " ORDER BY id LIMIT 10000"
+        " AND amount - disbursed_amount >= 0.02 ORDER BY id LIMIT 10000"
     )
     batch = (
         "INSERT INTO payments (commitment_id, partner_id, paid_on, amount, kind, external_ref,"
