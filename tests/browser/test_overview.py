@@ -66,9 +66,10 @@ async def test_programme_page_in_english_on_a_phone(
     await expect(page.locator("html")).to_have_attribute("lang", "en")
     await expect(page.locator("h1")).to_have_text(programme["name"])
     assert await shown(page, "total-") == {k: Decimal(summary["totals"][k]) for k in MEASURES}
-    curve = page.get_by_role("img")
-    await expect(curve).to_have_count(1)
-    assert "Cumulative committed" in (await curve.locator("title").text_content() or "")
+    curves = page.get_by_role("img")  # year by year, then the cash flow
+    await expect(curves).to_have_count(2)
+    assert "Cumulative committed" in (await curves.nth(0).locator("title").text_content() or "")
+    assert "Cash flow" in (await curves.nth(1).locator("title").text_content() or "")
     # Nothing wider than the phone but the tables' own scrolling boxes.
     overflow = await page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
     assert overflow <= 0
