@@ -16,7 +16,6 @@ from sqlalchemy import (
     Uuid,
     any_,
     bindparam,
-    func,
     literal,
     or_,
     select,
@@ -27,15 +26,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import (
     Action,
-    CashflowRollup,
     Chantier,
-    ChantierPriority,
-    CommitmentRollup,
     Partner,
     Priority,
     Programme,
 )
-from app.models.enums import CommitmentStatus
 from app.reporting.statements import (
     CellQuery,
     Cut,
@@ -45,7 +40,7 @@ from app.reporting.statements import (
     page_statement,
     totals_statement,
 )
-from app.reporting.summaries import PROGRAMME_SUMMARY, PROGRESS, SUMMARY
+from app.reporting.summaries import CASHFLOW_YEARS, PROGRAMME_SUMMARY, PROGRESS, SUMMARY
 
 
 @dataclass(frozen=True)
@@ -154,50 +149,12 @@ class ReportingRepository:
         return rows
 
     async def cashflow_years(
-        self,
-        chantier_ids: Collection[uuid.UUID] | None = None,
-        programme_id: uuid.UUID | None = None,
-        priority_id: uuid.UUID | None = None,
+        self, scope: str, scope_id: uuid.UUID | None = None
     ) -> dict[int, RowMapping]:
-        """Year → committed, scheduled, paid and remaining (at the year's end: the running
-        Σ committed − paid) of the `committed` commitments of these chantiers, of this
-        programme, of the chantiers serving this priority, or of all; from the commitment and
-        cash-flow roll-ups, in one statement."""
-        cr, cf = CommitmentRollup.__table__.c, CashflowRollup.__table__.c
-        zero = literal(Decimal(0))
-
-        def of(t: Any) -> list[Any]:
-            where = [t.status == CommitmentStatus.committed.value]
-            if chantier_ids is not None:
-                where.append(t.chantier_id.in_(list(chantier_ids)))
-            if programme_id is not None:
-                where.append(t.programme_id == programme_id)
-            if priority_id is not None:
-                served = select(ChantierPriority.chantier_id).where(
-                    ChantierPriority.priority_id == priority_id
-                )
-                where.append(t.chantier_id.in_(served))
-            return where
-
-        facts = union_all(
-            select(cr.year, cr.amount_sum.label("committed"), zero.label("scheduled"),
-                   zero.label("paid")).where(*of(cr)),
-            select(cf.year, zero, cf.scheduled_sum, cf.paid_sum).where(cf.month == 0, *of(cf)),
-        ).subquery("f")  # fmt: skip
-        yearly = (
-            select(
-                facts.c.year,
-                *(func.sum(facts.c[m]).label(m) for m in ("committed", "scheduled", "paid")),
-            )
-            .group_by(facts.c.year)
-            .subquery("y")
-        )
-        y = yearly.c
-        stmt = select(
-            yearly,
-            func.sum(y.committed - y.paid).over(order_by=y.year).label("remaining"),
-        ).order_by(y.year)
-        return {row["year"]: row for row in (await self.session.execute(stmt)).mappings()}
+        """Year → committed, scheduled, paid and remaining of every programme (`all`) or of
+        one programme, chantier or priority; see `_cashflow_years_statement`."""
+        result = await self.session.execute(CASHFLOW_YEARS[scope], {"scope_id": scope_id})
+        return {row["year"]: row for row in result.mappings()}
 
 
 _NAMED_BY_CODE: dict[str, Any] = {

@@ -260,11 +260,7 @@ class ReportingService:
         rows = await self.repo.progress(kind, id)  # one statement: entity, years, physical
         if not rows:
             raise NotFound(f"No {kind} has id {id}.")
-        cashflow = await (
-            self.repo.cashflow_years(chantier_ids=[id])
-            if kind == "chantier"
-            else self.repo.cashflow_years(priority_id=id)
-        )
+        cashflow = await self.repo.cashflow_years(kind, id)
         years: list[YearProgress] = []
         zero = Decimal("0.00")
         sums = {"planned": zero, "committed": zero, "disbursed": zero}
@@ -330,7 +326,9 @@ class ReportingService:
             by[dim].append(AggregateCell(**values))
         # The empty grouping set yields its row even over an empty roll-up.
         assert totals is not None
-        cashflow = await self.repo.cashflow_years(programme_id=programme_id)
+        cashflow = await self.repo.cashflow_years(
+            "all" if programme_id is None else "programme", programme_id
+        )
         return ProgrammeSummary(
             totals=totals,
             by_programme=by["programme"],

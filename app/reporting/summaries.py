@@ -26,6 +26,7 @@ from sqlalchemy import (
 
 from app.models import (
     Action,
+    CashflowRollup,
     Chantier,
     ChantierPriority,
     ChantierTarget,
@@ -34,7 +35,7 @@ from app.models import (
     Priority,
     Programme,
 )
-from app.models.enums import ActionStatus
+from app.models.enums import ActionStatus, CommitmentStatus
 from app.reporting.statements import measures_of, sums_of
 
 SUMMARY_BREAKDOWNS = ("programme", "priority", "chantier", "partner", "year")
@@ -248,3 +249,50 @@ def _progress_statement(kind: str) -> Select[Any]:
 SUMMARY = _summary_statement(of_programme=False)
 PROGRAMME_SUMMARY = _summary_statement(of_programme=True)
 PROGRESS = {kind: _progress_statement(kind) for kind in ("chantier", "priority")}
+
+
+def _cashflow_years_statement(scope: str) -> Select[Any]:
+    """Year → committed, scheduled, paid and remaining (at the year's end: the running
+    Σ committed − paid) of the `committed` commitments of every programme (`all`), or of the
+    programme, chantier, or chantiers serving the priority bound as `scope_id`; from the
+    commitment and cash-flow roll-ups, in one statement."""
+    cr, cf = CommitmentRollup.__table__.c, CashflowRollup.__table__.c
+    zero = literal(Decimal(0))
+    scope_id = bindparam("scope_id", type_=Uuid)
+
+    def of(t: Any) -> list[ColumnElement[bool]]:
+        where = [t.status == CommitmentStatus.committed.value]
+        if scope == "programme":
+            where.append(t.programme_id == scope_id)
+        elif scope == "chantier":
+            where.append(t.chantier_id == scope_id)
+        elif scope == "priority":
+            served = select(ChantierPriority.chantier_id).where(
+                ChantierPriority.priority_id == scope_id
+            )
+            where.append(t.chantier_id.in_(served))
+        return where
+
+    facts = union_all(
+        select(cr.year, cr.amount_sum.label("committed"), zero.label("scheduled"),
+               zero.label("paid")).where(*of(cr)),
+        select(cf.year, zero, cf.scheduled_sum, cf.paid_sum).where(cf.month == 0, *of(cf)),
+    ).subquery("f")  # fmt: skip
+    yearly = (
+        select(
+            facts.c.year,
+            *(func.sum(facts.c[m]).label(m) for m in ("committed", "scheduled", "paid")),
+        )
+        .group_by(facts.c.year)
+        .subquery("y")
+    )
+    y = yearly.c
+    return select(
+        yearly, func.sum(y.committed - y.paid).over(order_by=y.year).label("remaining")
+    ).order_by(y.year)
+
+
+CASHFLOW_YEARS = {
+    scope: _cashflow_years_statement(scope)
+    for scope in ("all", "programme", "chantier", "priority")
+}
