@@ -19,6 +19,7 @@ from app.common.http import READ_ERRORS, StrictRoute, problems
 from app.db import Session
 from app.errors import ErrorItem, InvalidParameter
 from app.reporting.export import SpooledFileResponse, json_only, spool_csv
+from app.reporting.router import Page, PageSize
 from app.reporting.schemas import AggregateFilters, aggregate_filters
 from app.reporting.service import ReportingService, parse_drilldown, parse_order
 from app.reporting.statements import DIMENSIONS, ENTITIES
@@ -47,7 +48,6 @@ def _no_territory_above_communes(filters: AggregateFilters) -> None:
 
 router = APIRouter(tags=["aggregates"], route_class=StrictRoute)
 
-MAX_PAGE_SIZE = 10_000
 CASHFLOW_PATH = "/v1/aggregates/cashflow"
 CASHFLOW_CSV_PATH = "/v1/aggregates/cashflow.csv"
 HEAVY_PATHS = (CASHFLOW_PATH, CASHFLOW_CSV_PATH)
@@ -123,11 +123,6 @@ Order = Annotated[
         ),
         examples=["-paid,year"],
     ),
-]
-Page = Annotated[int | None, Query(ge=1, le=1_000_000, description="From 1.")]
-PageSize = Annotated[
-    int | None,
-    Query(ge=1, le=MAX_PAGE_SIZE, description=f"Cells per page, at most {MAX_PAGE_SIZE}."),
 ]
 
 
