@@ -14,6 +14,7 @@ from fastapi.openapi.utils import get_openapi
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.routing import compile_path
 
+from app.actions.router import EXTRA_SCHEMAS as ACTION_SCHEMAS
 from app.actions.router import router as actions_router
 from app.auth.dependencies import require_reader
 from app.auth.middleware import AuthenticationMiddleware, KeyRequiredMiddleware
@@ -36,6 +37,7 @@ from app.ops.body_read import BodyReadMiddleware
 from app.ops.middleware import RequestContextMiddleware
 from app.ops.router import router as ops_router
 from app.overview.router import router as overview_router
+from app.partners.router import EXTRA_SCHEMAS as PARTNER_SCHEMAS
 from app.partners.router import router as partners_router
 from app.payments.router import EXTRA_SCHEMAS as PAYMENT_SCHEMAS
 from app.payments.router import router as payments_router
@@ -260,7 +262,7 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
         tags=app.openapi_tags,
     )
     components = schema.setdefault("components", {}).setdefault("schemas", {})
-    for model in (*EXTRA_SCHEMAS, *PAYMENT_SCHEMAS):
+    for model in (*EXTRA_SCHEMAS, *PAYMENT_SCHEMAS, *ACTION_SCHEMAS, *PARTNER_SCHEMAS):
         extra = model.model_json_schema(ref_template="#/components/schemas/{model}")
         components.update(extra.pop("$defs", {}))
         components[model.__name__] = extra

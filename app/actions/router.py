@@ -5,11 +5,14 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, Response, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
 
 from app.actions.schemas import (
+    ActionBatch,
+    ActionBatchBody,
     ActionCreate,
     ActionFilters,
+    ActionKey,
     ActionRead,
     ActionUpdate,
 )
@@ -33,6 +36,7 @@ from app.common.http import (
 )
 from app.common.pagination import ListParams, Page, page_params
 from app.common.principal import Principal
+from app.common.schemas import UpsertResult
 from app.db import Session
 from app.models import Action
 
@@ -95,6 +99,32 @@ async def create_action(
     return ActionRead.model_validate(action)
 
 
+@router.put(
+    "",
+    summary="Create or replace a batch of up to 10,000 actions, all or nothing",
+    description=(
+        "Each item is a whole action, matched to a stored one by `code` (the default) or, with "
+        "`match=external_id`, by `external_id` (then every item must carry one, and the batch "
+        "may change codes). One statement and one transaction: if any item is bad, nothing is "
+        "written and the 422 lists every bad item (`/items/5017/chantier_id`). An item "
+        "identical to the stored action makes no new version. Safe to retry; with an "
+        "`Idempotency-Key`, a retry gets the first answer (its counts) again."
+    ),
+    response_model=UpsertResult,
+    responses=problems(*WRITE_ERRORS),
+)
+async def put_actions(
+    session: Session,
+    settings: AppSettings,
+    principal: Writer,
+    batch: ActionBatchBody,
+    match: Annotated[
+        ActionKey, Query(description="The field that names the stored action an item replaces.")
+    ] = ActionKey.code,
+) -> UpsertResult:
+    return await ActionService(session, settings, principal).put_batch(match, batch)
+
+
 @router.patch(
     "/{action_id}",
     summary="Update an action (only the fields sent)",
@@ -132,3 +162,7 @@ async def delete_action(
     if_match: IfMatch = None,
 ) -> None:
     await ActionService(session, settings, principal).delete(action_id, if_match)
+
+
+EXTRA_SCHEMAS = (ActionBatch,)
+"""Documented in the OpenAPI components though no signature names it (see app.sync.router)."""

@@ -3,15 +3,17 @@
 import uuid
 from dataclasses import dataclass
 from datetime import date
+from enum import StrEnum
 from typing import Annotated, Self
 
-from fastapi import Query
-from pydantic import ConfigDict, Field, model_validator
+from fastapi import Body, Query
+from pydantic import ConfigDict, Field, PlainValidator, WithJsonSchema, model_validator
 from pydantic.config import JsonDict
 
 from app.common.fields import Code, IsoDate, LongText, Text
 from app.common.schemas import OMITTED, Input, ResourceRead, read_example
 from app.models.enums import ActionStatus
+from app.sync.schemas import MAX_BATCH, ReceivedBatch
 
 Insee = Annotated[str, Field(pattern=r"^([0-9]{5}|2[AB][0-9]{3})$", examples=["13055"])]
 Progress = Annotated[
@@ -138,3 +140,35 @@ class ActionFilters:
     synthetic: Annotated[
         bool | None, Query(description="Only demo (true) or real (false) data.")
     ] = None
+
+
+class ActionKey(StrEnum):
+    """Which unique field names the stored action an item of a batch replaces."""
+
+    code = "code"
+    external_id = "external_id"
+
+
+class ActionBatchItem(ActionCreate):
+    """The whole action as the sender holds it; omitted optional fields take their defaults
+    (a replaced action takes them too, as PUT does)."""
+
+
+class ActionBatch(Input):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"items": [_EXAMPLE]}]})
+
+    items: list[ActionBatchItem] = Field(max_length=MAX_BATCH, description="Up to 10,000 items.")
+
+
+class ReceivedActionBatch(ReceivedBatch[ActionBatchItem]):
+    batch_model = ActionBatch
+    item_model = ActionBatchItem
+
+
+# Documented as an ActionBatch; the route gets the valid items and an error for each bad one.
+ActionBatchBody = Annotated[
+    ReceivedActionBatch,
+    Body(),
+    PlainValidator(ReceivedActionBatch.validate),
+    WithJsonSchema({"$ref": "#/components/schemas/ActionBatch"}),
+]

@@ -8,16 +8,26 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from app.actions.repository import ActionRepository
-from app.actions.schemas import ActionFilters
+from app.actions.repository import ActionRepository, Columns, communes_of
+from app.actions.schemas import ActionBatchItem, ActionFilters, ActionKey, ReceivedActionBatch
 from app.common.pagination import ListParams
-from app.common.rules import field_reference_errors
+from app.common.rules import (
+    Pointer,
+    duplicates,
+    field_reference_errors,
+    pointer_order,
+    reference_errors,
+)
+from app.common.schemas import UpsertResult
 from app.common.service import ResourceService
 from app.errors import ErrorItem, ValidationFailed
 from app.models import Action, Chantier, Partner
 from app.programmes.repository import ProgrammeRepository
 from app.territories.repository import TerritoryRepository
 
+Errors = list[ErrorItem]
+NO_COMMUNE = "is no current commune's INSEE code"
+OUTSIDE_SCOPE = "names an action of a programme this key does not write"
 _REFERENCES = {"chantier_id": (Chantier, "chantier"), "lead_partner_id": (Partner, "partner")}
 
 
@@ -73,7 +83,134 @@ class ActionService(ResourceService[Action, ActionRepository]):
             return []
         known = await TerritoryRepository(self.repo.session).current_communes(communes)
         return [
-            ErrorItem(pointer=f"/communes/{n}", detail="is no current commune's INSEE code")
+            ErrorItem(pointer=f"/communes/{n}", detail=NO_COMMUNE)
             for n, code in enumerate(communes)
             if code not in known
         ]
+
+    # -- a batch by code or external id ---------------------------------------------------------
+
+    async def put_batch(self, key: ActionKey, batch: ReceivedActionBatch) -> UpsertResult:
+        """Create or replace up to 10,000 actions in one statement, all or nothing: every bad
+        item is reported by its pointer, in one 422, and nothing is written."""
+        indices = [index for index, _ in batch.items]
+        items = [item for _, item in batch.items]
+        columns = _columns(items)
+        other = ActionKey.external_id if key is ActionKey.code else ActionKey.code
+        errors = [*batch.errors, *self._keyless(key, items, indices)]
+        errors += duplicates(getattr(columns, key.value), indices, key.value)
+        errors += duplicates(getattr(columns, other.value), indices, other.value)
+        errors += await self._batch_references(columns, indices)
+        errors += await self._held_elsewhere(key, other, columns, indices)
+        errors += await self._stored_errors(key, columns, indices)
+        if errors:
+            errors.sort(key=pointer_order)
+            raise ValidationFailed(
+                "The batch is invalid; nothing was written.",
+                errors=errors,
+                more_errors=batch.more_errors,
+            )
+        created, updated = await self.repo.upsert(key, columns)
+        return UpsertResult(
+            created=created, updated=updated, unchanged=len(items) - created - updated
+        )
+
+    @staticmethod
+    def _keyless(
+        key: ActionKey, items: Sequence[ActionBatchItem], indices: Sequence[int]
+    ) -> Errors:
+        """By external id, every item must carry one."""
+        if key is not ActionKey.external_id:
+            return []
+        return [
+            ErrorItem(
+                pointer=f"/items/{index}/external_id",
+                detail="is required: the batch is matched by external_id",
+            )
+            for index, item in zip(indices, items, strict=True)
+            if item.external_id is None
+        ]
+
+    async def _batch_references(self, columns: Columns, indices: Sequence[int]) -> Errors:
+        """Chantiers (for a scoped key, of its programmes), lead partners and communes that
+        exist: one statement each for the whole batch."""
+        at: Pointer = lambda n: f"/items/{indices[n]}"  # noqa: E731
+        errors = await reference_errors(
+            self.repo,
+            Chantier,
+            "chantier",
+            columns.chantier_id,
+            lambda n: f"{at(n)}/chantier_id",
+            self.within,
+        )
+        leads = [(n, id) for n, id in enumerate(columns.lead_partner_id) if id is not None]
+        errors += await reference_errors(
+            self.repo,
+            Partner,
+            "partner",
+            [id for _, id in leads],
+            lambda m: f"{at(leads[m][0])}/lead_partner_id",
+        )
+        named = communes_of(columns)
+        known = (
+            await TerritoryRepository(self.repo.session).current_communes(named) if named else set()
+        )
+        for n, joined in enumerate(columns.communes):
+            for k, code in enumerate(joined.split(",") if joined else []):
+                if code not in known:
+                    errors.append(ErrorItem(pointer=f"{at(n)}/communes/{k}", detail=NO_COMMUNE))
+        return errors
+
+    async def _held_elsewhere(
+        self, key: ActionKey, other: ActionKey, columns: Columns, indices: Sequence[int]
+    ) -> Errors:
+        """The other unique field (the external id when matching by code, and the reverse)
+        must not be another stored action's."""
+        keys = getattr(columns, key.value)
+        values = getattr(columns, other.value)
+        holders = await self.repo.holders(key, {v for v in values if v is not None})
+        return [
+            ErrorItem(
+                pointer=f"/items/{indices[n]}/{other.value}",
+                detail=f"is another action's ({key.value} {holders[value]!r})",
+            )
+            for n, value in enumerate(values)
+            if value is not None and value in holders and holders[value] != keys[n]
+        ]
+
+    async def _stored_errors(
+        self, key: ActionKey, columns: Columns, indices: Sequence[int]
+    ) -> Errors:
+        """For the items that replace a stored action: a scoped key replaces only actions of
+        its programmes; an action moved to a chantier of another programme must keep its
+        commitments inside that programme's period (the database refuses them too)."""
+        errors = []
+        for stored in await self.repo.stored(key, columns):
+            at = f"/items/{indices[stored.n]}"
+            if self.within is not None and stored.programme_id not in self.within:
+                errors.append(ErrorItem(pointer=f"{at}/{key.value}", detail=OUTSIDE_SCOPE))
+            elif stored.outside:
+                detail = (
+                    f"is of a programme whose period leaves out {stored.outside} of the "
+                    "action's commitments"
+                )
+                errors.append(ErrorItem(pointer=f"{at}/chantier_id", detail=detail))
+        return errors
+
+
+def _columns(items: Sequence[ActionBatchItem]) -> Columns:
+    """One list per column, built in one pass each."""
+    return Columns(
+        code=[item.code for item in items],
+        chantier_id=[item.chantier_id for item in items],
+        title=[item.title for item in items],
+        description=[item.description for item in items],
+        status=[item.status.value for item in items],
+        progress=[item.progress for item in items],
+        weight=[item.weight for item in items],
+        start_date=[item.start_date for item in items],
+        end_date=[item.end_date for item in items],
+        communes=[",".join(item.communes) for item in items],
+        lead_partner_id=[item.lead_partner_id for item in items],
+        external_id=[item.external_id for item in items],
+    )

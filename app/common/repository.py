@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Collection, Sequence
-from dataclasses import asdict
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
-from sqlalchemy import ColumnElement, any_, bindparam, select
+from sqlalchemy import ColumnElement, TextClause, any_, bindparam, select, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
@@ -128,3 +128,53 @@ class Repository(Generic[M]):
     async def delete(self, obj: M) -> None:
         await self.session.delete(obj)
         await self.session.flush()
+
+
+@dataclass(frozen=True)
+class UpsertShape:
+    """A batch upsert of one table by one unique column: every column one array parameter,
+    unnest() turning them into rows, so that 10,000 rows are one statement and one round trip.
+
+    `columns` maps each written column to the SQL type of its parameter array; `values` gives
+    the expression that makes the column from its unnested value where it is not the value
+    itself (an array column travels as one delimited string per row: unnest() would flatten an
+    array of arrays). A row sent identical to the stored one is a no-op (no new version, so no
+    change-feed entry): the DO UPDATE's WHERE."""
+
+    table: str
+    key: str
+    columns: Mapping[str, str]
+    values: Mapping[str, str] = field(default_factory=dict)
+
+    def statement(self) -> TextClause:
+        names = list(self.columns)
+        arrays = ", ".join(f"CAST(:{name} AS {kind})" for name, kind in self.columns.items())
+        made = ", ".join(self.values.get(name, f"r.{name}") for name in names)
+        changed = [name for name in names if name != self.key]
+        # The interpolated names are the shape's constants, never input.
+        return text(
+            f"""
+WITH written AS (
+INSERT INTO {self.table} AS t ({", ".join(names)}, version)
+SELECT {made}, 1
+FROM unnest({arrays}) AS r({", ".join(names)})
+ORDER BY r.{self.key}  -- one lock order for every batch: concurrent batches cannot deadlock
+ON CONFLICT ({self.key}) DO UPDATE
+SET {", ".join(f"{name} = EXCLUDED.{name}" for name in changed)},
+    version = t.version + 1, updated_at = now()
+WHERE ({", ".join(f"t.{name}" for name in changed)})
+      IS DISTINCT FROM ({", ".join(f"EXCLUDED.{name}" for name in changed)})
+RETURNING (t.xmax = 0) AS inserted
+)
+SELECT count(*) FILTER (WHERE inserted) AS created, count(*) FILTER (WHERE NOT inserted) AS updated
+FROM written
+"""  # noqa: S608
+        )
+
+
+async def bulk_upsert(
+    session: AsyncSession, statement: TextClause, params: Mapping[str, object]
+) -> tuple[int, int]:
+    """Run an UpsertShape's statement; how many rows were created and how many updated."""
+    created, updated = (await session.execute(statement, dict(params))).one()
+    return int(created), int(updated)

@@ -108,3 +108,26 @@ def check_partner(principal: Principal | None, partner_id: uuid.UUID) -> None:
     """403 when a partner key names another partner, whether that partner exists or not."""
     if not reaches_partner(principal, partner_id):
         raise Forbidden(NOT_YOUR_PARTNER)
+
+
+def pointer_order(error: ErrorItem) -> list[tuple[int, int, str]]:
+    """Sort /items/9 before /items/10."""
+    parts = (error.pointer or "").split("/")
+    return [(0, int(p), "") if p.isdigit() else (1, 0, p) for p in parts]
+
+
+def duplicates(
+    values: Sequence[object | None], indices: Sequence[int], field: str
+) -> list[ErrorItem]:
+    """An error for each item of a batch whose `field` holds a value an earlier item already
+    holds (None is no value); `indices` are the items' positions in the body."""
+    first: dict[object, int] = {}
+    errors = []
+    for index, value in zip(indices, values, strict=True):
+        if value is None:
+            continue
+        seen = first.setdefault(value, index)
+        if seen != index:
+            detail = f"appears twice in the batch (also /items/{seen}/{field})"
+            errors.append(ErrorItem(pointer=f"/items/{index}/{field}", detail=detail))
+    return errors

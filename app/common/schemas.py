@@ -57,3 +57,9 @@ class ResourceRead(BaseModel):
     created_at: datetime
     updated_at: datetime
     etag: str = Field(description="The strong ETag of this version; send it back in If-Match.")
+
+
+class UpsertResult(BaseModel):
+    created: int = Field(description="Items that named no stored row.")
+    updated: int = Field(description="Items that replaced a stored row (a new version).")
+    unchanged: int = Field(description="Items identical to the stored row: no new version.")

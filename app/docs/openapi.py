@@ -1,9 +1,11 @@
 """What FastAPI cannot say by itself in the OpenAPI document, added once for every operation,
 so that a generated client sees the contract precisely:
 
-- `Idempotency-Key` on every POST (the pipeline's idempotency layer reads it, not the route);
+- `Idempotency-Key` on every POST and PUT (the pipeline's idempotency layer reads it, not
+  the route);
 - the response headers clients read: `X-Request-ID` on every answer, `ETag` on a resource's
-  200 and 201, `Location` on a 201, `Idempotent-Replayed` on a POST's replay, `Retry-After`
+  200 and 201, `Location` on a 201, `Idempotent-Replayed` on a POST's or PUT's replay,
+  `Retry-After`
   on 409 (a request in progress), 429 and 503;
 - `reason` as an enum per status (`Problem404`…), from the error types that exist;
 - public reads without a security requirement: the bearer key is optional there (it is
@@ -17,6 +19,9 @@ from typing import Any
 from app.errors import AppError
 from app.errors.problem import PROBLEM_JSON
 from app.errors.statuses import STATUSES
+
+IDEMPOTENT = ("post", "put")
+"""The methods the idempotency layer serves (app.idempotency.middleware.METHODS)."""
 
 IDEMPOTENCY_KEY = {
     "name": "Idempotency-Key",
@@ -97,16 +102,16 @@ def _refine_operation(method: str, operation: dict[str, Any], public_read: bool)
         problem = response.get("content", {}).get(PROBLEM_JSON)
         if problem is not None and status >= 400:
             problem["schema"] = {"$ref": f"#/components/schemas/Problem{status}"}
-        if status in (429, 503) or (status == 409 and method == "post"):
+        if status in (429, 503) or (status == 409 and method in IDEMPOTENT):
             headers["Retry-After"] = _header("Retry-After", required=status == 429)
         resource_answer = (method == "get" and "304" in responses) or method in ("patch", "put")
         if (status == 201 or (status == 200 and resource_answer)) and _returns_a_resource(response):
             headers["ETag"] = _header("ETag", required=True)
         if status == 201 and method in ("post", "put"):
             headers["Location"] = _header("Location", required=method == "post")
-        if method == "post" and 200 <= status < 300:
+        if method in IDEMPOTENT and 200 <= status < 300:
             headers["Idempotent-Replayed"] = _header("Idempotent-Replayed")
-    if method == "post":
+    if method in IDEMPOTENT:
         parameters = operation.setdefault("parameters", [])
         if not any(p.get("name") == "Idempotency-Key" for p in parameters):
             parameters.append(IDEMPOTENCY_KEY)

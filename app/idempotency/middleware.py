@@ -1,4 +1,4 @@
-"""Idempotency-Key on every POST: a retry gets the first answer instead of a second write.
+"""Idempotency-Key on every POST and PUT: a retry gets the first answer instead of a second write.
 
 A pure ASGI middleware, the last step of the pipeline before the route: authentication has put
 the caller in request state (keys are scoped per API key) and the rate limit has let the request
@@ -83,13 +83,18 @@ def _header_error(detail: str) -> list[ErrorItem]:
     return [ErrorItem(parameter=HEADER, detail=detail)]
 
 
+METHODS = frozenset({"POST", "PUT"})
+"""POST creates; a PUT of a batch reports what it created and updated, which a retry would not
+(it would find everything unchanged): both answer a retry with their first answer."""
+
+
 class IdempotencyMiddleware:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
         self.pending: list[Outcome] = []
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] != "POST":
+        if scope["type"] != "http" or scope["method"] not in METHODS:
             await self.app(scope, receive, send)
             return
         key = Headers(scope=scope).get(HEADER)
@@ -106,7 +111,14 @@ class IdempotencyMiddleware:
             return
         body = await _read_body(receive)
         fingerprint = hashlib.sha256(
-            b"\n".join([b"POST", scope["path"].encode(), scope.get("query_string", b""), body])
+            b"\n".join(
+                [
+                    scope["method"].encode(),
+                    scope["path"].encode(),
+                    scope.get("query_string", b""),
+                    body,
+                ]
+            )
         ).hexdigest()
         state = scope["app"].state
         sessionmaker: async_sessionmaker[AsyncSession] = state.sessionmaker

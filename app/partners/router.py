@@ -26,9 +26,12 @@ from app.common.http import (
 )
 from app.common.pagination import ListParams, Page, page_params
 from app.common.principal import Principal
+from app.common.schemas import UpsertResult
 from app.db import Session
 from app.models import Partner
 from app.partners.schemas import (
+    PartnerBatch,
+    PartnerBatchBody,
     PartnerCreate,
     PartnerFilters,
     PartnerRead,
@@ -96,6 +99,24 @@ async def create_partner(
     return PartnerRead.model_validate(partner)
 
 
+@router.put(
+    "",
+    summary="Create or replace a batch of up to 10,000 partners by code, all or nothing",
+    description=(
+        "Each item is a whole partner, matched to a stored one by `code`. One statement and one "
+        "transaction: if any item is bad, nothing is written and the 422 lists every bad item "
+        "(`/items/12/siret`). An item identical to the stored partner makes no new version. "
+        "Safe to retry; with an `Idempotency-Key`, a retry gets the first answer again."
+    ),
+    response_model=UpsertResult,
+    responses=problems(*WRITE_ERRORS),
+)
+async def put_partners(
+    session: Session, settings: AppSettings, principal: Writer, batch: PartnerBatchBody
+) -> UpsertResult:
+    return await PartnerService(session, settings, principal).put_batch(batch)
+
+
 @router.patch(
     "/{partner_id}",
     summary="Update a partner (only the fields sent)",
@@ -133,3 +154,7 @@ async def delete_partner(
     if_match: IfMatch = None,
 ) -> None:
     await PartnerService(session, settings, principal).delete(partner_id, if_match)
+
+
+EXTRA_SCHEMAS = (PartnerBatch,)
+"""Documented in the OpenAPI components though no signature names it (see app.sync.router)."""

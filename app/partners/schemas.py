@@ -3,13 +3,14 @@
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Query
-from pydantic import ConfigDict, Field
+from fastapi import Body, Query
+from pydantic import ConfigDict, Field, PlainValidator, WithJsonSchema
 from pydantic.config import JsonDict
 
 from app.common.fields import Siret, StrictIdentifier, Text
 from app.common.schemas import OMITTED, Input, ResourceRead, read_example
 from app.models.enums import PartnerKind
+from app.sync.schemas import MAX_BATCH, ReceivedBatch
 
 PartnerCode = Annotated[
     str, Field(pattern=r"^[A-Z0-9_]{2,32}$", examples=["BDT"]), StrictIdentifier
@@ -65,3 +66,26 @@ class PartnerFilters:
     kind: Annotated[
         list[PartnerKind] | None, Query(description="Only these kinds (repeatable).")
     ] = None
+
+
+class PartnerBatchItem(PartnerCreate):
+    """The whole partner as the sender holds it, matched to a stored one by `code`."""
+
+
+class PartnerBatch(Input):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"items": [_EXAMPLE]}]})
+
+    items: list[PartnerBatchItem] = Field(max_length=MAX_BATCH, description="Up to 10,000 items.")
+
+
+class ReceivedPartnerBatch(ReceivedBatch[PartnerBatchItem]):
+    batch_model = PartnerBatch
+    item_model = PartnerBatchItem
+
+
+PartnerBatchBody = Annotated[
+    ReceivedPartnerBatch,
+    Body(),
+    PlainValidator(ReceivedPartnerBatch.validate),
+    WithJsonSchema({"$ref": "#/components/schemas/PartnerBatch"}),
+]

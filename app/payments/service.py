@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.common.http import check_if_match
 from app.common.pagination import ListParams
-from app.common.rules import check_partner, reaches_partner
+from app.common.rules import check_partner, duplicates, pointer_order, reaches_partner
 from app.common.service import ResourceService
 from app.errors import ErrorItem, NotFound, PreconditionFailed, ValidationFailed
 from app.models import Commitment, Partner, Payment
@@ -37,12 +37,6 @@ BEFORE_YEAR = "must not be before the commitment's year"
 
 def _year_error(paid_on_year: int, commitment_year: int) -> str | None:
     return BEFORE_YEAR + f" ({commitment_year})" if paid_on_year < commitment_year else None
-
-
-def _pointer_order(error: ErrorItem) -> list[tuple[int, int, str]]:
-    """Sort /items/9 before /items/10."""
-    parts = (error.pointer or "").split("/")
-    return [(0, int(p), "") if p.isdigit() else (1, 0, p) for p in parts]
 
 
 class PaymentService(ResourceService[Payment, PaymentRepository]):
@@ -209,7 +203,7 @@ class PaymentService(ResourceService[Payment, PaymentRepository]):
         if not checked.errors:
             return
         errors = checked.errors + await self._bound_errors(partner_id, checked)
-        errors.sort(key=_pointer_order)
+        errors.sort(key=pointer_order)
         raise ValidationFailed(message, errors=errors, more_errors=more_errors)
 
     async def _upsert(
@@ -262,7 +256,7 @@ class PaymentService(ResourceService[Payment, PaymentRepository]):
         checked = await self._check(
             partner_id, refs, items, [f"/items/{index}" for index in indices]
         )
-        checked.errors[:0] = batch.errors + _duplicates(refs, indices)
+        checked.errors[:0] = batch.errors + duplicates(refs, indices, "external_ref")
         message = "The batch is invalid; nothing was written."
         await self._refuse(partner_id, checked, message, batch.more_errors)
         created, updated = await self._upsert(partner_id, checked, message)
@@ -279,15 +273,3 @@ class Checked:
     columns: Columns
     at: list[str]
     errors: list[ErrorItem]
-
-
-def _duplicates(refs: Sequence[str], indices: Sequence[int]) -> list[ErrorItem]:
-    """An error for each reference that an earlier item of the batch already holds."""
-    first: dict[str, int] = {}
-    errors = []
-    for index, ref in zip(indices, refs, strict=True):
-        seen = first.setdefault(ref, index)
-        if seen != index:
-            detail = f"appears twice in the batch (also /items/{seen}/external_ref)"
-            errors.append(ErrorItem(pointer=f"/items/{index}/external_ref", detail=detail))
-    return errors

@@ -9,7 +9,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.common.http import check_if_match
 from app.common.principal import Principal, programmes_within
-from app.common.rules import Pointer, check_partner, period_errors, reference_errors, single
+from app.common.rules import (
+    Pointer,
+    check_partner,
+    duplicates,
+    period_errors,
+    pointer_order,
+    reference_errors,
+    single,
+)
 from app.config import Settings
 from app.errors import ErrorItem, NotFound, PreconditionFailed, ValidationFailed
 from app.models import Action, Commitment, Partner
@@ -39,24 +47,6 @@ def _columns(refs: list[str], items: Sequence[CommitmentPut]) -> Columns:
         decision_ref=[item.decision_ref for item in items],
         eu_notified=[item.eu_notified for item in items],
     )
-
-
-def _pointer_order(error: ErrorItem) -> list[tuple[int, int, str]]:
-    """Sort /items/9 before /items/10."""
-    parts = (error.pointer or "").split("/")
-    return [(0, int(p), "") if p.isdigit() else (1, 0, p) for p in parts]
-
-
-def _duplicates(refs: Sequence[str], indices: Sequence[int]) -> list[ErrorItem]:
-    """An error for each reference that an earlier item of the batch already holds."""
-    first: dict[str, int] = {}
-    errors = []
-    for index, ref in zip(indices, refs, strict=True):
-        seen = first.setdefault(ref, index)
-        if seen != index:
-            detail = f"appears twice in the batch (also /items/{seen}/external_ref)"
-            errors.append(ErrorItem(pointer=f"/items/{index}/external_ref", detail=detail))
-    return errors
 
 
 class SyncService:
@@ -123,7 +113,7 @@ class SyncService:
         year past the first line) are refused, and the upsert with them (nothing written)."""
         errors = await ScheduleService(self.repo.session).batch_errors(partner_id, refs, at)
         if errors:
-            errors.sort(key=_pointer_order)
+            errors.sort(key=pointer_order)
             raise ValidationFailed("The schedules do not fit; nothing was written.", errors=errors)
 
     # -- one commitment ------------------------------------------------------------------------
@@ -146,7 +136,7 @@ class SyncService:
         columns = _columns([external_ref], [item])
         errors = await self._check(columns, single(""))
         if errors:
-            errors.sort(key=_pointer_order)
+            errors.sort(key=pointer_order)
             raise ValidationFailed("The commitment is invalid.", errors=errors)
         if if_match is not None:
             if current is None:
@@ -166,11 +156,11 @@ class SyncService:
         indices = [index for index, _ in batch.items]
         items = [item for _, item in batch.items]
         columns = _columns([item.external_ref for item in items], items)
-        errors = batch.errors + _duplicates(columns.external_ref, indices)
+        errors = batch.errors + duplicates(columns.external_ref, indices, "external_ref")
         errors += await self._check(columns, lambda n: f"/items/{indices[n]}")
         errors += await self._foreign_refs(partner_id, columns.external_ref, indices)
         if errors:
-            errors.sort(key=_pointer_order)
+            errors.sort(key=pointer_order)
             raise ValidationFailed(
                 "The batch is invalid; nothing was written.",
                 errors=errors,
