@@ -198,6 +198,11 @@ async def _post_action(ctx: Ctx) -> Call:
     return {}, {"code": _code(), "chantier_id": chantier, "title": "New"}
 
 
+async def _put_actions(ctx: Ctx) -> Call:
+    _, body = await _post_action(ctx)
+    return {}, {"items": [body]}
+
+
 async def _post_commitment(ctx: Ctx) -> Call:
     action = (await make_action(ctx.c, ctx.admin))["id"]
     return {}, _item(action) | {"partner_id": await partner_id(ctx.c, "BDT")}
@@ -281,11 +286,13 @@ POLICY: dict[str, Policy] = {
     "create_partner": Policy(_new(_new_partner), 201, UNSCOPED_STAFF),
     "update_partner": Policy(_on("partner_id", _partner, {"name": "Renamed"}), 200, UNSCOPED_STAFF),
     "delete_partner": Policy(_on("partner_id", _partner), 204, UNSCOPED_STAFF),
+    "put_partners": Policy(_new(lambda ctx: {"items": [_new_partner(ctx)]}), 200, UNSCOPED_STAFF),
     "create_action": Policy(_post_action, 201, STAFF, unreachable=OTHER_PROGRAMME),
     "update_action": Policy(
         _on("action_id", _action, {"title": "Renamed"}), 200, STAFF, OTHER_PROGRAMME
     ),
     "delete_action": Policy(_on("action_id", _action), 204, STAFF, OTHER_PROGRAMME),
+    "put_actions": Policy(_put_actions, 200, STAFF, unreachable=OTHER_PROGRAMME),
     "create_commitment": Policy(_post_commitment, 201, WRITERS, unreachable=FOREIGN_PARENT),
     "update_commitment": Policy(
         _on("commitment_id", _commitment, {"label": "x"}), 200, WRITERS, FOREIGN
@@ -434,7 +441,7 @@ def _missing(route: str, params: dict[str, str], body: Body) -> tuple[Call, str,
             gone,
         )
     item = body["items"][0]
-    field = "commitment_external_ref" if "commitment_external_ref" in item else "action_id"
+    field = next(f for f in ("commitment_external_ref", "action_id", "chantier_id") if f in item)
     return (params, body | {"items": [item | {field: gone}]}), item[field], gone
 
 
