@@ -89,8 +89,9 @@ bench-aggregates: install  ## aggregate endpoints vs raw GROUP BY at 100k and 1M
 bench-cashflow: install  ## cash-flow endpoints vs raw GROUP BY at 1M commitments and 3M payments
 	$(BIN)/python -m bench.cashflow $(BENCH_ARGS)
 
-bench-sync: install  ## partner sync: 10,000-item batches vs raw asyncpg INSERT ... ON CONFLICT
+bench-sync: install  ## partner sync and reference-data batches: 10,000 items vs raw asyncpg upserts
 	$(BIN)/python -m bench.sync
+	$(BIN)/python -m bench.reference
 
 bench-payments: install  ## payment batches: 10,000 items vs raw asyncpg INSERT ... ON CONFLICT
 	$(BIN)/python -m bench.payments
