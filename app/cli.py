@@ -1,4 +1,4 @@
-"""The `relance` command: serve, migrate, seed, keys and demo."""
+"""The `relance` command: serve, migrate, seed, import, keys and demo."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import asyncio
 import logging
 import os
 import signal
+import sys
 import tempfile
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
@@ -14,14 +15,25 @@ from types import FrameType
 from typing import TypeVar
 
 from pydantic import ValidationError
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import embedded, migrations
+from app.actions.schemas import ActionKey
 from app.auth.repository import ApiKeyRepository
 from app.auth.service import create_key
 from app.config import Settings, get_settings
 from app.db import create_engine, create_sessionmaker, sign_writes
+from app.imports.service import ImportRefused, ImportReport, ImportService
 from app.models.enums import Role
 from app.ops import logs
 from app.partners.repository import PartnerRepository
@@ -98,6 +110,47 @@ def cmd_seed(args: argparse.Namespace) -> None:
             "nothing was changed"
         ) from None
     print(report)
+
+
+SHOWN_PROBLEMS = 50
+
+
+def cmd_import(args: argparse.Namespace) -> None:
+    """All or nothing, in one transaction: a bar per kind of row on a terminal (none in a
+    pipe or a log), a summary at the end, or every problem by line and nothing stored."""
+    settings, _embedded = _settings()
+    bar = Progress(
+        TextColumn("{task.description:<12}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        disable=not sys.stderr.isatty(),
+    )
+    tasks: dict[str, TaskID] = {}
+
+    def moved(what: str, done: int, total: int) -> None:
+        if what not in tasks:
+            tasks[what] = bar.add_task(what, total=total)
+        bar.update(tasks[what], completed=done)
+
+    async def work(session: AsyncSession) -> ImportReport:
+        service = ImportService(session, settings)
+        return await service.load(
+            args.file, programme=args.programme, match=ActionKey(args.match), progress=moved
+        )
+
+    try:
+        with bar:
+            report = _in_session(settings, work, "relance import")
+    except ImportRefused as refused:
+        for problem in refused.problems[:SHOWN_PROBLEMS]:
+            print(f"{args.file}: {problem}", file=sys.stderr)
+        hidden = len(refused.problems) - SHOWN_PROBLEMS + refused.more
+        if hidden > 0:
+            print(f"{args.file}: and {hidden} more", file=sys.stderr)
+        raise SystemExit(f"relance import: {refused}; nothing was stored") from None
+    print(f"relance import: {args.file}: {report}")
 
 
 def cmd_demo(args: argparse.Namespace) -> None:
@@ -218,6 +271,19 @@ def build_parser() -> argparse.ArgumentParser:
     seed_cmd = commands.add_parser("seed", help="load the programme's reference data (idempotent)")
     seed_cmd.add_argument("--file", type=Path, default=None, help="another reference file (JSON)")
     seed_cmd.set_defaults(func=cmd_seed)
+
+    import_cmd = commands.add_parser(
+        "import", help="load a CSV of actions and commitments, all or nothing (README)"
+    )
+    import_cmd.add_argument("file", type=Path)
+    import_cmd.add_argument("--programme", metavar="CODE", help="needed when there are several")
+    import_cmd.add_argument(
+        "--match",
+        choices=[key.value for key in ActionKey],
+        default=ActionKey.code.value,
+        help="the field that names a stored action (default: code)",
+    )
+    import_cmd.set_defaults(func=cmd_import)
 
     demo_cmd = commands.add_parser("demo", help="add synthetic actions and commitments")
     demo_cmd.add_argument("--reset", action="store_true", help="replace earlier demo data")
