@@ -15,8 +15,8 @@ from app.common.rules import (
     Pointer,
     duplicates,
     field_reference_errors,
-    pointer_order,
     reference_errors,
+    refuse_batch,
 )
 from app.common.schemas import UpsertResult
 from app.common.service import ResourceService
@@ -103,13 +103,7 @@ class ActionService(ResourceService[Action, ActionRepository]):
         errors += await self._batch_references(columns, indices)
         errors += await self._held_elsewhere(key, other, columns, indices)
         errors += await self._stored_errors(key, columns, indices)
-        if errors:
-            errors.sort(key=pointer_order)
-            raise ValidationFailed(
-                "The batch is invalid; nothing was written.",
-                errors=errors,
-                more_errors=batch.more_errors,
-            )
+        refuse_batch(errors, batch.more_errors)
         created, updated = await self.repo.upsert(key, columns)
         return UpsertResult(
             created=created, updated=updated, unchanged=len(items) - created - updated

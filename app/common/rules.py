@@ -13,7 +13,7 @@ from typing import Any
 
 from app.common.principal import Principal
 from app.common.repository import Repository
-from app.errors import ErrorItem, Forbidden
+from app.errors import ErrorItem, Forbidden, ValidationFailed
 from app.models import Resource
 from app.models.enums import Role
 
@@ -131,3 +131,12 @@ def duplicates(
             detail = f"appears twice in the batch (also /items/{seen}/{field})"
             errors.append(ErrorItem(pointer=f"/items/{index}/{field}", detail=detail))
     return errors
+
+
+def refuse_batch(errors: list[ErrorItem], more_errors: int = 0) -> None:
+    """A batch with any error is refused whole, its errors in the body's order (one 422)."""
+    if errors:
+        errors.sort(key=pointer_order)
+        raise ValidationFailed(
+            "The batch is invalid; nothing was written.", errors=errors, more_errors=more_errors
+        )

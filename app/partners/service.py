@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from app.common.pagination import ListParams
-from app.common.rules import duplicates, pointer_order
+from app.common.rules import duplicates, refuse_batch
 from app.common.schemas import UpsertResult
 from app.common.service import ResourceService
-from app.errors import ErrorItem, ValidationFailed
+from app.errors import ErrorItem
 from app.models import Partner
 from app.partners.repository import Columns, PartnerRepository
 from app.partners.schemas import PartnerBatchItem, PartnerFilters, ReceivedPartnerBatch
@@ -39,13 +39,7 @@ class PartnerService(ResourceService[Partner, PartnerRepository]):
         errors += duplicates(columns.siret, indices, "siret")
         errors += _siret_errors(columns, indices)
         errors += await self._held_elsewhere(columns, indices)
-        if errors:
-            errors.sort(key=pointer_order)
-            raise ValidationFailed(
-                "The batch is invalid; nothing was written.",
-                errors=errors,
-                more_errors=batch.more_errors,
-            )
+        refuse_batch(errors, batch.more_errors)
         created, updated = await self.repo.upsert(columns)
         return UpsertResult(
             created=created, updated=updated, unchanged=len(items) - created - updated

@@ -16,6 +16,7 @@ from app.common.rules import (
     period_errors,
     pointer_order,
     reference_errors,
+    refuse_batch,
     single,
 )
 from app.config import Settings
@@ -159,13 +160,7 @@ class SyncService:
         errors = batch.errors + duplicates(columns.external_ref, indices, "external_ref")
         errors += await self._check(columns, lambda n: f"/items/{indices[n]}")
         errors += await self._foreign_refs(partner_id, columns.external_ref, indices)
-        if errors:
-            errors.sort(key=pointer_order)
-            raise ValidationFailed(
-                "The batch is invalid; nothing was written.",
-                errors=errors,
-                more_errors=batch.more_errors,
-            )
+        refuse_batch(errors, batch.more_errors)
         created, updated = await self.repo.upsert(partner_id, columns)
         if updated:
             await self._schedules_fit(
