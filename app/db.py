@@ -186,7 +186,10 @@ async def has_replayed(session: AsyncSession, position: str) -> bool:
     """Whether the server of `session` shows every commit before this WAL position: a replica
     that replayed that far, or a primary (nothing to replay)."""
     replayed = await session.scalar(
-        text("SELECT coalesce(pg_last_wal_replay_lsn() >= CAST(:position AS pg_lsn), true)"),
+        text(
+            "SELECT coalesce(pg_last_wal_replay_lsn()"
+            " >= CAST(CAST(:position AS text) AS pg_lsn), true)"
+        ),
         {"position": position},
     )
     return bool(replayed)

@@ -48,17 +48,23 @@ async def database_url() -> AsyncIterator[str]:
     await drop_database(url)
 
 
-@pytest.fixture
-async def own_database() -> AsyncIterator[str]:
-    """A migrated, seeded database of its own: for servers in subprocesses, or for closing it
-    (an outage) without disturbing the other tests."""
-    url = await create_scratch_database(await asyncio.to_thread(admin_url), f"relance_own_{WORKER}")
+async def seeded_database(server: str, prefix: str) -> str:
+    """A new database on the server of `server`, migrated and seeded; its URL."""
+    url = await create_scratch_database(server, prefix)
     await asyncio.to_thread(migrations.upgrade, url)
     settings = Settings(database_url=url)  # type: ignore[arg-type]
     engine = create_engine(settings, serving=False)  # seeds run long
     async with create_sessionmaker(engine)() as session, session.begin():
         await seed(session, settings)
     await engine.dispose()
+    return url
+
+
+@pytest.fixture
+async def own_database() -> AsyncIterator[str]:
+    """A migrated, seeded database of its own: for servers in subprocesses, or for closing it
+    (an outage) without disturbing the other tests."""
+    url = await seeded_database(await asyncio.to_thread(admin_url), f"relance_own_{WORKER}")
     yield url
     await drop_database(url)
 
