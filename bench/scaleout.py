@@ -106,7 +106,7 @@ async def bench(args: argparse.Namespace) -> int:
         replica = pair.replica_url(name)
         await wait_replayed(primary, replica)
         bounced = with_database(stack.enter_context(pgbouncer(primary, free_port(), 20)), name)
-        env = {"RATE_LIMIT__HEAVY_CONCURRENT": "0", "LOG_LEVEL": "WARNING"}
+        env = {"RATE_LIMIT__HEAVY_CONCURRENT": "0"}
         servers = {
             "direct": Server(primary, env=env),
             "pgbouncer": Server(bounced, env=env | {"DATABASE_PGBOUNCER": "true"}),
@@ -115,7 +115,7 @@ async def bench(args: argparse.Namespace) -> int:
         for server in servers.values():
             stack.callback(server.stop)
         for server in servers.values():
-            await server.wait_ready()
+            await server.wait_ready(within=300)
         print(f"PostgreSQL {major}, {args.commitments:,} commitments (load {timings}), "
               f"httpx with {CONCURRENCY} concurrent requests, {args.seconds} s a case, "
               f"{args.rounds} rounds alternated; one worker per server")  # fmt: skip

@@ -189,3 +189,9 @@ async def test_concurrent_clients_share_three_server_connections(
     assert await server_connections(bounced) <= SERVER_CONNECTIONS
     total = await bouncer_client.get("/v1/aggregates/commitments", params={"action": action["id"]})
     assert Decimal(total.json()["summary"]["committed"]) == Decimal("300.00")
+
+
+async def test_ready_through_pgbouncer(bouncer_client: httpx.AsyncClient) -> None:
+    response = await bouncer_client.get("/readyz")
+    assert response.status_code == 200, response.text
+    assert response.json()["database"] == "ok"
