@@ -18,7 +18,7 @@ from app.db import create_engine
 from app.main import attach_database, create_app
 from devtools.pgbouncer import pgbouncer
 from devtools.scratch import with_database
-from tests.conftest import WORKER, seeded_database
+from tests.conftest import WORKER, asgi_client, seeded_database
 from tests.database import admin_url, drop_database
 from tests.processes import reserved_port
 
@@ -68,6 +68,5 @@ async def bouncer_app(bounced: Bounced) -> AsyncIterator[FastAPI]:
 
 @pytest.fixture
 async def bouncer_client(bouncer_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=bouncer_app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+    async with asgi_client(bouncer_app) as client:
         yield client

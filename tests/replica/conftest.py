@@ -17,7 +17,7 @@ from app.config import DatabaseSettings, Settings
 from app.db import create_engine
 from app.main import attach_database, create_app
 from devtools.replica import Pair, resume_replay, streaming_pair, wait_replayed
-from tests.conftest import WORKER, seeded_database
+from tests.conftest import WORKER, asgi_client, seeded_database
 from tests.database import admin_url, server_major
 
 
@@ -66,6 +66,5 @@ async def replica_app(servers: Servers) -> AsyncIterator[FastAPI]:
 
 @pytest.fixture
 async def replica_client(replica_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=replica_app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+    async with asgi_client(replica_app) as client:
         yield client
