@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -10,7 +11,7 @@ from typing import Annotated, Any, Protocol
 
 from fastapi import Depends, Header, Request
 from sqlalchemy import event, text
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.exc import DisconnectionError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -20,6 +21,8 @@ from sqlalchemy.ext.asyncio import (
 
 from app.common.principal import principal_of
 from app.config import Settings
+
+logger = logging.getLogger("relance.db")
 
 IDLE_BEFORE_PING_SECONDS = 2.0
 
@@ -173,7 +176,10 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
         if claim is not None:
             claim.mark_committed()
         if state.replica is not None:
-            request.state.read_after = await wal_position(session)
+            try:
+                request.state.read_after = await wal_position(session)
+            except SQLAlchemyError:  # committed all the same: answered, without a token
+                logger.warning("no Relance-Read-After token: the WAL position was not read")
 
 
 async def wal_position(session: AsyncSession) -> str:
