@@ -60,11 +60,12 @@ def create_engine(
     instead of the per-round-trip bound that keeps a request from hanging on a database that
     stopped answering.
 
-    Behind PgBouncer in transaction pooling mode (`DATABASE_PGBOUNCER`), two server sessions'
-    worth of state must not be assumed: asyncpg's statement caches are off (a statement
-    prepared on one server connection does not exist on the next one), each statement gets a
-    name of its own (numbered names collide between the clients of one server connection),
-    and statement_timeout is not sent at startup (PgBouncer 1.18 refuses the connection)."""
+    Behind PgBouncer in transaction pooling mode (`DATABASE_PGBOUNCER`), nothing of a server
+    connection survives from one transaction to the next: asyncpg's statement caches are off
+    (a statement prepared on one server connection does not exist on the next one), each
+    statement gets a name of its own (numbered names collide between the clients of one
+    server connection), and statement_timeout is not sent at startup (PgBouncer 1.18 refuses
+    the connection; set it on the role)."""
     db = settings.db
     server_settings = {"application_name": "relance-api"}
     connect_args: dict[str, Any] = {
