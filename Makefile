@@ -16,7 +16,7 @@ export UV_PYTHON_DOWNLOADS := never
 
 .DEFAULT_GOAL := help
 .PHONY: help install run demo test lint typecheck pytest fuzz contract contract-update bench \
-	bench-aggregates bench-cashflow bench-payments bench-sync load load-faults load-abuse clean
+	bench-aggregates bench-cashflow bench-payments bench-scaleout bench-sync load load-faults load-abuse clean
 
 help:  ## list the targets
 	@awk 'BEGIN {FS = ":.*##"} /^[a-zA-Z_-]+:.*##/ {printf "  %-17s %s\n", $$1, $$2}' \
@@ -48,7 +48,9 @@ lint: install  ## ruff, ruff format --check, and the import layers (pyproject.to
 typecheck: install  ## mypy --strict
 	$(BIN)/mypy
 
-pytest: install  ## in parallel (PYTEST_WORKERS); includes alembic check and the migration round trip
+# pgbouncer-deps (mk/pgbouncer.mk): the PgBouncer tests need Debian's pgbouncer, installed when
+# missing (as root; otherwise it says how). The replica tests need nothing more than PostgreSQL.
+pytest: install pgbouncer-deps  ## in parallel (PYTEST_WORKERS); includes alembic check and the migration round trip
 	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist worksteal
 
 test: lint typecheck pytest  ## everything CI checks on a commit: lint, typecheck, pytest
@@ -92,6 +94,9 @@ bench-cashflow: install  ## cash-flow endpoints vs raw GROUP BY at 1M commitment
 bench-sync: install  ## partner sync and reference-data batches: 10,000 items vs raw asyncpg upserts
 	$(BIN)/python -m bench.sync
 	$(BIN)/python -m bench.reference
+
+bench-scaleout: install pgbouncer-deps  ## reads direct vs through PgBouncer vs from a streaming replica; replica lag
+	$(BIN)/python -m bench.scaleout $(BENCH_ARGS)
 
 bench-payments: install  ## payment batches: 10,000 items vs raw asyncpg INSERT ... ON CONFLICT
 	$(BIN)/python -m bench.payments

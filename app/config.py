@@ -163,6 +163,22 @@ class Settings(BaseSettings):
         default="development", validation_alias="RELANCE_ENV"
     )
     database_url: SecretStr | None = None
+    database_read_url: SecretStr | None = Field(
+        default=None,
+        description=(
+            "A streaming replica of DATABASE_URL: lists, aggregates, exports and the change feed "
+            "read there (a client's own writes excepted: `Relance-Read-After`)."
+        ),
+    )
+    database_pgbouncer: bool = Field(
+        default=False,
+        description=(
+            "DATABASE_URL (and DATABASE_READ_URL) lead to PgBouncer in transaction pooling mode: "
+            "no prepared statement outlives its transaction, every read runs in a transaction, "
+            "and no startup parameter PgBouncer refuses is sent (set statement_timeout on the "
+            "role instead)."
+        ),
+    )
     db: DatabaseSettings = DatabaseSettings()
     embedded: EmbeddedSettings = EmbeddedSettings()
     programme: ProgrammeSettings = ProgrammeSettings()
@@ -246,6 +262,12 @@ class Settings(BaseSettings):
         if self.database_url is None:
             raise RuntimeError("DATABASE_URL is not set and no embedded server was started")
         return asyncpg_url(self.database_url.get_secret_value())
+
+    def sqlalchemy_read_url(self) -> str | None:
+        """The replica's URL, or None when every read goes to DATABASE_URL."""
+        if self.database_read_url is None:
+            return None
+        return asyncpg_url(self.database_read_url.get_secret_value())
 
 
 @lru_cache

@@ -25,7 +25,7 @@ from app.changes.router import router as changes_router
 from app.chantiers.router import router as chantiers_router
 from app.commitments.router import router as commitments_router
 from app.config import Settings, get_settings
-from app.db import create_engine, create_read_sessionmaker, create_sessionmaker
+from app.db import READ_AFTER, Replica, create_engine, create_read_sessionmaker, create_sessionmaker
 from app.docs.openapi import refine
 from app.docs.router import router as docs_router
 from app.errors import PROBLEM_JSON, install_error_handlers
@@ -101,19 +101,36 @@ class UnsafeSettings(RuntimeError):
 
 
 def attach_database(
-    app: FastAPI, engine: AsyncEngine, sessionmaker: async_sessionmaker[AsyncSession] | None = None
+    app: FastAPI,
+    engine: AsyncEngine,
+    sessionmaker: async_sessionmaker[AsyncSession] | None = None,
+    read_engine: AsyncEngine | None = None,
 ) -> None:
-    """Serve `app` from `engine`; tests pass one sessionmaker bound to their transaction."""
+    """Serve `app` from `engine` (and its lists, aggregates, exports and feed from
+    `read_engine`, a replica); tests pass one sessionmaker bound to their transaction."""
+    autocommit = not app.state.settings.database_pgbouncer
     app.state.engine = engine
+    app.state.read_engine = read_engine
     app.state.sessionmaker = sessionmaker or create_sessionmaker(engine)
-    app.state.read_sessionmaker = sessionmaker or create_read_sessionmaker(engine)
+    app.state.read_sessionmaker = sessionmaker or create_read_sessionmaker(
+        engine, autocommit=autocommit
+    )
+    app.state.replica = None
+    if read_engine is not None:
+        app.state.replica = Replica(
+            read_sessionmaker=create_read_sessionmaker(read_engine, autocommit=autocommit),
+            sessionmaker=create_sessionmaker(read_engine),
+        )
 
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     owns_engine = getattr(app.state, "engine", None) is None
     if owns_engine:
-        attach_database(app, create_engine(app.state.settings))
+        settings: Settings = app.state.settings
+        read_url = settings.sqlalchemy_read_url()
+        read_engine = create_engine(settings, url=read_url) if read_url else None
+        attach_database(app, create_engine(settings), read_engine=read_engine)
     tracing.instrument_engine(app, app.state.engine)
     # What exists now (routes, validators, SQLAlchemy metadata, modules) lives as long as the
     # process: freeze it out of the cyclic collector's sight. Otherwise the collections that a
@@ -126,6 +143,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     finally:
         if owns_engine:
             await app.state.engine.dispose()
+            if app.state.read_engine is not None:
+                await app.state.read_engine.dispose()
         tracing.shutdown(app)
 
 
@@ -146,6 +165,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.engine = None
+    app.state.replica = None
     install_error_handlers(app)
     _secure_unexpected_errors(app)
     _add_pipeline(app, settings)
@@ -223,8 +243,8 @@ def _add_pipeline(app: FastAPI, settings: Settings) -> None:
             allow_credentials=settings.cors_allow_credentials,
             allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
             allow_headers=["Authorization", "Content-Type", "If-Match", "If-None-Match",
-                           "Idempotency-Key", "X-Request-ID"],
-            expose_headers=["ETag", "Location", "Retry-After", "X-Request-ID"],
+                           "Idempotency-Key", "X-Request-ID", READ_AFTER],
+            expose_headers=["ETag", "Location", "Retry-After", "X-Request-ID", READ_AFTER],
         )  # fmt: skip
     app.add_middleware(RequestContextMiddleware)  # outermost: ids and logs cover everything
 

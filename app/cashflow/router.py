@@ -9,14 +9,13 @@ from typing import IO, Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from sqlalchemy import RowMapping
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.cashflow.schemas import CashflowResponse
 from app.cashflow.service import COVERAGE_FORMULA, CashflowService, query_of
 from app.cashflow.statements import MEASURES, CashflowQuery
 from app.common.fields import format_money
 from app.common.http import READ_ERRORS, StrictRoute, problems
-from app.db import Session
+from app.db import Reads, ReplicaReads, ReplicaSession
 from app.errors import ErrorItem, InvalidParameter
 from app.reporting.export import SpooledFileResponse, json_only, spool_csv
 from app.reporting.router import Page, PageSize
@@ -141,7 +140,7 @@ def _current_year() -> int:
 )
 async def aggregate_cashflow(
     request: Request,
-    session: Session,
+    session: ReplicaSession,
     filters: Annotated[AggregateFilters, Depends(aggregate_filters)],
     drilldown: Drilldown = None,
     axis: Axis = "year",
@@ -180,6 +179,7 @@ async def aggregate_cashflow(
 )
 async def export_cashflow(
     request: Request,
+    reads: ReplicaReads,
     filters: Annotated[AggregateFilters, Depends(aggregate_filters)],
     drilldown: Drilldown = None,
     axis: Axis = "year",
@@ -194,7 +194,7 @@ async def export_cashflow(
     _no_territory_above_communes(filters)
     dims = parse_cashflow_drilldown(drilldown)
     keys = parse_order(order, (*dims, "year"), MEASURES)
-    spool = await _export(request, filters, dims, axis, keys, (page, page_size), decimal)
+    spool = await _export(request, reads, filters, dims, axis, keys, (page, page_size), decimal)
     return SpooledFileResponse(
         spool,
         request.app.state.settings.aggregates.export_stall_seconds,
@@ -228,6 +228,7 @@ def _csv_row(row: RowMapping, query: CashflowQuery, point: str) -> list[Any]:
 
 async def _export(
     request: Request,
+    reads: Reads,
     filters: AggregateFilters,
     dims: tuple[str, ...],
     axis: str,
@@ -239,8 +240,7 @@ async def _export(
     server-side cursor needs one) that ends before the answer starts."""
     point = "," if decimal == "comma" else "."
     settings = request.app.state.settings
-    sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
-    async with sessionmaker() as session, session.begin():
+    async with reads.sessionmaker() as session, session.begin():
         cut = await ReportingService(session, settings).resolve(filters)
         query = query_of(dims, cut, axis, keys, *paging, settings.aggregates.max_cells)
         cells = CashflowService(session, settings).stream(query)

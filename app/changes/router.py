@@ -10,7 +10,8 @@ from fastapi import APIRouter, Query, Response
 from app.changes.schemas import HISTORY_PAGES, ChangePage, HistoryPage, ResourceName
 from app.changes.service import ChangeService
 from app.common.http import READ_ERRORS, StrictRoute, problems
-from app.db import Session
+from app.db import ReplicaReads, Session
+from app.errors import CursorExpired
 
 router = APIRouter(route_class=StrictRoute)
 
@@ -34,14 +35,22 @@ Cursor = Annotated[
     responses=problems(*READ_ERRORS, 410),
 )
 async def list_changes(
-    session: Session,
+    reads: ReplicaReads,
     cursor: Cursor = None,
     limit: Annotated[int, Query(ge=1, le=1000, description="Page size, 1 to 1000.")] = 100,
     resource: Annotated[
         list[ResourceName] | None, Query(description="Only these resources (repeatable).")
     ] = None,
 ) -> Response:
-    page = await ChangeService(session).feed(cursor, limit, resource)
+    try:
+        page = await ChangeService(reads.session).feed(cursor, limit, resource)
+    except CursorExpired:
+        if not reads.on_replica:
+            raise
+        # A cursor the replica has not replayed yet (the primary issued it): the primary
+        # answers, so the feed neither skips nor answers 410 while the replica catches up.
+        async with reads.primary() as session:
+            page = await ChangeService(session).feed(cursor, limit, resource)
     # Already validated item by item by the read models: serialised once, not validated again.
     return Response(page.model_dump_json(), media_type="application/json")
 

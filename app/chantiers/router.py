@@ -33,7 +33,7 @@ from app.common.http import (
 )
 from app.common.pagination import ListParams, Page, page_params
 from app.common.principal import Principal
-from app.db import Session
+from app.db import ReplicaSession, Session
 from app.models import Chantier
 
 router = APIRouter(prefix="/v1/chantiers", tags=["chantiers"], route_class=StrictRoute)
@@ -49,7 +49,7 @@ Filters = Annotated[ChantierFilters, Depends()]
     responses=problems(*READ_ERRORS),
 )
 async def list_chantiers(
-    session: Session, settings: AppSettings, params: Listing, filters: Filters
+    session: ReplicaSession, settings: AppSettings, params: Listing, filters: Filters
 ) -> Page[ChantierRead]:
     rows, next_cursor = await ChantierService(session, settings).list(params, filters)
     return Page[ChantierRead].of(rows, next_cursor)

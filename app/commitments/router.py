@@ -33,7 +33,7 @@ from app.common.http import (
 )
 from app.common.pagination import ListParams, Page, page_params
 from app.common.principal import Principal
-from app.db import Session
+from app.db import ReplicaSession, Session
 from app.models import Commitment
 
 router = APIRouter(prefix="/v1/commitments", tags=["commitments"], route_class=StrictRoute)
@@ -49,7 +49,7 @@ Filters = Annotated[CommitmentFilters, Depends()]
     responses=problems(*READ_ERRORS),
 )
 async def list_commitments(
-    session: Session, settings: AppSettings, params: Listing, filters: Filters
+    session: ReplicaSession, settings: AppSettings, params: Listing, filters: Filters
 ) -> Page[CommitmentRead]:
     rows, next_cursor = await CommitmentService(session, settings).list(params, filters)
     return Page[CommitmentRead].of(rows, next_cursor)

@@ -5,8 +5,8 @@ so that a generated client sees the contract precisely:
   the route);
 - the response headers clients read: `X-Request-ID` on every answer, `ETag` on a resource's
   200 and 201, `Location` on a 201, `Idempotent-Replayed` on a POST's or PUT's replay,
-  `Retry-After`
-  on 409 (a request in progress), 429 and 503;
+  `Retry-After` on 409 (a request in progress), 429 and 503; `Relance-Read-After` on a
+  write's success (when the service reads from a replica);
 - `reason` as an enum per status (`Problem404`…), from the error types that exist;
 - public reads without a security requirement: the bearer key is optional there (it is
   required only when the service runs with `AUTH__READ_REQUIRES_KEY=true`).
@@ -57,6 +57,14 @@ HEADERS: dict[str, dict[str, Any]] = {
     "Retry-After": {
         "description": "Seconds to wait before sending the request again.",
         "schema": {"type": "integer", "minimum": 0},
+    },
+    "Relance-Read-After": {
+        "description": (
+            "The primary's WAL position just after this write's commit (present when the "
+            "service reads lists, aggregates, exports and the feed from a replica): send it "
+            "back as the `Relance-Read-After` header of your next reads to see this write."
+        ),
+        "schema": {"type": "string", "pattern": "^[0-9A-F]{1,8}/[0-9A-F]{1,8}$"},
     },
 }
 
@@ -111,6 +119,8 @@ def _refine_operation(method: str, operation: dict[str, Any], public_read: bool)
             headers["Location"] = _header("Location", required=method == "post")
         if method in IDEMPOTENT and 200 <= status < 300:
             headers["Idempotent-Replayed"] = _header("Idempotent-Replayed")
+        if method in ("post", "put", "patch", "delete") and 200 <= status < 300:
+            headers["Relance-Read-After"] = _header("Relance-Read-After")
     if method in IDEMPOTENT:
         parameters = operation.setdefault("parameters", [])
         if not any(p.get("name") == "Idempotency-Key" for p in parameters):

@@ -12,7 +12,7 @@ from pydantic import Field
 from app.auth.dependencies import editor_key
 from app.common.http import READ_ERRORS, WRITE_ERRORS, AppSettings, StrictRoute, problems
 from app.common.principal import Principal
-from app.db import Session
+from app.db import ReplicaReads, Session
 from app.errors import PayloadTooLarge, UnsupportedMediaType
 from app.opendata.imports import MAX_UPLOAD_BYTES, ImportReport, ScdlImport
 from app.opendata.schemas import GrantFilters
@@ -57,12 +57,14 @@ spreadsheet would run as a formula (starting with `=`, `+`, `-`, `@`) is written
     response_class=StreamingResponse,
     responses={**CSV, **problems(*READ_ERRORS)},
 )
-async def export_scdl_subventions(request: Request, filters: Filters) -> StreamingResponse:
+async def export_scdl_subventions(
+    request: Request, reads: ReplicaReads, filters: Filters
+) -> StreamingResponse:
     related = request.url_for("export_scdl_unpublishable").include_query_params(
         **request.query_params
     )
     # Written whole first, then sent: a client that reads slowly holds no database connection.
-    spool = await spool_text(scdl_csv(request.app.state.sessionmaker, filters))
+    spool = await spool_text(scdl_csv(reads.sessionmaker, filters))
     return SpooledFileResponse(
         spool,
         request.app.state.settings.aggregates.export_stall_seconds,
@@ -84,8 +86,10 @@ async def export_scdl_subventions(request: Request, filters: Filters) -> Streami
     response_class=StreamingResponse,
     responses={**CSV, **problems(*READ_ERRORS)},
 )
-async def export_scdl_unpublishable(request: Request, filters: Filters) -> StreamingResponse:
-    spool = await spool_text(unpublishable_csv(request.app.state.sessionmaker, filters))
+async def export_scdl_unpublishable(
+    request: Request, reads: ReplicaReads, filters: Filters
+) -> StreamingResponse:
+    spool = await spool_text(unpublishable_csv(reads.sessionmaker, filters))
     return SpooledFileResponse(
         spool,
         request.app.state.settings.aggregates.export_stall_seconds,
@@ -115,6 +119,7 @@ async def export_scdl_unpublishable(request: Request, filters: Filters) -> Strea
 )
 async def export_fiscal_data_package(
     request: Request,
+    reads: ReplicaReads,
     programme_id: Annotated[
         list[uuid.UUID] | None, Query(description="Only these programmes (repeatable).")
     ] = None,
@@ -124,7 +129,7 @@ async def export_fiscal_data_package(
     ] = None,
 ) -> Response:
     # Written whole first, then sent: a client that reads slowly holds no database connection.
-    spool = await fiscal_data_package(request.app.state.sessionmaker, programme_id, year)
+    spool = await fiscal_data_package(reads.sessionmaker, programme_id, year)
     return SpooledFileResponse(
         spool,
         request.app.state.settings.aggregates.export_stall_seconds,

@@ -15,6 +15,7 @@ from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.common.principal import principal_of
+from app.db import READ_AFTER
 from app.errors import AppError, render
 from app.ops.logs import request_id_var
 from app.ops.metrics import LATENCY, REQUESTS
@@ -22,6 +23,7 @@ from app.ops.metrics import LATENCY, REQUESTS
 logger = logging.getLogger("relance.access")
 error_logger = logging.getLogger("relance.errors")
 
+READ_AFTER_HEADER = READ_AFTER.lower().encode()
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 
 
@@ -90,6 +92,9 @@ class RequestContextMiddleware:
                 status = message["status"]
                 headers = secure_headers(status, list(message.get("headers", [])))
                 headers.append((b"x-request-id", request_id.encode()))
+                read_after = scope.get("state", {}).get("read_after")
+                if read_after is not None:  # a committed write, with a read replica (app.db)
+                    headers.append((READ_AFTER_HEADER, read_after.encode()))
                 message["headers"] = headers
             await send(message)
 

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
-from app.db import Session
+from app.db import ReplicaSession
 from app.errors import Forbidden
 from app.overview import charts, i18n
 from app.overview.service import OverviewService
@@ -64,7 +64,9 @@ def _page(request: Request, template: str, lang: i18n.Lang, **context: object) -
 
 
 @router.get("/", name="overview_page", response_class=HTMLResponse)
-async def overview_page(request: Request, session: Session, lang: LangParam = None) -> HTMLResponse:
+async def overview_page(
+    request: Request, session: ReplicaSession, lang: LangParam = None
+) -> HTMLResponse:
     _public(request)
     language = _language(request, lang)
     totals, cards = await OverviewService(session, request.app.state.settings).overview()
@@ -73,7 +75,7 @@ async def overview_page(request: Request, session: Session, lang: LangParam = No
 
 @router.get("/programmes/{code}", name="programme_page", response_class=HTMLResponse)
 async def programme_page(
-    request: Request, session: Session, code: str, lang: LangParam = None
+    request: Request, session: ReplicaSession, code: str, lang: LangParam = None
 ) -> HTMLResponse:
     _public(request)
     language = _language(request, lang)

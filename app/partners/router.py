@@ -27,7 +27,7 @@ from app.common.http import (
 from app.common.pagination import ListParams, Page, page_params
 from app.common.principal import Principal
 from app.common.schemas import UpsertResult
-from app.db import Session
+from app.db import ReplicaSession, Session
 from app.models import Partner
 from app.partners.schemas import (
     PartnerBatch,
@@ -53,7 +53,7 @@ Filters = Annotated[PartnerFilters, Depends()]
     responses=problems(*READ_ERRORS),
 )
 async def list_partners(
-    session: Session, settings: AppSettings, params: Listing, filters: Filters
+    session: ReplicaSession, settings: AppSettings, params: Listing, filters: Filters
 ) -> Page[PartnerRead]:
     rows, next_cursor = await PartnerService(session, settings).list(params, filters)
     return Page[PartnerRead].of(rows, next_cursor)

@@ -26,7 +26,7 @@ from app.common.http import (
 )
 from app.common.pagination import ListParams, Page, page_params
 from app.common.principal import Principal
-from app.db import Session
+from app.db import ReplicaSession, Session
 from app.models import Payment
 from app.payments.schemas import (
     PaymentBatch,
@@ -64,7 +64,7 @@ TOTAL_RULE = (
     responses=problems(*READ_ERRORS, 404),
 )
 async def list_payments(
-    session: Session,
+    session: ReplicaSession,
     settings: AppSettings,
     commitment_id: uuid.UUID,
     params: Listing,

@@ -26,7 +26,7 @@ from app.common.http import (
 )
 from app.common.pagination import ListParams, Page, page_params
 from app.common.principal import Principal
-from app.db import Session
+from app.db import ReplicaSession, Session
 from app.models import Priority
 from app.priorities.schemas import (
     PriorityCreate,
@@ -49,7 +49,7 @@ Filters = Annotated[PriorityFilters, Depends()]
     responses=problems(*READ_ERRORS),
 )
 async def list_priorities(
-    session: Session, settings: AppSettings, params: Listing, filters: Filters
+    session: ReplicaSession, settings: AppSettings, params: Listing, filters: Filters
 ) -> Page[PriorityRead]:
     rows, next_cursor = await PriorityService(session, settings).list(params, filters)
     return Page[PriorityRead].of(rows, next_cursor)

@@ -26,7 +26,7 @@ from app.common.http import (
 )
 from app.common.pagination import ListParams, Page, page_params
 from app.common.principal import Principal
-from app.db import Session
+from app.db import ReplicaSession, Session
 from app.models import Programme
 from app.programmes.schemas import (
     ProgrammeCreate,
@@ -52,7 +52,7 @@ Filters = Annotated[ProgrammeFilters, Depends()]
     responses=problems(*READ_ERRORS),
 )
 async def list_programmes(
-    session: Session, settings: AppSettings, params: Listing, filters: Filters
+    session: ReplicaSession, settings: AppSettings, params: Listing, filters: Filters
 ) -> Page[ProgrammeRead]:
     rows, next_cursor = await ProgrammeService(session, settings).list(params, filters)
     return Page[ProgrammeRead].of(rows, next_cursor)

@@ -10,11 +10,11 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 from sqlalchemy import RowMapping
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.common.fields import format_money
 from app.common.http import READ_ERRORS, StrictRoute, problems
-from app.db import Session
+from app.db import Reads, ReplicaReads, ReplicaSession
 from app.errors import ErrorItem, InvalidParameter
 from app.reporting.export import SpooledFileResponse, json_only, spool_csv
 from app.reporting.schemas import (
@@ -151,7 +151,7 @@ def _service(request: Request, session: AsyncSession) -> ReportingService:
 )
 async def aggregate_commitments(
     request: Request,
-    session: Session,
+    session: ReplicaSession,
     filters: Annotated[AggregateFilters, Depends(aggregate_filters)],
     drilldown: Drilldown = None,
     order: Order = None,
@@ -200,6 +200,7 @@ def _json(answer: BaseModel, *, exclude_unset: bool = False) -> Response:
 )
 async def export_commitment_aggregates(
     request: Request,
+    reads: ReplicaReads,
     filters: Annotated[AggregateFilters, Depends(aggregate_filters)],
     drilldown: Drilldown = None,
     order: Order = None,
@@ -212,7 +213,7 @@ async def export_commitment_aggregates(
 ) -> StreamingResponse:
     dims = parse_drilldown(drilldown)
     keys = parse_order(order, dims)
-    spool = await _export(request, filters, dims, keys, (page, page_size), decimal)
+    spool = await _export(request, reads, filters, dims, keys, (page, page_size), decimal)
     return SpooledFileResponse(
         spool,
         request.app.state.settings.aggregates.export_stall_seconds,
@@ -265,6 +266,7 @@ def _csv_row(row: RowMapping, dims: tuple[str, ...], point: str) -> list[Any]:
 
 async def _export(
     request: Request,
+    reads: Reads,
     filters: AggregateFilters,
     dims: tuple[str, ...],
     keys: tuple[OrderKey, ...],
@@ -275,8 +277,7 @@ async def _export(
     server-side cursor needs one) that ends, freeing the connection, before the answer starts.
     The request's autocommit session is left unused, so it holds no second connection."""
     point = "," if decimal == "comma" else "."
-    sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
-    async with sessionmaker() as session, session.begin():
+    async with reads.sessionmaker() as session, session.begin():
         service = _service(request, session)
         cut = await service.resolve(filters)
         cells = service.stream(dims, cut, keys, *paging)
@@ -298,7 +299,7 @@ async def _export(
 )
 async def get_summary(
     request: Request,
-    session: Session,
+    session: ReplicaSession,
     programme: Annotated[
         str | None,
         Query(
@@ -330,7 +331,7 @@ async def get_summary(
     responses=problems(*READ_ERRORS, 404),
 )
 async def get_programme_summary(
-    request: Request, session: Session, programme_id: uuid.UUID
+    request: Request, session: ReplicaSession, programme_id: uuid.UUID
 ) -> Response:
     return _json(await _service(request, session).summary(programme_id), exclude_unset=True)
 
@@ -353,7 +354,7 @@ Physical progress: {PHYSICAL_PROGRESS_FORMULA}, in percent.
     responses=problems(*READ_ERRORS, 404),
 )
 async def get_chantier_progress(
-    request: Request, session: Session, chantier_id: uuid.UUID
+    request: Request, session: ReplicaSession, chantier_id: uuid.UUID
 ) -> Response:
     return _json(await _service(request, session).progress("chantier", chantier_id))
 
@@ -369,6 +370,6 @@ async def get_chantier_progress(
     responses=problems(*READ_ERRORS, 404),
 )
 async def get_priority_progress(
-    request: Request, session: Session, priority_id: uuid.UUID
+    request: Request, session: ReplicaSession, priority_id: uuid.UUID
 ) -> Response:
     return _json(await _service(request, session).progress("priority", priority_id))

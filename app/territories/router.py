@@ -16,7 +16,7 @@ from app.common.http import (
     with_etag,
 )
 from app.common.pagination import ListParams, Page, page_params
-from app.db import Session
+from app.db import ReplicaSession, Session
 from app.models import Territory
 from app.territories.schemas import (
     REFERENCE,
@@ -47,7 +47,7 @@ is kept with `current: false`.
     responses=problems(*READ_ERRORS),
 )
 async def list_territories(
-    session: Session,
+    session: ReplicaSession,
     params: Annotated[ListParams, Depends(page_params("code", Territory.sortable))],
     filters: Annotated[TerritoryFilters, Depends()],
 ) -> Page[TerritoryRead]:

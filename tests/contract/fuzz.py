@@ -14,6 +14,7 @@ import asyncio
 import os
 import subprocess
 import sys
+import urllib.request
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -73,6 +74,10 @@ def main() -> int:
         try:
             base = f"http://127.0.0.1:{port}"
             wait_ready(base, process=server)
+            # The document is generated on its first request (then cached): seconds on a
+            # loaded machine, beyond schemathesis's own 10 s to load it. Made once here first.
+            with urllib.request.urlopen(f"{base}/openapi.json", timeout=300) as answer:
+                answer.read()
             command = [
                 str(Path(sys.executable).parent / "schemathesis"),
                 "--config-file",
