@@ -2,6 +2,7 @@
 
 from app.actions.schemas import ActionFilters
 from app.common.repository import Condition, Repository, conditions, when
+from app.milestones.repository import late_filter
 from app.models import Action
 
 
@@ -18,4 +19,5 @@ class ActionRepository(Repository[Action]):
             when(filters.code, Action.code.in_),
             when(filters.external_id, Action.external_id.in_),
             when(filters.synthetic, Action.synthetic.is_),
+            when(filters.late, late_filter),
         )

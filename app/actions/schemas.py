@@ -138,3 +138,12 @@ class ActionFilters:
     synthetic: Annotated[
         bool | None, Query(description="Only demo (true) or real (false) data.")
     ] = None
+    late: Annotated[
+        bool | None,
+        Query(
+            description="Only late actions (true) or only actions that are not late (false). "
+            "An action is late when one of its milestones is `missed`, or `scheduled` with a "
+            "due date before today (the database's current date), whatever the action's own "
+            "status; its milestones list shows which (`/v1/actions/{id}/milestones`, `late`)."
+        ),
+    ] = None
