@@ -11,6 +11,7 @@ from pydantic.config import JsonDict
 
 from app.common.fields import Code, IsoDate, LongText, Text
 from app.common.schemas import OMITTED, Input, ResourceRead, read_example
+from app.milestones.schemas import LATE_ACTION_RULE
 from app.models.enums import ActionStatus
 
 Insee = Annotated[str, Field(pattern=r"^([0-9]{5}|2[AB][0-9]{3})$", examples=["13055"])]
@@ -142,8 +143,7 @@ class ActionFilters:
         bool | None,
         Query(
             description="Only late actions (true) or only actions that are not late (false). "
-            "An action is late when one of its milestones is `missed`, or `scheduled` with a "
-            "due date before today (the database's current date), whatever the action's own "
-            "status; its milestones list shows which (`/v1/actions/{id}/milestones`, `late`)."
+            + LATE_ACTION_RULE
+            + " Its milestones list shows which (`/v1/actions/{id}/milestones`, `late`)."
         ),
     ] = None

@@ -29,6 +29,10 @@ SLIPPAGE_RULE = (
     "(the ETag names the stored version, which is what If-Match compares), and the change feed "
     "and the history compute them the same way, as of the day they are read."
 )
+LATE_ACTION_RULE = (
+    "An action is late when one of its milestones is `missed`, or `scheduled` with a due date "
+    "before today (the database's current date), whatever the action's own status."
+)
 STATUS_RULE = (
     "`met_on` is required when `status` is `met` and must be null otherwise (422 naming "
     "`/met_on`); a milestone is not met in the future."
