@@ -219,8 +219,8 @@ def _progress_statement(kind: str) -> Select[Any]:
         .where(of(Action.chantier_id), Action.status != ActionStatus.cancelled.value)
         .subquery("physical")
     )
-    # Whatever their status (app.milestones.repository.late): one probe of the open
-    # milestones' partial index per action.
+    # Whatever their status (app.milestones.repository.late): the open milestones' partial
+    # index read, never the met or cancelled milestones.
     lateness = (
         select(func.count().label("late_actions"))
         .where(of(Action.chantier_id), late(Action.id))

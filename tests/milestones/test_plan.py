@@ -5,92 +5,11 @@ EXPLAIN's output, never from timings."""
 from __future__ import annotations
 
 import json
-import uuid
-from typing import Any
 
 import asyncpg
-from sqlalchemy import Select, select
-from sqlalchemy.dialects import postgresql
 
-from app.milestones.repository import late_filter
-from app.models import Action
-from app.reporting.summaries import LATE_ACTIONS, PROGRESS
+from devtools.lateness import INDEX, load, plan_of, statements
 from devtools.scratch import plain
-
-INDEX = "ix_milestones_open_action_id_due_on"
-
-# Five milestones per action, as a programme's would be: most met, some ahead, a few missed or
-# overdue (about one action in twelve is late).
-LOAD = """
-WITH ch AS (SELECT id FROM chantiers ORDER BY number LIMIT 8),
-made AS (
-  INSERT INTO actions (code, chantier_id, title, version)
-  SELECT 'PLAN-' || g, (SELECT id FROM ch OFFSET g % 8 LIMIT 1), 'Action ' || g, 1
-  FROM generate_series(1, 20000) AS g
-  RETURNING id, code
-)
-INSERT INTO milestones (action_id, title, kind, due_on, met_on, status, version)
-SELECT m.id, 'Jalon ' || k, 'other', d.due_on,
-       CASE WHEN d.status = 'met' THEN d.due_on + 3 END, d.status, 1
-FROM made m
-CROSS JOIN generate_series(1, 5) AS k
-CROSS JOIN LATERAL (
-  SELECT CASE WHEN (hashtext(m.code) & 1023) % 60 = k THEN 'missed'
-              WHEN k <= 3 THEN 'met'
-              WHEN (hashtext(m.code || k) & 1023) % 50 = 0 THEN 'cancelled'
-              ELSE 'scheduled' END AS status,
-         CASE WHEN k <= 3 THEN current_date - 400 + 100 * k
-              WHEN (hashtext(m.code) & 1023) % 30 = 0 THEN current_date - 10
-              ELSE current_date + 30 * k END AS due_on
-) AS d
-"""
-
-
-def sql_of(stmt: Select[Any], **params: Any) -> str:
-    """The statement as the API runs it, its parameters written in (EXPLAIN takes no binds)."""
-    bound = stmt.params(**params) if params else stmt
-    return str(
-        bound.compile(
-            dialect=postgresql.dialect(),
-            compile_kwargs={"literal_binds": True, "render_postcompile": True},
-        )
-    )
-
-
-def _nodes(plan: dict[str, Any]) -> list[dict[str, Any]]:
-    found = [plan]
-    for child in plan.get("Plans", []):
-        found += _nodes(child)
-    return found
-
-
-async def plan_of(connection: asyncpg.Connection, sql: str) -> list[dict[str, Any]]:
-    document = await connection.fetchval(f"EXPLAIN (FORMAT JSON) {sql}")
-    return _nodes(json.loads(document)[0]["Plan"])
-
-
-async def load(connection: asyncpg.Connection) -> None:
-    """20,000 actions and 100,000 milestones, vacuumed and analysed as autovacuum leaves a
-    table (its visibility map set: index-only scans are costed as such)."""
-    await connection.execute(LOAD)
-    await connection.execute("VACUUM ANALYZE actions")
-    await connection.execute("VACUUM ANALYZE milestones")
-
-
-def statements(programme: uuid.UUID, chantier: uuid.UUID) -> dict[str, str]:
-    """The statements that read lateness: the list of actions (one page, in code order, with
-    ?late=true and ?late=false), the summaries' late counts and a chantier's progress."""
-
-    def page(wanted: bool) -> Select[Any]:
-        return select(Action).where(late_filter(wanted)).order_by(Action.code, Action.id).limit(51)
-
-    return {
-        "actions ?late=true": sql_of(page(True)),
-        "actions ?late=false": sql_of(page(False)),
-        "programme summary, late per chantier": sql_of(LATE_ACTIONS[True], programme_id=programme),
-        "summary, late per chantier": sql_of(LATE_ACTIONS[False]),
-        "chantier progress": sql_of(PROGRESS["chantier"], id=chantier),
-    }
 
 
 async def test_lateness_reads_probe_the_partial_index_never_scan_milestones(
