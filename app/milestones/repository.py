@@ -71,6 +71,15 @@ class MilestoneRepository(Repository[Milestone]):
         row = (await self.session.execute(stmt)).one_or_none()
         return None if row is None else (row[0], row[1])
 
+    async def synthetic_actions(self) -> list[Action]:
+        """The demo's actions, in code order (the demo's milestones hang from them)."""
+        stmt = select(Action).where(Action.synthetic.is_(True)).order_by(Action.code)
+        return list((await self.session.scalars(stmt)).all())
+
+    async def add_all(self, milestones: list[Milestone]) -> None:
+        self.session.add_all(milestones)
+        await self.session.flush()
+
     async def today(self) -> date:
         """The database's current date: the one clock slippage and lateness are counted by."""
         today: date = (await self.session.execute(select(func.current_date()))).scalar_one()
