@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import date
 
-from sqlalchemy import and_, case, func, select, true, tuple_
+from sqlalchemy import and_, case, select, true, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -54,11 +53,6 @@ class ChangeRepository:
         )
         rows = (await self.session.execute(stmt)).all()
         return [(int(p), change) for p, change in rows if p is not None]
-
-    async def today(self) -> date:
-        """The database's current date (what a milestone's slippage is counted to)."""
-        today: date = (await self.session.execute(select(func.current_date()))).scalar_one()
-        return today
 
     async def is_position(self, position: int, id: int) -> bool:
         """Whether (position, id) names a change of this log, i.e. a cursor this database issued."""

@@ -38,6 +38,7 @@ from app.changes.schemas import (
 from app.common.pagination import Int64, decode_cursor, encode_cursor, fingerprint, read_cursor
 from app.common.schemas import ResourceRead
 from app.errors import CursorExpired, ErrorItem, NotFound
+from app.milestones.repository import MilestoneRepository
 from app.milestones.schemas import TODAY
 from app.models import Change
 from app.models.base import etag_of
@@ -105,7 +106,7 @@ class ChangeService:
         milestone is among them."""
         if ResourceName.milestones.value not in set(resources):
             return None
-        return {TODAY: await self.repo.today()}
+        return {TODAY: await MilestoneRepository(self.repo.session).today()}
 
     async def _after(self, cursor: str | None) -> tuple[int, int]:
         if cursor is None:
