@@ -10,7 +10,7 @@ from typing import Any
 
 import asyncpg
 from sqlalchemy import Select, select
-from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
 
 from app.milestones.repository import late_filter
 from app.models import Action
@@ -50,7 +50,7 @@ def sql_of(stmt: Select[Any], **params: Any) -> str:
     bound = stmt.params(**params) if params else stmt
     return str(
         bound.compile(
-            dialect=postgresql.dialect(),
+            dialect=PGDialect_psycopg(),  # type: ignore[no-untyped-call]
             compile_kwargs={"literal_binds": True, "render_postcompile": True},
         )
     )

@@ -80,7 +80,7 @@ async def _check(
     counted = await connection.execute(
         text("SELECT chantier_id::text, count(*) FROM actions GROUP BY chantier_id")
     )
-    actions = dict(counted.all())
+    actions: dict[str, int] = {str(c): int(n) for c, n in counted.all()}
     for chantier, row in by_chantier.items():
         assert row["actions"] == actions.get(chantier, 0)
         expected = written.late_in({chantier}, today)
