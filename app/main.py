@@ -30,6 +30,7 @@ from app.docs.openapi import refine
 from app.docs.router import router as docs_router
 from app.errors import PROBLEM_JSON, install_error_handlers
 from app.idempotency.middleware import IdempotencyMiddleware
+from app.milestones.router import router as milestones_router
 from app.opendata.router import router as opendata_router
 from app.ops import tracing
 from app.ops.body_limit import BodySizeLimitMiddleware
@@ -181,6 +182,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         reporting_router,
         cashflow_router,
         actions_router,
+        milestones_router,
         chantiers_router,
         partners_router,
         priorities_router,

@@ -72,6 +72,9 @@ def _cases(target: dict[str, Any]) -> list[tuple[str, str, str, dict[str, Any]]]
         ("NUL byte in a text filter", "GET", "/v1/partners", {"params": {"code": "A\x00B"}}),
         ("NUL byte in a body string", "PATCH", one, {"json": {"label": "a\x00b"}}),
         ("bad If-Match", "PATCH", one, {"json": {"label": "x"}, "headers": {"If-Match": '"nope"'}}),
+        ("milestone met_on with status scheduled", "POST", f"/v1/actions/{target['action_id']}/milestones", {"json": {"title": "Jalon", "due_on": "2024-01-01", "met_on": "2024-01-02"}}),
+        ("milestone met without met_on", "POST", f"/v1/actions/{target['action_id']}/milestones", {"json": {"title": "Jalon", "due_on": "2024-01-01", "status": "met"}}),
+        ("late filter not a boolean", "GET", "/v1/actions?late=maybe", {}),
     ]  # fmt: skip
     for value in INJECTIONS:
         cases.append((f"injection in path {value!r}", "GET", f"/v1/commitments/{value}", {}))

@@ -11,6 +11,7 @@ from sqlalchemy import text
 
 from app.actions.schemas import ActionFilters, ActionKey
 from app.common.repository import Condition, Repository, UpsertShape, bulk_upsert, conditions, when
+from app.milestones.repository import late_filter
 from app.models import Action
 
 
@@ -109,6 +110,7 @@ class ActionRepository(Repository[Action]):
             when(filters.code, Action.code.in_),
             when(filters.external_id, Action.external_id.in_),
             when(filters.synthetic, Action.synthetic.is_),
+            when(filters.late, late_filter),
         )
 
     async def stored(self, key: ActionKey, columns: Columns) -> list[StoredAction]:

@@ -12,6 +12,7 @@ from pydantic.config import JsonDict
 
 from app.common.fields import Code, IsoDate, LongText, Text
 from app.common.schemas import OMITTED, Input, ResourceRead, read_example
+from app.milestones.schemas import LATE_ACTION_RULE
 from app.models.enums import ActionStatus
 from app.sync.schemas import MAX_BATCH, ReceivedBatch
 
@@ -139,6 +140,14 @@ class ActionFilters:
     external_id: Annotated[list[str] | None, Query(description="Only these external ids.")] = None
     synthetic: Annotated[
         bool | None, Query(description="Only demo (true) or real (false) data.")
+    ] = None
+    late: Annotated[
+        bool | None,
+        Query(
+            description="Only late actions (true) or only actions that are not late (false). "
+            + LATE_ACTION_RULE
+            + " Its milestones list shows which (`/v1/actions/{id}/milestones`, `late`)."
+        ),
     ] = None
 
 

@@ -14,6 +14,7 @@ from app.actions.schemas import ActionRead
 from app.chantiers.schemas import ChantierRead
 from app.commitments.schemas import CommitmentRead
 from app.common.schemas import ResourceRead
+from app.milestones.schemas import MilestoneRead
 from app.partners.schemas import PartnerRead
 from app.payments.schemas import PaymentRead
 from app.priorities.schemas import PriorityRead
@@ -28,6 +29,7 @@ class ResourceName(StrEnum):
     commitments = "commitments"
     programmes = "programmes"
     payments = "payments"
+    milestones = "milestones"
 
 
 READ_MODELS: dict[ResourceName, type[ResourceRead]] = {
@@ -38,6 +40,7 @@ READ_MODELS: dict[ResourceName, type[ResourceRead]] = {
     ResourceName.commitments: CommitmentRead,
     ResourceName.programmes: ProgrammeRead,
     ResourceName.payments: PaymentRead,
+    ResourceName.milestones: MilestoneRead,
 }
 """The model GET /v1/<resource>/{id} answers with: the feed and history use the same."""
 
@@ -90,6 +93,11 @@ class PaymentChange(_Change):
     data: PaymentRead | None = Field(description=_DATA)
 
 
+class MilestoneChange(_Change):
+    resource: Literal["milestones"]
+    data: MilestoneRead | None = Field(description=_DATA)
+
+
 ChangeRead = Annotated[
     PriorityChange
     | ChantierChange
@@ -97,7 +105,8 @@ ChangeRead = Annotated[
     | PartnerChange
     | CommitmentChange
     | ProgrammeChange
-    | PaymentChange,
+    | PaymentChange
+    | MilestoneChange,
     Field(discriminator="resource"),
 ]
 """One change of the feed; `resource` says which read model `data` follows."""

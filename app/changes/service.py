@@ -17,7 +17,7 @@ Cursors are the lists' codec (app/common/pagination.py): (position, id) for the 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -38,6 +38,8 @@ from app.changes.schemas import (
 from app.common.pagination import Int64, decode_cursor, encode_cursor, fingerprint, read_cursor
 from app.common.schemas import ResourceRead
 from app.errors import CursorExpired, ErrorItem, NotFound
+from app.milestones.repository import MilestoneRepository
+from app.milestones.schemas import TODAY
 from app.models import Change
 from app.models.base import etag_of
 
@@ -52,9 +54,12 @@ _TIMESTAMPS = {
 }
 
 
-def representation(resource: ResourceName, row: Change) -> ResourceRead | None:
+def representation(
+    resource: ResourceName, row: Change, context: dict[str, Any] | None = None
+) -> ResourceRead | None:
     """The resource as GET showed it at this version (None for a delete): the stored row
-    through the resource's own read model, with its ETag."""
+    through the resource's own read model, with its ETag; `context` is what that model reads
+    besides the row (a milestone's fields derived from the date: see `ChangeService._context`)."""
     if row.op == "delete" or row.data is None:
         return None
     model = READ_MODELS[resource]
@@ -64,7 +69,7 @@ def representation(resource: ResourceName, row: Change) -> ResourceRead | None:
         if isinstance(data.get(name), str):
             data[name] = datetime.fromisoformat(data[name]).astimezone(UTC)
     data["etag"] = etag_of(row.resource_id, row.version)
-    return model.model_validate(data)
+    return model.model_validate(data, context=context)
 
 
 def _expired() -> CursorExpired:
@@ -95,6 +100,14 @@ class ChangeService:
     def __init__(self, session: AsyncSession) -> None:
         self.repo = ChangeRepository(session)
 
+    async def _context(self, resources: Iterable[str]) -> dict[str, Any] | None:
+        """What the read models of these resources need besides their rows: the database's
+        current date for milestones (their slippage as GET shows it today), read only when a
+        milestone is among them."""
+        if ResourceName.milestones.value not in set(resources):
+            return None
+        return {TODAY: await MilestoneRepository(self.repo.session).today()}
+
     async def _after(self, cursor: str | None) -> tuple[int, int]:
         if cursor is None:
             return _START
@@ -120,6 +133,7 @@ class ChangeService:
         after = await self._after(cursor)
         names = [r.value for r in resources] if resources else None
         rows = await self.repo.feed(after, limit + 1, names)
+        context = await self._context(row.resource for _, row in rows[:limit])
         items = [
             _CHANGE.validate_python(
                 {
@@ -129,7 +143,7 @@ class ChangeService:
                     "resource_id": row.resource_id,
                     "version": row.version,
                     "at": row.at,
-                    "data": representation(ResourceName(row.resource), row),
+                    "data": representation(ResourceName(row.resource), row, context),
                 }
             )
             for position, row in rows[:limit]
@@ -145,13 +159,14 @@ class ChangeService:
         rows = await self.repo.history(resource.value, resource_id, after, limit + 1)
         if not rows and cursor is None:
             raise NotFound(f"No {resource.value} with id {resource_id} was ever recorded.")
+        context = await self._context([resource.value] if rows else [])
         previous = None
         if rows and rows[0].op != "create":
             before = await self.repo.version_before(resource.value, resource_id, rows[0].id)
-            previous = None if before is None else representation(resource, before)
+            previous = None if before is None else representation(resource, before, context)
         items = []
         for row in rows[:limit]:
-            data = representation(resource, row)
+            data = representation(resource, row, context)
             actor = None
             if row.actor_name is not None:
                 actor = Actor(name=row.actor_name, role=row.actor_role or "unknown")

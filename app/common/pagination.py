@@ -30,9 +30,17 @@ class Page(BaseModel, Generic[T]):
     next_cursor: str | None = Field(description="Opaque; null when this is the last page.")
 
     @classmethod
-    def of(cls, rows: Sequence[object], next_cursor: str | None) -> Self:
-        """The page of these rows (ORM objects, read through the item model)."""
-        return cls.model_validate({"items": rows, "next_cursor": next_cursor}, from_attributes=True)
+    def of(
+        cls,
+        rows: Sequence[object],
+        next_cursor: str | None,
+        context: dict[str, Any] | None = None,
+    ) -> Self:
+        """The page of these rows (ORM objects, read through the item model, which `context`
+        reaches: a milestone's `today`)."""
+        return cls.model_validate(
+            {"items": rows, "next_cursor": next_cursor}, from_attributes=True, context=context
+        )
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from app.models.chantier import Chantier, ChantierPriority, ChantierTarget
 from app.models.commitment import Commitment
 from app.models.commitment_rollup import CommitmentRollup
 from app.models.idempotency_key import IdempotencyKey
+from app.models.milestone import Milestone
 from app.models.partner import Partner
 from app.models.payment import Payment
 from app.models.priority import Priority
@@ -31,6 +32,7 @@ __all__ = [
     "Commitment",
     "CommitmentRollup",
     "IdempotencyKey",
+    "Milestone",
     "Partner",
     "Payment",
     "Priority",

@@ -63,3 +63,25 @@ class PaymentKind(StrEnum):
 class ScheduleKind(StrEnum):
     initial = "initial"
     revised = "revised"
+
+
+class MilestoneKind(StrEnum):
+    study = "study"
+    authorisation = "authorisation"
+    tender = "tender"
+    works_start = "works_start"
+    delivery = "delivery"
+    payment = "payment"
+    other = "other"
+
+
+class MilestoneStatus(StrEnum):
+    scheduled = "scheduled"
+    met = "met"
+    missed = "missed"
+    cancelled = "cancelled"
+
+
+OPEN_MILESTONE_STATUSES = (MilestoneStatus.scheduled, MilestoneStatus.missed)
+"""The statuses that can make an action late (missed, or scheduled and overdue): the partial
+index of the `late` filter covers only these rows."""

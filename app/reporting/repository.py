@@ -40,7 +40,13 @@ from app.reporting.statements import (
     page_statement,
     totals_statement,
 )
-from app.reporting.summaries import CASHFLOW_YEARS, PROGRAMME_SUMMARY, PROGRESS, SUMMARY
+from app.reporting.summaries import (
+    CASHFLOW_YEARS,
+    LATE_ACTIONS,
+    PROGRAMME_SUMMARY,
+    PROGRESS,
+    SUMMARY,
+)
 
 
 @dataclass(frozen=True)
@@ -114,6 +120,15 @@ class ReportingRepository:
             result = await self.session.execute(SUMMARY)
         else:
             result = await self.session.execute(PROGRAMME_SUMMARY, {"programme_id": programme_id})
+        rows: Sequence[RowMapping] = result.mappings().all()
+        return rows
+
+    async def late_actions(self, programme_id: uuid.UUID | None) -> Sequence[RowMapping]:
+        """Per chantier `id`, `code`, `name`, `actions`, `late_actions`, then the totals row
+        (`id` null); of every programme or of one. See `_late_actions_statement`."""
+        result = await self.session.execute(
+            LATE_ACTIONS[programme_id is not None], {"programme_id": programme_id}
+        )
         rows: Sequence[RowMapping] = result.mappings().all()
         return rows
 

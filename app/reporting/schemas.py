@@ -12,6 +12,7 @@ from fastapi import Query
 from pydantic import BaseModel, Field, PlainSerializer, WithJsonSchema
 
 from app.common.fields import Money
+from app.milestones.schemas import LATE_ACTION_RULE
 from app.models.enums import CommitmentStatus, Instrument, PartnerKind
 
 RATE_PLACES = Decimal("0.000001")
@@ -227,6 +228,13 @@ class Progress(BaseModel):
     years: list[YearProgress] = Field(description="Every year of its programme's period.")
     totals: ProgressFigures = Field(description="Over every year of its programme's period.")
     physical_progress: PhysicalProgress
+    late_actions: int = Field(description="How many of its actions are late. " + LATE_ACTION_RULE)
+
+
+class ChantierLateness(BaseModel):
+    chantier: EntityRef
+    actions: int = Field(description="Its actions, whatever their status.")
+    late_actions: int = Field(description="Those of its actions that are late.")
 
 
 class ProgrammeSummary(BaseModel):
@@ -243,4 +251,9 @@ class ProgrammeSummary(BaseModel):
     cashflow_by_year: list[CashflowYear] = Field(
         description="Committed, scheduled, paid and remaining per year that has one of them "
         "(payments run past a programme's end), in year order."
+    )
+    late_actions: int = Field(description="How many actions are late. " + LATE_ACTION_RULE)
+    late_actions_by_chantier: list[ChantierLateness] = Field(
+        description="Every chantier with its actions and late actions, the latest first "
+        "(most late actions, then code); they add up to `late_actions`."
     )

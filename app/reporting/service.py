@@ -20,6 +20,7 @@ from app.reporting.schemas import (
     AggregateFilters,
     AggregateResponse,
     CashflowYear,
+    ChantierLateness,
     EntityRef,
     Measures,
     PhysicalProgress,
@@ -302,6 +303,7 @@ class ReportingService:
                 actions=int(entity["actions"]),
                 total_weight=weight,
             ),
+            late_actions=int(entity["late_actions"]),
         )
 
     async def summary(self, programme_id: uuid.UUID | None = None) -> ProgrammeSummary:
@@ -329,6 +331,7 @@ class ReportingService:
         cashflow = await self.repo.cashflow_years(
             "all" if programme_id is None else "programme", programme_id
         )
+        *by_chantier, late_totals = await self.repo.late_actions(programme_id)
         return ProgrammeSummary(
             totals=totals,
             by_programme=by["programme"],
@@ -337,6 +340,15 @@ class ReportingService:
             by_partner=by["partner"],
             by_year=by["year"],
             cashflow_by_year=[CashflowYear(**row) for row in cashflow.values()],
+            late_actions=int(late_totals["late_actions"]),
+            late_actions_by_chantier=[
+                ChantierLateness(
+                    chantier=EntityRef(id=row["id"], code=row["code"], name=row["name"]),
+                    actions=int(row["actions"]),
+                    late_actions=int(row["late_actions"]),
+                )
+                for row in by_chantier
+            ],
         )
 
 

@@ -24,6 +24,7 @@ from sqlalchemy import (
     union_all,
 )
 
+from app.milestones.repository import late
 from app.models import (
     Action,
     CashflowRollup,
@@ -165,7 +166,8 @@ def _progress_statement(kind: str) -> Select[Any]:
     (`id`, `code`, `name`, `programme_id`, `programme_code`, `programme_name`), the year's
     money (`planned`, `committed`, `disbursed`, null without commitments) and `target` (null
     when none is set), and the physical progress over its actions that are not cancelled
-    (`weighted` = Σ progress × weight, `weight`, `actions`). No row: no such entity.
+    (`weighted` = Σ progress × weight, `weight`, `actions`), and how many of its actions are
+    late (`late_actions`, whatever their status). No row: no such entity.
 
     A priority's figures are those of the chantiers serving it, its targets theirs summed."""
     model: Any = Chantier if kind == "chantier" else Priority
@@ -217,6 +219,13 @@ def _progress_statement(kind: str) -> Select[Any]:
         .where(of(Action.chantier_id), Action.status != ActionStatus.cancelled.value)
         .subquery("physical")
     )
+    # Whatever their status (app.milestones.repository.late): the open milestones' partial
+    # index read, never the met or cancelled milestones.
+    lateness = (
+        select(func.count().label("late_actions"))
+        .where(of(Action.chantier_id), late(Action.id))
+        .subquery("lateness")
+    )
     years = (
         func.generate_series(entity.c.start_year, entity.c.end_year)
         .table_valued("year")
@@ -234,20 +243,50 @@ def _progress_statement(kind: str) -> Select[Any]:
             physical.c.weighted,
             physical.c.weight,
             physical.c.actions,
+            lateness.c.late_actions,
         )
         .select_from(
             entity.join(years, true())
             .outerjoin(money, money.c.year == years.c.year)
             .outerjoin(targets, targets.c.year == years.c.year)
             .join(physical, true())
+            .join(lateness, true())
         )
         .order_by(years.c.year)
+    )
+
+
+def _late_actions_statement(*, of_programme: bool) -> Select[Any]:
+    """Per chantier (of every programme, or of the one bound as `programme_id`): its actions
+    and how many are late; and a totals row (`id` null) from the empty grouping set, which
+    comes even when there is no chantier. Late chantiers first, then by code."""
+    chantier = Chantier.__table__.alias("ch")
+    action = Action.__table__.alias("a")
+    late_actions = func.count(action.c.id).filter(late(action.c.id)).label("late_actions")
+    return (
+        select(
+            chantier.c.id,
+            chantier.c.code,
+            chantier.c.name,
+            func.count(action.c.id).label("actions"),
+            late_actions,
+        )
+        .select_from(chantier.outerjoin(action, action.c.chantier_id == chantier.c.id))
+        .where(*_of_programme(chantier, of_programme))
+        .group_by(
+            func.grouping_sets(tuple_(chantier.c.id, chantier.c.code, chantier.c.name), tuple_())
+        )
+        .order_by(chantier.c.id.is_(None), late_actions.desc(), chantier.c.code)
     )
 
 
 # Constants: built once, so a request pays no statement construction.
 SUMMARY = _summary_statement(of_programme=False)
 PROGRAMME_SUMMARY = _summary_statement(of_programme=True)
+LATE_ACTIONS = {
+    programme: _late_actions_statement(of_programme=programme) for programme in (False, True)
+}
+"""Per chantier, late actions: of every programme (False) or of one (True)."""
 PROGRESS = {kind: _progress_statement(kind) for kind in ("chantier", "priority")}
 
 

@@ -256,6 +256,21 @@ async def _put_payments(ctx: Ctx) -> Call:
     return {"partner_id": await partner_id(ctx.c, "BDT")}, {"items": items}
 
 
+def _jalon(**fields: Any) -> dict[str, Any]:
+    return {"title": "Jalon", "kind": "study", "due_on": "2024-05-01"} | fields
+
+
+async def _post_milestone(ctx: Ctx) -> Call:
+    return {"action_id": await _action(ctx)}, _jalon()
+
+
+async def _milestone(ctx: Ctx) -> str:
+    url = ctx.app.url_path_for("create_milestone", action_id=await _action(ctx))
+    response = await ctx.c.post(url, json=_jalon(), headers=ctx.admin)
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
+
+
 async def _scdl_upload(ctx: Ctx) -> Call:
     action = (await make_action(ctx.c, ctx.admin))["id"]
     header = "nomAttribuant,idAttribuant,dateConvention,nomBeneficiaire,montant\r\n"
@@ -318,6 +333,13 @@ POLICY: dict[str, Policy] = {
     "delete_payment": Policy(_on("payment_id", _payment), 204, WRITERS, FOREIGN),
     "put_payment": Policy(_put_payment, 201, WRITERS, unreachable=FOREIGN_PARENT),
     "put_payments": Policy(_put_payments, 200, WRITERS, unreachable=FOREIGN_PARENT),
+    # Milestones follow their action: staff keys reaching programme A; on an action out of
+    # reach (in the path) the 404 of a missing one.
+    "create_milestone": Policy(_post_milestone, 201, STAFF, OTHER_PROGRAMME),
+    "update_milestone": Policy(
+        _on("milestone_id", _milestone, {"title": "Renamed"}), 200, STAFF, OTHER_PROGRAMME
+    ),
+    "delete_milestone": Policy(_on("milestone_id", _milestone), 204, STAFF, OTHER_PROGRAMME),
     "create_api_key": Policy(_new(lambda ctx: {"name": "new", "role": "editor"}), 201, ADMIN),
     "delete_api_key": Policy(_on("api_key_id", _api_key), 204, ADMIN),
     # The action named by `action_id` is programme A's: out of scope_b's reach, as if missing.
@@ -424,7 +446,8 @@ def _missing(route: str, params: dict[str, str], body: Body) -> tuple[Call, str,
     and that resource's id and the missing id."""
     gone = str(uuid.uuid4())
     item_param = f"{route.partition('_')[2]}_id"
-    for param in (item_param, "commitment_id"):  # a payment's commitment is in its path
+    # A payment's commitment, a milestone's action: in the path.
+    for param in (item_param, "commitment_id", "action_id"):
         if param in params:
             return (params | {param: gone}, body), params[param], gone
     assert body is not None

@@ -139,12 +139,36 @@ async def _commitment(client: httpx.AsyncClient, admin: Headers) -> Any:
     return url, seen, _nothing
 
 
+async def _milestone(client: httpx.AsyncClient, admin: Headers) -> Any:
+    """Created at its action's list, read at /v1/milestones/{id}; overdue (its slippage counted
+    to the database's date, in the feed as in GET), then met."""
+    action = await make_action(client, admin)
+    created = await client.post(
+        f"/v1/actions/{action['id']}/milestones",
+        json={"title": "Ordre de service", "kind": "works_start", "due_on": "2024-02-01"},
+        headers=admin,
+    )
+    assert created.status_code == 201, created.text
+    url = f"/v1/milestones/{created.json()['id']}"
+    seen = [(await client.get(url)).json()]
+    assert seen[0]["late"] is True
+    met = {"status": "met", "met_on": "2024-03-04"}
+    assert (await client.patch(url, json=met, headers=admin)).status_code == 200
+    seen.append((await client.get(url)).json())
+
+    async def cleanup() -> None:
+        assert (await client.delete(url, headers=admin)).status_code == 204
+
+    return url, seen, cleanup
+
+
 SCENARIOS: dict[str, Scenario] = {
     "priorities": _priority,
     "chantiers": _chantier,
     "actions": _action,
     "partners": _partner,
     "commitments": _commitment,
+    "milestones": _milestone,
 }
 
 
