@@ -1,4 +1,4 @@
-"""Payment batches: trigger plans that hold whatever the statement's size
+"""Payment batches and the cash-flow cube: trigger plans that hold, index-only roll-up reads
 
 Revision ID: a23b6330ec46
 Revises: 5c1a9e7d3b20
@@ -13,8 +13,12 @@ the schedule's follow-up pairs them by a GROUP BY), the commitment roll-ups' loo
 by OFFSET 0 like the cash-flow ones, the payments' derived total skips the empty half of an
 upsert, the cash-flow roll-up sums a batch by commitment and month before its lookups, and
 relance_resource_data is STABLE (as the jsonb_build_object it calls), so that it is inlined
-instead of called once per row. Same figures, same feed entries; functions only, no data moves.
+instead of called once per row. Same figures, same feed entries; no data moves.
 Downgrade restores the previous texts.
+
+The cash-flow cube's reads of cashflow_rollups become index-only: the (status, month) index
+includes every column the cube reads, and a new (status, year, month) one serves the month
+axis under a year filter (the monthly rows of the years shown, instead of a scan of the table).
 """
 
 from collections.abc import Sequence
@@ -25,6 +29,16 @@ revision: str = "a23b6330ec46"
 down_revision: str | Sequence[str] | None = "5c1a9e7d3b20"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+
+READ = [
+    "programme_id",
+    "chantier_id",
+    "partner_id",
+    "instrument",
+    "scheduled_sum",
+    "paid_sum",
+    "line_count",
+]
 
 # app/models/sql as this revision leaves it (NEW_FUNCTIONS) and as it found it (OLD_FUNCTIONS).
 NEW_FUNCTIONS = (
@@ -681,9 +695,26 @@ def upgrade() -> None:
     op.execute("SET LOCAL lock_timeout = '5s'")
     for statement in NEW_FUNCTIONS:
         op.execute(statement)
+    # The cash-flow cube's reads, index-only (app/models/cashflow_rollup.py).
+    op.drop_index("ix_cashflow_rollups_status_month", table_name="cashflow_rollups")
+    op.create_index(
+        "ix_cashflow_rollups_status_month",
+        "cashflow_rollups",
+        ["status", "month"],
+        postgresql_include=[*READ, "year"],
+    )
+    op.create_index(
+        "ix_cashflow_rollups_status_year_month",
+        "cashflow_rollups",
+        ["status", "year", "month"],
+        postgresql_include=READ,
+    )
 
 
 def downgrade() -> None:
     op.execute("SET LOCAL lock_timeout = '5s'")
+    op.drop_index("ix_cashflow_rollups_status_year_month", table_name="cashflow_rollups")
+    op.drop_index("ix_cashflow_rollups_status_month", table_name="cashflow_rollups")
+    op.create_index("ix_cashflow_rollups_status_month", "cashflow_rollups", ["status", "month"])
     for statement in OLD_FUNCTIONS:
         op.execute(statement)
