@@ -1,4 +1,4 @@
-"""Payment batches and the cash-flow cube: trigger plans that hold, index-only roll-up reads
+"""Payment batches and the cash-flow cube: trigger plans that hold, the month axis indexed
 
 Revision ID: a23b6330ec46
 Revises: 5c1a9e7d3b20
@@ -16,9 +16,9 @@ relance_resource_data is STABLE (as the jsonb_build_object it calls), so that it
 instead of called once per row. Same figures, same feed entries; no data moves.
 Downgrade restores the previous texts.
 
-The cash-flow cube's reads of cashflow_rollups become index-only: the (status, month) index
-includes every column the cube reads, and a new (status, year, month) one serves the month
-axis under a year filter (the monthly rows of the years shown, instead of a scan of the table).
+A (status, year, month) index on cashflow_rollups, covering the columns the cash-flow cube
+reads, serves the month axis under a year filter (the monthly rows of the years shown, instead
+of a scan of the whole table).
 """
 
 from collections.abc import Sequence
@@ -695,14 +695,8 @@ def upgrade() -> None:
     op.execute("SET LOCAL lock_timeout = '5s'")
     for statement in NEW_FUNCTIONS:
         op.execute(statement)
-    # The cash-flow cube's reads, index-only (app/models/cashflow_rollup.py).
-    op.drop_index("ix_cashflow_rollups_status_month", table_name="cashflow_rollups")
-    op.create_index(
-        "ix_cashflow_rollups_status_month",
-        "cashflow_rollups",
-        ["status", "month"],
-        postgresql_include=[*READ, "year"],
-    )
+    # The month axis under a year filter: the monthly rows of the years shown, index-only
+    # (app/models/cashflow_rollup.py).
     op.create_index(
         "ix_cashflow_rollups_status_year_month",
         "cashflow_rollups",
@@ -714,7 +708,5 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.execute("SET LOCAL lock_timeout = '5s'")
     op.drop_index("ix_cashflow_rollups_status_year_month", table_name="cashflow_rollups")
-    op.drop_index("ix_cashflow_rollups_status_month", table_name="cashflow_rollups")
-    op.create_index("ix_cashflow_rollups_status_month", "cashflow_rollups", ["status", "month"])
     for statement in OLD_FUNCTIONS:
         op.execute(statement)
