@@ -237,7 +237,8 @@ def _serve(app: str, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]
 
 
 async def _wait_ready(client: httpx.AsyncClient, path: str) -> None:
-    for _ in range(300):
+    # Up to two minutes: on the shared machine under load a server took longer than 30 s.
+    for _ in range(1200):
         try:
             if (await client.get(path)).status_code == 200:
                 return

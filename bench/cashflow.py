@@ -5,10 +5,12 @@ ASGI app of bench.aggregates_floor, running the one statement the API runs, comp
 through asyncpg: API / floor is the API's own cost) and the raw GROUP BY over the base tables
 (API / raw: what the roll-ups save); then the write cost of the cash-flow roll-up triggers.
 
-    .venv/bin/python -m bench.cashflow [--n 1000000] [--requests 100]
+    .venv/bin/python -m bench.cashflow [--n 1000000] [--requests 100] [--keep]
+    .venv/bin/python -m bench.cashflow --database URL    # again, on a database kept before
 
 Uses BENCH_DATABASE_URL, else TEST_DATABASE_URL, else the embedded PostgreSQL; the scratch
-database is dropped at the end.
+database is dropped at the end, unless --keep (building 1M commitments takes a while): its URL
+is printed, and --database URL measures it again, migrated to the head first.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from typing import Any
 import asyncpg
 import httpx
 
+from app import migrations
 from app.cashflow.router import parse_cashflow_drilldown
 from app.cashflow.service import query_of
 from app.cashflow.statements import MEASURES, cube_params, cube_statement
@@ -275,19 +278,42 @@ async def time_writes(url: str, repeat: int = 5) -> dict[str, float]:
         await conn.close()
 
 
-async def run(n: int, requests: int) -> None:
+async def build(n: int) -> str:
+    """A scratch database with n commitments, their schedules and payments; its URL."""
     server, _ = await asyncio.to_thread(server_url)
     url = await create_scratch_database(server, "relance_bench")
+    print(f"\n== {n:,} commitments ==", flush=True)
+    started = time.perf_counter()
+    await prepare(url, n)
+    counts = await load_money(url)
+    print(
+        f"  loaded in {time.perf_counter() - started:.0f} s: "
+        + ", ".join(f"{v:,} {k}" for k, v in counts.items()),
+        flush=True,
+    )
+    return url
+
+
+async def reuse(url: str) -> None:
+    """A database built by an earlier --keep run, moved to the head (a new index, say)."""
+    await asyncio.to_thread(migrations.upgrade, url)
+    conn = await asyncpg.connect(plain(url))
     try:
-        print(f"\n== {n:,} commitments ==", flush=True)
-        started = time.perf_counter()
-        await prepare(url, n)
-        counts = await load_money(url)
-        print(
-            f"  loaded in {time.perf_counter() - started:.0f} s: "
-            + ", ".join(f"{v:,} {k}" for k, v in counts.items()),
-            flush=True,
-        )
+        await conn.execute("VACUUM ANALYZE")
+        n = await conn.fetchval("SELECT count(*) FROM commitments")
+        payments = await conn.fetchval("SELECT count(*) FROM payments")
+    finally:
+        await conn.close()
+    print(f"\n== {n:,} commitments, {payments:,} payments (kept database) ==", flush=True)
+
+
+async def run(n: int, requests: int, keep: bool, database: str | None) -> None:
+    if database is None:
+        url = await build(n)
+    else:
+        url = database
+        await reuse(url)
+    try:
         for name, ms in (await time_sql(url, 10)).items():
             print(f"  {ms:10.1f} ms  raw SQL (asyncpg): {name}", flush=True)
         print(
@@ -311,15 +337,20 @@ async def run(n: int, requests: int) -> None:
         for name, per_second in (await time_writes(url)).items():
             print(f"  {per_second:10,.0f}  {name}", flush=True)
     finally:
-        await drop_database(url)
+        if keep or database is not None:
+            print(f"  kept: --database {url}", flush=True)
+        else:
+            await drop_database(url)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--n", type=int, default=1_000_000, help="commitments")
     parser.add_argument("--requests", type=int, default=100, help="requests per endpoint")
+    parser.add_argument("--keep", action="store_true", help="keep the database built")
+    parser.add_argument("--database", help="measure a database kept by an earlier --keep")
     args = parser.parse_args()
-    asyncio.run(run(args.n, args.requests))
+    asyncio.run(run(args.n, args.requests, args.keep, args.database))
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from app.models.base import etag_of
 from app.models.enums import Role
 from tests.conftest import KeyMaker, assert_problem, pointers
 from tests.factories import make_action, partner_id
@@ -213,3 +214,34 @@ async def test_partner_totals_in_commitment_sync_become_adjustments(
     stored = (await client.get(f"/v1/commitments/{made['id']}")).json()
     assert stored["disbursed_amount"] == "25.50"
     assert stored["etag"].endswith('-2"')  # the batch's write, and nothing more
+
+
+async def test_batch_logs_one_entry_per_moved_commitment_as_its_get_and_none_when_resent(
+    app: FastAPI, client: httpx.AsyncClient, admin: dict[str, str], connection: AsyncConnection
+) -> None:
+    """The commitments' change capture pairs old and new rows by set difference: each
+    commitment whose total a batch moved gets one entry equal to its GET, an untouched one
+    none, and the same batch sent again none (its upsert's halves write nothing)."""
+    made = await _commitments(app, client, admin, "C-1", "C-2", "C-3")
+    bdt = await partner_id(client, "BDT")
+    url = app.url_path_for("put_payments", partner_id=bdt)
+    one = [_item("P-0", "C-1")]  # a one-row upsert first: the session's first plans are small
+    assert (await client.put(url, json={"items": one}, headers=admin)).status_code == 200
+    items = one + [_item(f"P-{n}", f"C-{n % 2 + 1}", amount="1.00") for n in range(1, 9)]
+    log = text(
+        "SELECT resource_id, version, data ->> 'disbursed_amount' FROM changes"
+        " WHERE resource = 'commitments' AND op = 'update' ORDER BY id"
+    )
+    before = (await connection.execute(log)).all()
+    batch = await client.put(url, json={"items": items}, headers=admin)
+    assert batch.json() == {"created": 8, "updated": 0, "unchanged": 1}, batch.text
+    logged = (await connection.execute(log)).all()[len(before) :]
+    expected = []
+    for ref in ("C-1", "C-2"):
+        current = (await client.get(f"/v1/commitments/{made[ref]['id']}")).json()
+        expected.append((current["etag"], current["disbursed_amount"]))
+    assert sorted((etag_of(id, version), paid) for id, version, paid in logged) == sorted(expected)
+    assert {row[2] for row in logged} == {"14.00", "4.00"}  # C-1: 10 + 4 × 1, C-2: 4 × 1
+    again = await client.put(url, json={"items": items}, headers=admin)
+    assert again.json() == {"created": 0, "updated": 0, "unchanged": 9}
+    assert (await connection.execute(log)).all()[len(before) + len(logged) :] == []

@@ -98,16 +98,20 @@ $$;
 
 CREATE FUNCTION public.cashflow_rollups_on_payment_insert() RETURNS trigger
 LANGUAGE plpgsql AS $$
--- Each payment counts twice: in its year (month 0) and in its month.
+-- Each payment counts twice: in its year (month 0) and in its month. Summed by commitment and
+-- month first: a batch of many payments per commitment looks each commitment up once a month.
 BEGIN
   INSERT INTO cashflow_rollups AS r
     (programme_id, chantier_id, partner_id, year, month, status, instrument,
      scheduled_sum, paid_sum, line_count, payment_count)
-  SELECT a.programme_id, a.chantier_id, c.partner_id,
-         extract(year FROM p.paid_on)::int, m.month, c.status, c.instrument,
-         0, sum(CASE WHEN p.kind = 'reversal' THEN -p.amount ELSE p.amount END), 0, count(*)
-  FROM new_rows p
-  CROSS JOIN LATERAL (VALUES (0), (extract(month FROM p.paid_on)::int)) AS m (month)
+  SELECT a.programme_id, a.chantier_id, c.partner_id, p.year, m.month, c.status,
+         c.instrument, 0, sum(p.paid), 0, sum(p.payments)
+  FROM (SELECT commitment_id, extract(year FROM paid_on)::int AS year,
+               extract(month FROM paid_on)::int AS month,
+               sum(CASE WHEN kind = 'reversal' THEN -amount ELSE amount END) AS paid,
+               count(*) AS payments
+        FROM new_rows GROUP BY 1, 2, 3) AS p
+  CROSS JOIN LATERAL (VALUES (0), (p.month)) AS m (month)
   CROSS JOIN LATERAL (SELECT partner_id, status, instrument, action_id FROM commitments
                       WHERE id = p.commitment_id OFFSET 0) AS c
   CROSS JOIN LATERAL (SELECT programme_id, chantier_id FROM actions

@@ -42,6 +42,16 @@ BEGIN
   IF current_setting('relance.reconciling', true) = 'on' THEN
     RETURN NULL;  -- recorded for a total the commitment's writer set: already counted
   END IF;
+  IF TG_OP = 'DELETE' THEN
+    PERFORM FROM old_rows LIMIT 1;
+  ELSE
+    PERFORM FROM new_rows LIMIT 1;
+  END IF;
+  IF NOT FOUND THEN
+    -- The other half of an upsert (its UPDATE when every row was new, or unchanged): nothing
+    -- moved, and an UPDATE of no commitment would still fire the commitments' triggers.
+    RETURN NULL;
+  END IF;
   BEGIN
     PERFORM set_config('relance.reconciling', 'on', true);
     IF TG_OP = 'INSERT' THEN

@@ -36,11 +36,20 @@ LANGUAGE plpgsql AS $$
 DECLARE
   who text := nullif(current_setting('relance.actor_name', true), '');
 BEGIN
+  -- Old and new rows paired by a GROUP BY, never by a join of the two transition tables (a
+  -- plan cached for a small statement would nest-loop them: see change_log.sql). A payment
+  -- moves disbursed_amount only: no commitment is moved, no schedule line read.
   WITH moved AS (
-    SELECT n.id, o.year AS old_year, n.year AS new_year,
-           o.amount AS old_amount, n.amount AS new_amount
-    FROM new_rows n JOIN old_rows o ON o.id = n.id
-    WHERE (n.amount, n.year) IS DISTINCT FROM (o.amount, o.year)
+    SELECT id, min(year) FILTER (WHERE is_old) AS old_year,
+           min(year) FILTER (WHERE NOT is_old) AS new_year,
+           min(amount) FILTER (WHERE is_old) AS old_amount,
+           min(amount) FILTER (WHERE NOT is_old) AS new_amount
+    FROM (SELECT id, year, amount, false AS is_old FROM new_rows
+          UNION ALL
+          SELECT id, year, amount, true FROM old_rows) AS sides
+    GROUP BY id
+    HAVING (min(amount) FILTER (WHERE NOT is_old), min(year) FILTER (WHERE NOT is_old))
+      IS DISTINCT FROM (min(amount) FILTER (WHERE is_old), min(year) FILTER (WHERE is_old))
   ), single AS (
     SELECT m.*, l.year AS line_year, l.amount AS line_amount,
            CASE WHEN l.year = m.old_year OR l.year < m.new_year THEN m.new_year
