@@ -28,6 +28,7 @@ from app.db import create_engine, create_read_sessionmaker, create_sessionmaker
 from app.docs.openapi import refine
 from app.docs.router import router as docs_router
 from app.errors import PROBLEM_JSON, install_error_handlers
+from app.financing.router import router as financing_router
 from app.idempotency.middleware import IdempotencyMiddleware
 from app.opendata.router import router as opendata_router
 from app.ops import tracing
@@ -158,6 +159,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         schedules_router,
         reporting_router,
         cashflow_router,
+        financing_router,
         actions_router,
         chantiers_router,
         partners_router,

@@ -14,6 +14,7 @@ from app.actions.schemas import ActionRead
 from app.chantiers.schemas import ChantierRead
 from app.commitments.schemas import CommitmentRead
 from app.common.schemas import ResourceRead
+from app.financing.schemas import FinancingPlanRead
 from app.partners.schemas import PartnerRead
 from app.payments.schemas import PaymentRead
 from app.priorities.schemas import PriorityRead
@@ -28,6 +29,7 @@ class ResourceName(StrEnum):
     commitments = "commitments"
     programmes = "programmes"
     payments = "payments"
+    financing_plans = "financing_plans"
 
 
 READ_MODELS: dict[ResourceName, type[ResourceRead]] = {
@@ -38,6 +40,7 @@ READ_MODELS: dict[ResourceName, type[ResourceRead]] = {
     ResourceName.commitments: CommitmentRead,
     ResourceName.programmes: ProgrammeRead,
     ResourceName.payments: PaymentRead,
+    ResourceName.financing_plans: FinancingPlanRead,
 }
 """The model GET /v1/<resource>/{id} answers with: the feed and history use the same."""
 
@@ -90,6 +93,13 @@ class PaymentChange(_Change):
     data: PaymentRead | None = Field(description=_DATA)
 
 
+class FinancingPlanChange(_Change):
+    resource: Literal["financing_plans"]
+    data: FinancingPlanRead | None = Field(
+        description=_DATA + " Its id is the action's; secured money as it stood then."
+    )
+
+
 ChangeRead = Annotated[
     PriorityChange
     | ChantierChange
@@ -97,7 +107,8 @@ ChangeRead = Annotated[
     | PartnerChange
     | CommitmentChange
     | ProgrammeChange
-    | PaymentChange,
+    | PaymentChange
+    | FinancingPlanChange,
     Field(discriminator="resource"),
 ]
 """One change of the feed; `resource` says which read model `data` follows."""
