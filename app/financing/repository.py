@@ -19,6 +19,8 @@ Line = tuple[uuid.UUID, str, Decimal]
 
 # The plan's whole row, the argument of relance_financing_plan_data.
 _PLANS = cast(Table, FinancingPlan.__table__)
+# Set while the API replaces a plan's lines (app/models/sql/financing.sql).
+_WRITING = "relance.financing_plan_writing"
 
 
 class FinancingRepository(Repository[Action]):
@@ -70,7 +72,9 @@ class FinancingRepository(Repository[Action]):
         )
 
     async def replace_lines(self, action_id: uuid.UUID, lines: Sequence[Line]) -> None:
-        """The plan's lines become these (their sum checked at commit by the database)."""
+        """The plan's lines become these (their sum checked at commit by the database); the
+        caller moves the plan's version once (`update`), the lines' triggers are told not to."""
+        await self.session.execute(select(func.set_config(_WRITING, "on", True)))
         await self.session.execute(
             delete(FinancingPlanLine).where(FinancingPlanLine.action_id == action_id)
         )
@@ -82,6 +86,7 @@ class FinancingRepository(Repository[Action]):
                     for p, i, a in lines
                 ],
             )
+        await self.session.execute(select(func.set_config(_WRITING, "", True)))
 
     async def delete_plan(self, action_id: uuid.UUID) -> None:
         await self.session.execute(

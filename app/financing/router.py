@@ -42,7 +42,7 @@ _READ = (
     "from the commitments when the plan is read; the plan's version (its ETag) moves whenever "
     "its lines, its costs or the committed commitments it counts change, and each such change "
     "is an entry of the change feed (`financing_plans`, id = the action's) and of "
-    "`/v1/financing_plans/{id}/history`. Versions grow with each change, not always by one."
+    "`/v1/financing_plans/{id}/history`."
 )
 _RULES = (
     "The eligible cost is at most the total cost; one line per partner and instrument, each "

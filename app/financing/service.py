@@ -125,9 +125,10 @@ class FinancingService:
             assert current is not None  # created by a concurrent writer, which committed
         check_if_match(if_match, etag_of(action_id, current.version))
         stored = {name: getattr(current, name) for name in values}
-        if stored != values:
-            await self.repo.update(action_id, values)
-        if await self.repo.lines(action_id) != lines:
+        lines_changed = await self.repo.lines(action_id) != lines
+        if stored != values or lines_changed:
+            await self.repo.update(action_id, values)  # one new version, whatever changed
+        if lines_changed:
             await self.repo.replace_lines(action_id, lines)
         return await self._written(action_id), False
 

@@ -110,8 +110,13 @@ $$;
 
 CREATE FUNCTION public.financing_plan_lines_touch_plans() RETURNS trigger
 LANGUAGE plpgsql AS $$
--- Statement level on the lines: their plans' representation changed.
+-- Statement level on the lines: their plans' representation changed. The API replaces a plan's
+-- lines in two statements and moves the version once itself: it sets
+-- relance.financing_plan_writing for those two statements (as payments.sql's reconciling).
 BEGIN
+  IF current_setting('relance.financing_plan_writing', true) = 'on' THEN
+    RETURN NULL;
+  END IF;
   IF TG_OP = 'INSERT' THEN
     UPDATE financing_plans p SET version = p.version + 1, updated_at = now()
     WHERE p.action_id IN (SELECT n.action_id FROM new_rows n);
