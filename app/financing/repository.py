@@ -8,11 +8,14 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any, cast
 
-from sqlalchemy import Table, delete, func, insert, select, update
+from sqlalchemy import RowMapping, Table, delete, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.common.repository import Repository
+from app.financing.statements import Shape, cells_statement, totals_statement
 from app.models import Action, FinancingPlan, FinancingPlanLine
+from app.reporting.statements import Cut
 
 Line = tuple[uuid.UUID, str, Decimal]
 """(partner_id, instrument, amount)."""
@@ -29,7 +32,8 @@ class FinancingRepository(Repository[Action]):
     async def plan(self, action_id: uuid.UUID, *, for_update: bool = False) -> FinancingPlan | None:
         stmt = select(FinancingPlan).where(FinancingPlan.action_id == action_id)
         if for_update:
-            stmt = stmt.with_for_update()
+            # As the database's own check (financing.sql): a new line's key share waits not.
+            stmt = stmt.with_for_update(key_share=True)  # FOR NO KEY UPDATE
         result: FinancingPlan | None = (await self.session.scalars(stmt)).one_or_none()
         return result
 
@@ -92,3 +96,39 @@ class FinancingRepository(Repository[Action]):
         await self.session.execute(
             delete(FinancingPlan).where(FinancingPlan.action_id == action_id)
         )
+
+
+def _cut_params(cut: Cut) -> dict[str, Any]:
+    return {
+        "programme": list(cut.programme),
+        "priority": list(cut.priority),
+        "chantier": list(cut.chantier),
+        "action": list(cut.action),
+        "partner": list(cut.partner),
+        "partner_kind": list(cut.partner_kind),
+        "instrument": list(cut.instrument),
+    }
+
+
+class FinancingCubeRepository:
+    """The financing cube's statements (app/financing/statements.py), run with the cut bound."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def cells(
+        self, shape: Shape, cut: Cut, limit: int, offset: int, max_cells: int
+    ) -> list[RowMapping]:
+        params = _cut_params(cut) | {
+            "page_limit": limit,
+            "page_offset": offset,
+            "max_cells": max_cells,
+        }
+        statement = cells_statement(shape)
+        used = {name: value for name, value in params.items() if f":{name}" in statement.text}
+        return list((await self.session.execute(statement, used)).mappings().all())
+
+    async def totals(self, cut: Cut, partner_level: bool) -> RowMapping:
+        statement = totals_statement(partner_level)
+        params = {k: v for k, v in _cut_params(cut).items() if f":{k}" in statement.text}
+        return (await self.session.execute(statement, params)).mappings().one()

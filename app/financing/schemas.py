@@ -3,17 +3,20 @@ money as decimal strings."""
 
 from __future__ import annotations
 
+import inspect
 import uuid
+from dataclasses import dataclass
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Any
 
+from fastapi import Query
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
 from pydantic.config import JsonValue
 
 from app.common.fields import Money, PositiveMoney
 from app.common.schemas import Input, ResourceRead
-from app.models.enums import Instrument
-from app.reporting.schemas import Rate
+from app.models.enums import Instrument, PartnerKind
+from app.reporting.schemas import EntityRef, Rate
 
 MAX_LINES = 100
 """A hundred partner × instrument lines: more is a mistake, not a plan."""
@@ -125,3 +128,76 @@ class FinancingPlanRead(ResourceRead):
     gap: Money = Field(description="eligible cost − planned: the reste à financer.")
     leverage: Rate | None = Field(description=LEVERAGE_FORMULA)
     lines: list[FinancingLineRead] = Field(description="By partner id, then instrument.")
+
+
+# -- the financing cube ------------------------------------------------------------------------
+
+
+def _list(description: str) -> Any:
+    return Query(description=description)
+
+
+@dataclass
+class FinancingFilters:
+    """The filters of /v1/aggregates/financing as sent: entities by id or code, a repeated
+    parameter meaning OR (resolved as the commitments cube resolves its own)."""
+
+    programme: Annotated[list[str] | None, _list("Programme ids or codes.")] = None
+    priority: Annotated[list[str] | None, _list("Priority ids or codes.")] = None
+    chantier: Annotated[list[str] | None, _list("Chantier ids or codes.")] = None
+    action: Annotated[list[str] | None, _list("Action ids or codes.")] = None
+    partner: Annotated[list[str] | None, _list("Partner ids or codes (partner level).")] = None
+    partner_kind: Annotated[list[PartnerKind] | None, _list("Partner kinds (partner level).")] = (
+        None
+    )
+    instrument: Annotated[
+        list[Instrument] | None, _list("The lines' instruments (partner level).")
+    ] = None
+
+
+async def financing_filters(**filters: Any) -> FinancingFilters:
+    """The filters as a dependency, awaited (not run in a worker thread as the dataclass would)."""
+    return FinancingFilters(**filters)
+
+
+financing_filters.__signature__ = inspect.signature(FinancingFilters)  # type: ignore[attr-defined]
+
+
+class FinancingMeasures(BaseModel):
+    total_cost: Money | None = Field(
+        description="Σ the plans' total costs; null at partner level (costs are per plan)."
+    )
+    eligible_cost: Money | None = Field(description="Σ the plans' eligible costs; null alike.")
+    planned: Money = Field(description="Σ the lines' amounts (at partner level: its lines').")
+    secured: Money = Field(description="Σ the lines' secured money.")
+    gap: Money | None = Field(description="Σ (eligible cost − planned); null at partner level.")
+    leverage: Rate | None = Field(
+        description=(
+            "Over the plans with a lead partner: Σ (planned − lead's amount) ÷ Σ lead's amount, "
+            "rounded half up to 6 places; null without one, and at partner level."
+        )
+    )
+    plans: int = Field(description="Plans counted (at partner level: plans with such lines).")
+
+
+class FinancingCell(FinancingMeasures):
+    """One cell: the drilldown's dimensions (only those) and the measures."""
+
+    programme: EntityRef | None = None
+    priority: EntityRef | None = None
+    chantier: EntityRef | None = None
+    action: EntityRef | None = Field(default=None, description="`name` is the action's title.")
+    partner: EntityRef | None = None
+    partner_kind: PartnerKind | None = None
+
+
+class FinancingAggregate(BaseModel):
+    drilldown: list[str]
+    cells: list[FinancingCell]
+    summary: FinancingMeasures = Field(
+        description="The true total, each plan (or line) once, whatever the cells overlap."
+    )
+    total_cell_count: int
+    page: int
+    page_size: int
+    overlapping: bool = Field(description="True when a plan is in several cells (priorities).")

@@ -5,20 +5,34 @@ action's editors, read by anyone."""
 from __future__ import annotations
 
 import uuid
+from dataclasses import asdict
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.common.fields import format_money
 from app.common.http import check_if_match
 from app.common.principal import Principal
 from app.common.rules import reference_errors, repeated_errors
+from app.config import Settings
 from app.errors import ErrorItem, NotFound, PreconditionFailed, ValidationFailed
-from app.financing.repository import FinancingRepository, Line
-from app.financing.schemas import FinancingPlanInput, FinancingPlanRead
+from app.financing.repository import FinancingCubeRepository, FinancingRepository, Line
+from app.financing.schemas import (
+    FinancingAggregate,
+    FinancingCell,
+    FinancingFilters,
+    FinancingMeasures,
+    FinancingPlanInput,
+    FinancingPlanRead,
+)
+from app.financing.statements import ENTITIES, MEASURES, PARTNER_DIMENSIONS, Shape
 from app.models import Action, Partner
 from app.models.base import etag_of
+from app.reporting.schemas import AggregateFilters, EntityRef
+from app.reporting.service import ReportingService, TooManyCells
+from app.reporting.statements import Cut, OrderKey
 
 
 def plan_errors(data: FinancingPlanInput) -> list[ErrorItem]:
@@ -144,3 +158,92 @@ class FinancingService:
             raise self.no_plan(action_id)
         check_if_match(if_match, etag_of(action_id, current.version))
         await self.repo.delete_plan(action_id)
+
+
+# -- the financing cube --------------------------------------------------------------------------
+
+
+def partner_level(drilldown: tuple[str, ...], cut: Cut) -> bool:
+    """Whether the cube sums lines (a partner dimension or filter) rather than plans."""
+    return bool(
+        set(drilldown) & set(PARTNER_DIMENSIONS)
+        or cut.partner
+        or cut.partner_kind
+        or cut.instrument
+    )
+
+
+def measures(row: RowMapping) -> dict[str, Any]:
+    return {name: row[name] if name != "plans" else int(row[name]) for name in MEASURES} | {
+        "planned": row["planned"] or Decimal("0.00"),
+        "secured": row["secured"] or Decimal("0.00"),
+    }
+
+
+def cell(row: RowMapping, drilldown: tuple[str, ...]) -> FinancingCell:
+    values = measures(row)
+    for dim in drilldown:
+        if dim in ENTITIES:
+            id = row[f"{dim}_id"]
+            values[dim] = (
+                None
+                if id is None
+                else EntityRef(id=id, code=row[f"{dim}_code"], name=row[f"{dim}_name"])
+            )
+        else:
+            values[dim] = row[dim]
+    return FinancingCell(**values)
+
+
+class FinancingCubeService:
+    def __init__(self, session: AsyncSession, settings: Settings) -> None:
+        self.repo = FinancingCubeRepository(session)
+        self.reporting = ReportingService(session, settings)
+        self.max_cells = settings.aggregates.max_cells
+
+    async def resolve(self, filters: FinancingFilters) -> Cut:
+        """Ids or codes into ids, as the commitments cube resolves them (400 naming nothing)."""
+        return await self.reporting.resolve(AggregateFilters(**asdict(filters)))
+
+    async def rows(
+        self,
+        drilldown: tuple[str, ...],
+        cut: Cut,
+        order: tuple[OrderKey, ...],
+        page: int | None,
+        size: int | None,
+    ) -> list[RowMapping]:
+        """The cells' rows of one page (every cell without `page`), or TOO_MANY_CELLS."""
+        shape = Shape(drilldown, order, partner_level(drilldown, cut))
+        limit = size or self.max_cells
+        offset = ((page or 1) - 1) * limit
+        rows = await self.repo.cells(shape, cut, limit, offset, self.max_cells)
+        if rows and int(rows[0]["total_cells"]) > self.max_cells:
+            raise TooManyCells(self.max_cells)
+        return rows
+
+    async def aggregate(
+        self,
+        drilldown: tuple[str, ...],
+        cut: Cut,
+        order: tuple[OrderKey, ...],
+        page: int,
+        size: int,
+    ) -> FinancingAggregate:
+        level = partner_level(drilldown, cut)
+        summary = FinancingMeasures(**measures(await self.repo.totals(cut, level)))
+        rows = await self.rows(drilldown, cut, order, page, size) if drilldown else []
+        total = int(rows[0]["total_cells"]) if rows else 0
+        if drilldown and not rows and page > 1:
+            first = await self.rows(drilldown, cut, order, 1, 1)
+            total = int(first[0]["total_cells"]) if first else 0
+        cells = [cell(row, drilldown) for row in rows]
+        return FinancingAggregate(
+            drilldown=list(drilldown),
+            cells=cells,
+            summary=summary,
+            total_cell_count=total,
+            page=page,
+            page_size=size,
+            overlapping="priority" in drilldown and sum(c.plans for c in cells) > summary.plans,
+        )

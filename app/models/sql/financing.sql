@@ -75,7 +75,8 @@ CREATE FUNCTION public.financing_plans_check() RETURNS trigger
 LANGUAGE plpgsql AS $$
 -- Row level, deferred to commit, on the plan and on its lines. The plan row is locked before
 -- the lines are summed: a concurrent writer of the same plan waits here until this one
--- commits, then sums in a new snapshot that includes its lines (READ COMMITTED).
+-- commits, then sums in a new snapshot that includes its lines (READ COMMITTED). NO KEY
+-- UPDATE: the key share a new line's foreign key holds on the plan does not block it.
 DECLARE
   plan_id uuid;
   eligible numeric;
@@ -88,7 +89,7 @@ BEGIN
   END IF;
   SELECT p.eligible_cost, p.lead_partner_id INTO eligible, lead
   FROM financing_plans p WHERE p.action_id = plan_id
-  FOR UPDATE;
+  FOR NO KEY UPDATE;
   IF NOT FOUND THEN
     RETURN NULL;  -- deleted with its action or its plan
   END IF;
