@@ -251,6 +251,16 @@ async def _put_payments(ctx: Ctx) -> Call:
     return {"partner_id": await partner_id(ctx.c, "BDT")}, {"items": items}
 
 
+_PLAN = {"total_cost": "100.00", "eligible_cost": "100.00", "lines": []}
+
+
+async def _planned_action(ctx: Ctx) -> str:
+    action = await _action(ctx)
+    url = f"/v1/actions/{action}/financing-plan"
+    assert (await ctx.c.put(url, json=_PLAN, headers=ctx.admin)).status_code == 201
+    return action
+
+
 async def _scdl_upload(ctx: Ctx) -> Call:
     action = (await make_action(ctx.c, ctx.admin))["id"]
     header = "nomAttribuant,idAttribuant,dateConvention,nomBeneficiaire,montant\r\n"
@@ -311,6 +321,9 @@ POLICY: dict[str, Policy] = {
     "delete_payment": Policy(_on("payment_id", _payment), 204, WRITERS, FOREIGN),
     "put_payment": Policy(_put_payment, 201, WRITERS, unreachable=FOREIGN_PARENT),
     "put_payments": Policy(_put_payments, 200, WRITERS, unreachable=FOREIGN_PARENT),
+    # An action's financing plan: whoever writes the action.
+    "put_financing_plan": Policy(_on("action_id", _action, _PLAN), 201, STAFF, OTHER_PROGRAMME),
+    "delete_financing_plan": Policy(_on("action_id", _planned_action), 204, STAFF, OTHER_PROGRAMME),
     "create_api_key": Policy(_new(lambda ctx: {"name": "new", "role": "editor"}), 201, ADMIN),
     "delete_api_key": Policy(_on("api_key_id", _api_key), 204, ADMIN),
     # The action named by `action_id` is programme A's: out of scope_b's reach, as if missing.
@@ -417,7 +430,8 @@ def _missing(route: str, params: dict[str, str], body: Body) -> tuple[Call, str,
     and that resource's id and the missing id."""
     gone = str(uuid.uuid4())
     item_param = f"{route.partition('_')[2]}_id"
-    for param in (item_param, "commitment_id"):  # a payment's commitment is in its path
+    # A payment's commitment, a financing plan's action: in their paths.
+    for param in (item_param, "commitment_id", "action_id"):
         if param in params:
             return (params | {param: gone}, body), params[param], gone
     assert body is not None
