@@ -8,9 +8,11 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any, cast
 
-from sqlalchemy import RowMapping, Table, delete, func, insert, select, update
+from sqlalchemy import RowMapping, Table, bindparam, delete, func, insert, select, text, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.types import Uuid
 
 from app.common.repository import Repository
 from app.financing.statements import Shape, cells_statement, totals_statement
@@ -96,6 +98,46 @@ class FinancingRepository(Repository[Action]):
         await self.session.execute(
             delete(FinancingPlan).where(FinancingPlan.action_id == action_id)
         )
+
+    async def write_demo_plans(self) -> int:
+        """A plan for each synthetic action with commitments: a line per partner and
+        instrument of its commitments not cancelled (what BDT, AMP, the State… planned or
+        committed there), the eligible cost their sum, but for about one action in four,
+        left a 15 % gap; the total cost 10 % above; AMP the lead where it has a line."""
+        plans = await self.session.execute(
+            text(
+                """
+INSERT INTO financing_plans (action_id, total_cost, eligible_cost, lead_partner_id)
+SELECT s.action_id, round(s.eligible * 1.10, 2), s.eligible,
+       (SELECT p.id FROM partners p
+        WHERE p.code = 'AMP'
+          AND EXISTS (SELECT FROM commitments c WHERE c.action_id = s.action_id
+                      AND c.partner_id = p.id AND c.status <> 'cancelled'))
+FROM (SELECT a.id AS action_id,
+             round(sum(c.amount) * CASE WHEN get_byte(decode(md5(a.code), 'hex'), 0) % 4 = 0
+                                        THEN 1.15 ELSE 1 END, 2) AS eligible
+      FROM actions a JOIN commitments c ON c.action_id = a.id
+      WHERE a.synthetic AND c.status <> 'cancelled'
+      GROUP BY a.id) s
+ON CONFLICT (action_id) DO NOTHING
+RETURNING action_id
+"""
+            )
+        )
+        created = [row[0] for row in plans]
+        if created:
+            await self.session.execute(
+                text(
+                    """
+INSERT INTO financing_plan_lines (action_id, partner_id, instrument, amount)
+SELECT c.action_id, c.partner_id, c.instrument, sum(c.amount)
+FROM commitments c
+WHERE c.action_id = ANY(:created) AND c.status <> 'cancelled'
+GROUP BY c.action_id, c.partner_id, c.instrument
+"""
+                ).bindparams(bindparam("created", created, type_=ARRAY(Uuid())))
+            )
+        return len(created)
 
 
 def _cut_params(cut: Cut) -> dict[str, Any]:
