@@ -30,8 +30,8 @@ from app.financing.schemas import (
 from app.financing.statements import ENTITIES, MEASURES, PARTNER_DIMENSIONS, Shape
 from app.models import Action, Partner
 from app.models.base import etag_of
-from app.reporting.schemas import AggregateFilters, EntityRef
-from app.reporting.service import ReportingService, TooManyCells
+from app.reporting.schemas import AggregateFilters
+from app.reporting.service import ReportingService, TooManyCells, dimension_values
 from app.reporting.statements import Cut, OrderKey
 
 
@@ -181,18 +181,7 @@ def measures(row: RowMapping) -> dict[str, Any]:
 
 
 def cell(row: RowMapping, drilldown: tuple[str, ...]) -> FinancingCell:
-    values = measures(row)
-    for dim in drilldown:
-        if dim in ENTITIES:
-            id = row[f"{dim}_id"]
-            values[dim] = (
-                None
-                if id is None
-                else EntityRef(id=id, code=row[f"{dim}_code"], name=row[f"{dim}_name"])
-            )
-        else:
-            values[dim] = row[dim]
-    return FinancingCell(**values)
+    return FinancingCell(**measures(row), **dimension_values(row, drilldown, ENTITIES))
 
 
 class FinancingCubeService:

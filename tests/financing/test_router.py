@@ -159,3 +159,36 @@ async def test_plan_of_a_missing_action_or_without_plan_is_404_and_delete_remove
     assert_problem(await client.delete(url, headers=admin | {"If-Match": '"stale-1"'}), 412)
     assert (await client.delete(url, headers=admin | {"If-Match": etag})).status_code == 204
     assert_problem(await client.get(url), 404)
+
+
+async def test_cube_counts_a_plan_once_in_its_summary_whatever_priorities_and_csv_twins_it(
+    client: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    chantiers = (await client.get("/v1/chantiers", params={"limit": 500})).json()["items"]
+    shared = next(c for c in chantiers if len(c["priority_ids"]) >= 2)
+    action = await make_action(client, admin, chantier_id=shared["id"])
+    bdt = await partner_id(client, "BDT")
+    url = f"/v1/actions/{action['id']}/financing-plan"
+    await client.put(url, json=plan([(bdt, "loan", "400.00")]), headers=admin)
+    params = {"drilldown": "priority", "action": action["id"]}
+    cube = (await client.get("/v1/aggregates/financing", params=params)).json()
+    assert len(cube["cells"]) == len(shared["priority_ids"])
+    assert all(c["gap"] == "600.00" for c in cube["cells"])
+    assert cube["summary"]["gap"] == "600.00"
+    assert cube["summary"]["plans"] == 1
+    assert cube["overlapping"] is True
+    csv = await client.get("/v1/aggregates/financing.csv", params=params | {"decimal": "comma"})
+    assert csv.status_code == 200
+    lines = csv.text.splitlines()
+    assert lines[0] == "sep=;"
+    assert lines[1].split(";")[-7:] == [
+        "total_cost",
+        "eligible_cost",
+        "planned",
+        "secured",
+        "gap",
+        "leverage",
+        "plans",
+    ]
+    assert len(lines) == 2 + len(shared["priority_ids"])
+    assert all(line.endswith(";1200,00;1000,00;400,00;0,00;600,00;;1") for line in lines[2:])
