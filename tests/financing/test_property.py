@@ -151,11 +151,11 @@ async def _check(
             sums.setdefault(partner, [Decimal(0), Decimal(0)])
             sums[partner][0] += Decimal(amount)
             sums[partner][1] += Decimal(secured)
-    got = {
+    per_partner = {
         c["partner"]["id"]: [Decimal(c["planned"]), Decimal(c["secured"])]
         for c in by_partner["cells"]
     }
-    assert got == sums
+    assert per_partner == sums
     assert all(c["gap"] is None and c["total_cost"] is None for c in by_partner["cells"])
 
 
