@@ -29,6 +29,9 @@ from app.db import READ_AFTER, Replica, create_engine, create_read_sessionmaker,
 from app.docs.openapi import refine
 from app.docs.router import router as docs_router
 from app.errors import PROBLEM_JSON, install_error_handlers
+from app.financing.router import HEAVY_PATHS as FINANCING_HEAVY_PATHS
+from app.financing.router import cube_router as financing_cube_router
+from app.financing.router import router as financing_router
 from app.idempotency.middleware import IdempotencyMiddleware
 from app.milestones.router import router as milestones_router
 from app.opendata.router import router as opendata_router
@@ -181,6 +184,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         schedules_router,
         reporting_router,
         cashflow_router,
+        financing_router,
+        financing_cube_router,
         actions_router,
         milestones_router,
         chantiers_router,
@@ -232,7 +237,10 @@ def _add_pipeline(app: FastAPI, settings: Settings) -> None:
     app.add_middleware(
         HeavyRequestLimitMiddleware,
         limit=settings.rate_limit.heavy_concurrent,
-        heavy_paths=[compile_path(path)[0] for path in (*HEAVY_PATHS, *CASHFLOW_HEAVY_PATHS)],
+        heavy_paths=[
+            compile_path(path)[0]
+            for path in (*HEAVY_PATHS, *CASHFLOW_HEAVY_PATHS, *FINANCING_HEAVY_PATHS)
+        ],
     )
     app.add_middleware(KeyRequiredMiddleware)
     app.add_middleware(RateLimitMiddleware, limiter=limiter)

@@ -35,6 +35,8 @@ BEFORE_BENEFICIARIES = "7a3e5b9c1d24"
 # The revision of the payments and schedules (their merge), before the cash-flow roll-ups.
 BEFORE_CASHFLOW = "325c80c12572"
 MONEY_OVER_TIME = ("payments", "schedule_lines", "schedule_versions", "cashflow_rollups")
+# The tables of what the money buys (the revisions after the cash-flow roll-ups).
+RESULTS = ("financing_plans", "financing_plan_lines")
 
 Snapshot = dict[str, list[dict[str, Any]]]
 
@@ -173,7 +175,7 @@ async def test_beneficiaries_round_trip_adds_the_fields_to_rows_and_history(
 
 def test_every_declared_function_and_trigger_is_loaded_from_the_sql_files() -> None:
     identities = {entity.identity for entity in ENTITIES}
-    assert len(identities) == len(ENTITIES) == 90
+    assert len(identities) == len(ENTITIES) == 109
     assert "PGFunction: public.change_commits_take_position()" in identities
     assert "PGTrigger: public.change_commits_take_position True public.change_commits" in (
         identities
@@ -192,7 +194,7 @@ async def test_round_trip_upgrade_downgrade_upgrade_with_data(scratch_url: str) 
     await asyncio.to_thread(migrations.downgrade, scratch_url, "base")
     assert await _table_count(scratch_url) == 1  # only alembic_version is left
     await asyncio.to_thread(migrations.upgrade, scratch_url)
-    assert await _table_count(scratch_url) == 23
+    assert await _table_count(scratch_url) == 25
     await asyncio.to_thread(migrations.check, scratch_url)
 
 
@@ -335,15 +337,17 @@ async def test_periods_round_trip_keeps_every_row_aggregate_and_history_entry(
         await asyncio.to_thread(migrations.downgrade, scratch_url, BEFORE_PERIODS)
         downgraded = await _snapshot(engine)
         # Downgrading below the periods also undoes the revisions of the branches merged after
-        # it (keys scoped to programmes, money over time, milestones): their tables go, and come
+        # it (keys scoped to programmes, money over time, results): their tables go, and come
         # back empty or derived again (one schedule line and version 1 per commitment, the
-        # opening payments of the totals): the demo's schedules, payments and milestones,
-        # written at head, are theirs to lose, the totals are kept.
-        later = {"api_key_programmes", "milestones", *MONEY_OVER_TIME}
+        # opening payments of the totals): the demo's schedules, payments, milestones and
+        # financing plans, written at head, are theirs to lose, the totals are kept.
+        later = {"api_key_programmes", "milestones", *MONEY_OVER_TIME, *RESULTS}
         assert set(kept) - set(downgraded) == later
         assert kept["api_key_programmes"] == []
-        # The payments' own history goes with them (the older revisions have no payments).
-        kept["changes"] = [c for c in kept["changes"] if c["resource"] != "payments"]
+        # The payments' and the plans' own history goes with them (the older revisions have
+        # neither).
+        gone = {"payments", "financing_plans"}
+        kept["changes"] = [c for c in kept["changes"] if c["resource"] not in gone]
         for table in set(downgraded) - changed:
             assert downgraded[table] == _like(kept[table], downgraded[table]), table
         assert downgraded["programme_years"] == before["programme_years"]
@@ -351,7 +355,7 @@ async def test_periods_round_trip_keeps_every_row_aggregate_and_history_entry(
             assert downgraded[table] == _without(kept, table, "programme_id"), table
         await asyncio.to_thread(migrations.upgrade, scratch_url)
         again = await _snapshot(engine)
-        for table in set(kept) - set(MONEY_OVER_TIME):
+        for table in set(kept) - {*MONEY_OVER_TIME, *RESULTS}:
             assert again[table] == kept[table], table
         await asyncio.to_thread(migrations.check, scratch_url)
     finally:

@@ -14,6 +14,7 @@ from app.actions.schemas import ActionRead
 from app.chantiers.schemas import ChantierRead
 from app.commitments.schemas import CommitmentRead
 from app.common.schemas import ResourceRead
+from app.financing.schemas import FinancingPlanRead
 from app.milestones.schemas import MilestoneRead
 from app.partners.schemas import PartnerRead
 from app.payments.schemas import PaymentRead
@@ -30,6 +31,7 @@ class ResourceName(StrEnum):
     programmes = "programmes"
     payments = "payments"
     milestones = "milestones"
+    financing_plans = "financing_plans"
 
 
 READ_MODELS: dict[ResourceName, type[ResourceRead]] = {
@@ -41,6 +43,7 @@ READ_MODELS: dict[ResourceName, type[ResourceRead]] = {
     ResourceName.programmes: ProgrammeRead,
     ResourceName.payments: PaymentRead,
     ResourceName.milestones: MilestoneRead,
+    ResourceName.financing_plans: FinancingPlanRead,
 }
 """The model GET /v1/<resource>/{id} answers with: the feed and history use the same."""
 
@@ -98,6 +101,13 @@ class MilestoneChange(_Change):
     data: MilestoneRead | None = Field(description=_DATA)
 
 
+class FinancingPlanChange(_Change):
+    resource: Literal["financing_plans"]
+    data: FinancingPlanRead | None = Field(
+        description=_DATA + " Its id is the action's; secured money as it stood then."
+    )
+
+
 ChangeRead = Annotated[
     PriorityChange
     | ChantierChange
@@ -106,7 +116,8 @@ ChangeRead = Annotated[
     | CommitmentChange
     | ProgrammeChange
     | PaymentChange
-    | MilestoneChange,
+    | MilestoneChange
+    | FinancingPlanChange,
     Field(discriminator="resource"),
 ]
 """One change of the feed; `resource` says which read model `data` follows."""

@@ -50,6 +50,10 @@ _CHECK_MESSAGES = {
     # A schedule, checked at commit (app/models/sql/schedules.sql).
     "sum_matches_amount": ("lines", "must sum to the commitment's amount"),
     "not_before_commitment_year": ("lines", "must not be before the commitment's year"),
+    # A financing plan (app/models/sql/financing.sql), its lines checked at commit.
+    "within_eligible": ("lines", "must not sum above the eligible cost"),
+    "eligible_within_total": ("eligible_cost", "must not be above total_cost"),
+    "lead_among_lines": ("lead_partner_id", "must be the partner of one of the lines"),
 }
 _FK_MESSAGES = {
     "year": "is outside the programme period",

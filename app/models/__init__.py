@@ -8,6 +8,7 @@ from app.models.change import Change, ChangeCommit
 from app.models.chantier import Chantier, ChantierPriority, ChantierTarget
 from app.models.commitment import Commitment
 from app.models.commitment_rollup import CommitmentRollup
+from app.models.financing_plan import FinancingPlan, FinancingPlanLine
 from app.models.idempotency_key import IdempotencyKey
 from app.models.milestone import Milestone
 from app.models.partner import Partner
@@ -31,6 +32,8 @@ __all__ = [
     "ChantierTarget",
     "Commitment",
     "CommitmentRollup",
+    "FinancingPlan",
+    "FinancingPlanLine",
     "IdempotencyKey",
     "Milestone",
     "Partner",

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.chantiers.schemas import ChantierCreate
 from app.chantiers.service import ChantierService
 from app.config import Settings
+from app.financing.demo import demo_financing_plans
 from app.milestones.demo import add_demo_milestones
 from app.models import Action, Chantier, Commitment, Partner, Programme
 from app.models.enums import ActionStatus, CommitmentStatus, Instrument, PartnerKind
@@ -393,4 +394,5 @@ async def demo(
     await repo.write_schedules(writer.lines)
     await repo.write_payments(writer.payments)
     await add_demo_milestones(session, seed_value)
+    await demo_financing_plans(session)
     return DemoReport(writer.actions, writer.commitments)

@@ -120,10 +120,14 @@ def measures(row: Totals | RowMapping) -> dict[str, Any]:
     }
 
 
-def cell(mapping: RowMapping, drilldown: Sequence[str]) -> AggregateCell:
-    values: dict[str, Any] = measures(mapping)
+def dimension_values(
+    mapping: RowMapping, drilldown: Sequence[str], entities: Collection[str] = ENTITIES
+) -> dict[str, Any]:
+    """A cell's dimensions from its row: an entity from its `_id`, `_code`, `_name` columns
+    (null when the row has none), any other dimension as it is (every cube's cells)."""
+    values: dict[str, Any] = {}
     for dim in drilldown:
-        if dim in ENTITIES:
+        if dim in entities:
             id_ = mapping[f"{dim}_id"]
             values[dim] = (
                 None
@@ -132,6 +136,11 @@ def cell(mapping: RowMapping, drilldown: Sequence[str]) -> AggregateCell:
             )
         else:
             values[dim] = mapping[dim]
+    return values
+
+
+def cell(mapping: RowMapping, drilldown: Sequence[str]) -> AggregateCell:
+    values: dict[str, Any] = measures(mapping) | dimension_values(mapping, drilldown)
     if "population" in mapping:
         population = mapping["population"]
         values["population"] = population

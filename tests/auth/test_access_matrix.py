@@ -271,6 +271,16 @@ async def _milestone(ctx: Ctx) -> str:
     return str(response.json()["id"])
 
 
+_PLAN = {"total_cost": "100.00", "eligible_cost": "100.00", "lines": []}
+
+
+async def _planned_action(ctx: Ctx) -> str:
+    action = await _action(ctx)
+    url = f"/v1/actions/{action}/financing-plan"
+    assert (await ctx.c.put(url, json=_PLAN, headers=ctx.admin)).status_code == 201
+    return action
+
+
 async def _scdl_upload(ctx: Ctx) -> Call:
     action = (await make_action(ctx.c, ctx.admin))["id"]
     header = "nomAttribuant,idAttribuant,dateConvention,nomBeneficiaire,montant\r\n"
@@ -340,6 +350,9 @@ POLICY: dict[str, Policy] = {
         _on("milestone_id", _milestone, {"title": "Renamed"}), 200, STAFF, OTHER_PROGRAMME
     ),
     "delete_milestone": Policy(_on("milestone_id", _milestone), 204, STAFF, OTHER_PROGRAMME),
+    # An action's financing plan: whoever writes the action.
+    "put_financing_plan": Policy(_on("action_id", _action, _PLAN), 201, STAFF, OTHER_PROGRAMME),
+    "delete_financing_plan": Policy(_on("action_id", _planned_action), 204, STAFF, OTHER_PROGRAMME),
     "create_api_key": Policy(_new(lambda ctx: {"name": "new", "role": "editor"}), 201, ADMIN),
     "delete_api_key": Policy(_on("api_key_id", _api_key), 204, ADMIN),
     # The action named by `action_id` is programme A's: out of scope_b's reach, as if missing.
@@ -446,7 +459,7 @@ def _missing(route: str, params: dict[str, str], body: Body) -> tuple[Call, str,
     and that resource's id and the missing id."""
     gone = str(uuid.uuid4())
     item_param = f"{route.partition('_')[2]}_id"
-    # A payment's commitment, a milestone's action: in the path.
+    # A payment's commitment, a milestone's or a financing plan's action: in their paths.
     for param in (item_param, "commitment_id", "action_id"):
         if param in params:
             return (params | {param: gone}, body), params[param], gone

@@ -14,7 +14,7 @@ import pytest
 
 from tests.changes.feed import end_cursor
 from tests.database import plain
-from tests.factories import chantier_id, make_action, partner_id
+from tests.factories import chantier_id, make_action, make_commitment, partner_id
 
 Headers = dict[str, str]
 # Writes one resource (create, then updates); returns its URL and GET's body after each write,
@@ -162,6 +162,32 @@ async def _milestone(client: httpx.AsyncClient, admin: Headers) -> Any:
     return url, seen, cleanup
 
 
+async def _financing_plan(client: httpx.AsyncClient, admin: Headers) -> Any:
+    """A plan created, its lines replaced, then a commitment that secures part of a line:
+    each moves what GET shows, so each is a version."""
+    action = await make_action(client, admin)
+    bdt, amp = await partner_id(client, "BDT"), await partner_id(client, "AMP")
+    url = f"/v1/actions/{action['id']}/financing-plan"
+    lines = [{"partner_id": bdt, "instrument": "loan", "amount": "600000.00"}]
+    body = {"total_cost": "1500000", "eligible_cost": "1000000", "lines": lines}
+    seen = []
+    for change in (
+        {},
+        {
+            "lead_partner_id": amp,
+            "lines": [*lines, {"partner_id": amp, "instrument": "grant", "amount": "400000"}],
+        },
+    ):
+        response = await client.put(url, json=body | change, headers=admin)
+        assert response.status_code in (200, 201), response.text
+        seen.append((await client.get(url)).json())
+    commitment = {"action_id": action["id"], "partner_id": bdt, "instrument": "loan"}
+    await make_commitment(client, admin, **commitment, amount="250000", status="committed")
+    seen.append((await client.get(url)).json())
+    assert seen[-1]["secured"] == "250000.00"
+    return f"/v1/financing_plans/{action['id']}", seen, _nothing
+
+
 SCENARIOS: dict[str, Scenario] = {
     "priorities": _priority,
     "chantiers": _chantier,
@@ -169,6 +195,7 @@ SCENARIOS: dict[str, Scenario] = {
     "partners": _partner,
     "commitments": _commitment,
     "milestones": _milestone,
+    "financing_plans": _financing_plan,
 }
 
 

@@ -28,6 +28,7 @@ FILES = (
     "schedules.sql",
     "cashflow_rollups.sql",
     "milestones.sql",
+    "financing.sql",
 )
 
 _STATEMENT_START = re.compile(r"^(?=CREATE )", re.MULTILINE)
