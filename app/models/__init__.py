@@ -9,6 +9,7 @@ from app.models.chantier import Chantier, ChantierPriority, ChantierTarget
 from app.models.commitment import Commitment
 from app.models.commitment_rollup import CommitmentRollup
 from app.models.idempotency_key import IdempotencyKey
+from app.models.indicator import ActionIndicator, Indicator, IndicatorActual, IndicatorTarget
 from app.models.partner import Partner
 from app.models.payment import Payment
 from app.models.priority import Priority
@@ -19,6 +20,7 @@ from app.models.territory import Territory, TerritoryKind, TerritorySource
 
 __all__ = [
     "Action",
+    "ActionIndicator",
     "ApiKey",
     "ApiKeyProgramme",
     "Base",
@@ -31,6 +33,9 @@ __all__ = [
     "Commitment",
     "CommitmentRollup",
     "IdempotencyKey",
+    "Indicator",
+    "IndicatorActual",
+    "IndicatorTarget",
     "Partner",
     "Payment",
     "Priority",

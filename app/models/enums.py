@@ -63,3 +63,13 @@ class PaymentKind(StrEnum):
 class ScheduleKind(StrEnum):
     initial = "initial"
     revised = "revised"
+
+
+class IndicatorDirection(StrEnum):
+    increase = "increase"
+    decrease = "decrease"
+
+
+class IndicatorAggregation(StrEnum):
+    sum = "sum"
+    none = "none"

@@ -27,6 +27,7 @@ FILES = (
     "payments.sql",
     "schedules.sql",
     "cashflow_rollups.sql",
+    "indicators.sql",
 )
 
 _STATEMENT_START = re.compile(r"^(?=CREATE )", re.MULTILINE)
