@@ -29,6 +29,8 @@ from app.docs.openapi import refine
 from app.docs.router import router as docs_router
 from app.errors import PROBLEM_JSON, install_error_handlers
 from app.idempotency.middleware import IdempotencyMiddleware
+from app.indicators.router import EXTRA_SCHEMAS as INDICATOR_SCHEMAS
+from app.indicators.router import router as indicators_router
 from app.opendata.router import router as opendata_router
 from app.ops import tracing
 from app.ops.body_limit import BodySizeLimitMiddleware
@@ -166,6 +168,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         sync_router,
         changes_router,
         territories_router,
+        indicators_router,
         opendata_router,
         api_keys_router,
     ):
@@ -260,7 +263,7 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
         tags=app.openapi_tags,
     )
     components = schema.setdefault("components", {}).setdefault("schemas", {})
-    for model in (*EXTRA_SCHEMAS, *PAYMENT_SCHEMAS):
+    for model in (*EXTRA_SCHEMAS, *PAYMENT_SCHEMAS, *INDICATOR_SCHEMAS):
         extra = model.model_json_schema(ref_template="#/components/schemas/{model}")
         components.update(extra.pop("$defs", {}))
         components[model.__name__] = extra

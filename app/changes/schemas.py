@@ -14,6 +14,7 @@ from app.actions.schemas import ActionRead
 from app.chantiers.schemas import ChantierRead
 from app.commitments.schemas import CommitmentRead
 from app.common.schemas import ResourceRead
+from app.indicators.schemas import ActionIndicatorRead, IndicatorRead
 from app.partners.schemas import PartnerRead
 from app.payments.schemas import PaymentRead
 from app.priorities.schemas import PriorityRead
@@ -28,6 +29,8 @@ class ResourceName(StrEnum):
     commitments = "commitments"
     programmes = "programmes"
     payments = "payments"
+    indicators = "indicators"
+    action_indicators = "action_indicators"
 
 
 READ_MODELS: dict[ResourceName, type[ResourceRead]] = {
@@ -38,6 +41,8 @@ READ_MODELS: dict[ResourceName, type[ResourceRead]] = {
     ResourceName.commitments: CommitmentRead,
     ResourceName.programmes: ProgrammeRead,
     ResourceName.payments: PaymentRead,
+    ResourceName.indicators: IndicatorRead,
+    ResourceName.action_indicators: ActionIndicatorRead,
 }
 """The model GET /v1/<resource>/{id} answers with: the feed and history use the same."""
 
@@ -90,6 +95,16 @@ class PaymentChange(_Change):
     data: PaymentRead | None = Field(description=_DATA)
 
 
+class IndicatorChange(_Change):
+    resource: Literal["indicators"]
+    data: IndicatorRead | None = Field(description=_DATA)
+
+
+class ActionIndicatorChange(_Change):
+    resource: Literal["action_indicators"]
+    data: ActionIndicatorRead | None = Field(description=_DATA)
+
+
 ChangeRead = Annotated[
     PriorityChange
     | ChantierChange
@@ -97,7 +112,9 @@ ChangeRead = Annotated[
     | PartnerChange
     | CommitmentChange
     | ProgrammeChange
-    | PaymentChange,
+    | PaymentChange
+    | IndicatorChange
+    | ActionIndicatorChange,
     Field(discriminator="resource"),
 ]
 """One change of the feed; `resource` says which read model `data` follows."""

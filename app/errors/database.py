@@ -50,6 +50,11 @@ _CHECK_MESSAGES = {
     # A schedule, checked at commit (app/models/sql/schedules.sql).
     "sum_matches_amount": ("lines", "must sum to the commitment's amount"),
     "not_before_commitment_year": ("lines", "must not be before the commitment's year"),
+    # Indicators (app/models/sql/indicators.sql and the indicator tables' checks).
+    "on_not_in_future": ("on", "must not be in the future"),
+    "units_unmixed": ("aggregation", "would add up values stated in several units"),
+    "baseline_value_decimal": ("baseline", "must have at most four decimals"),
+    "value_decimal": ("value", "must have at most four decimals"),
 }
 _FK_MESSAGES = {
     "year": "is outside the programme period",
