@@ -21,6 +21,7 @@ from app.indicators.schemas import ActionIndicatorRead, IndicatorFilters
 from app.models import (
     Action,
     ActionIndicator,
+    Chantier,
     Indicator,
     IndicatorActual,
     IndicatorTarget,
@@ -167,6 +168,23 @@ class RecordRepository:
         return (
             await self.session.scalars(select(Action).where(Action.id == action_id))
         ).one_or_none()
+
+    async def demo_actions(
+        self, programme_id: uuid.UUID, chantier_number: int, titles: list[str]
+    ) -> list[Action]:
+        """The demo's (synthetic) actions of this chantier with these titles, by code."""
+        stmt = (
+            select(Action)
+            .join(Chantier, Chantier.id == Action.chantier_id)
+            .where(
+                Chantier.programme_id == programme_id,
+                Chantier.number == chantier_number,
+                Action.synthetic.is_(True),
+                Action.title.in_(titles),
+            )
+            .order_by(Action.code)
+        )
+        return list((await self.session.scalars(stmt)).all())
 
     async def indicator(self, indicator_id: uuid.UUID) -> Indicator | None:
         return (

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.chantiers.schemas import ChantierCreate
 from app.chantiers.service import ChantierService
 from app.config import Settings
+from app.indicators.demo import transport_indicators
 from app.models import Action, Chantier, Commitment, Partner, Programme
 from app.models.enums import ActionStatus, CommitmentStatus, Instrument, PartnerKind
 from app.partners.schemas import PartnerCreate
@@ -391,4 +392,5 @@ async def demo(
     # line a new commitment may get, payments make its disbursed_amount.
     await repo.write_schedules(writer.lines)
     await repo.write_payments(writer.payments)
+    await transport_indicators(session, settings, first, writer.today)
     return DemoReport(writer.actions, writer.commitments)

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import case, delete, func, insert, select, text, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.models import Action, Commitment, Payment, ScheduleLine
+from app.models import Action, ActionIndicator, Commitment, Payment, ScheduleLine
 
 BATCH = 5_000
 
@@ -22,6 +22,10 @@ class ProgrammeRepository:
 
     async def delete_synthetic(self) -> None:
         await self.session.execute(delete(Commitment).where(Commitment.synthetic.is_(true())))
+        synthetic = select(Action.id).where(Action.synthetic.is_(true()))
+        await self.session.execute(
+            delete(ActionIndicator).where(ActionIndicator.action_id.in_(synthetic))
+        )
         await self.session.execute(delete(Action).where(Action.synthetic.is_(true())))
 
     async def write_schedules(self, lines: list[tuple[uuid.UUID, int, Decimal]]) -> None:

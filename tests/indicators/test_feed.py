@@ -91,4 +91,5 @@ async def test_feed_and_history_carry_what_get_answered(
         "achievement": "0.5676",
     }  # 10.5 / 18.5
     tombstones = await _feed(c, start, "action_indicators", record_id)
-    assert tombstones[-1]["op"] == "delete" and tombstones[-1]["data"] is None
+    assert tombstones[-1]["op"] == "delete"
+    assert tombstones[-1]["data"] is None

@@ -46,12 +46,14 @@ async def test_indicator_crud_with_etags(client: httpx.AsyncClient, admin: Heade
     ind = await make_indicator(client, admin, direction="decrease", aggregation="none")
     url = f"/v1/indicators/{ind['id']}"
     got = await client.get(url)
-    assert got.json() == ind and got.headers["ETag"] == ind["etag"]
+    assert got.json() == ind
+    assert got.headers["ETag"] == ind["etag"]
     assert (await client.get(url, headers={"If-None-Match": ind["etag"]})).status_code == 304
     patched = await client.patch(
         url, json={"name": "Bus"}, headers=admin | {"If-Match": ind["etag"]}
     )
-    assert patched.status_code == 200 and patched.json()["name"] == "Bus"
+    assert patched.status_code == 200
+    assert patched.json()["name"] == "Bus"
     stale = await client.patch(url, json={"name": "X"}, headers=admin | {"If-Match": ind["etag"]})
     assert_problem(stale, 412)
     listed = await client.get("/v1/indicators", params={"code": ind["code"]})
@@ -85,14 +87,17 @@ async def test_record_put_get_etag_and_achievement(
         {"year": 2026, "actual": "15.50", "achievement": "0.2750"},
     ]
     got = await client.get(url)
-    assert got.json() == body and got.headers["ETag"] == body["etag"]
+    assert got.json() == body
+    assert got.headers["ETag"] == body["etag"]
     assert (await client.get(url, headers={"If-None-Match": body["etag"]})).status_code == 304
     # The same record again writes nothing; a change needs the current ETag.
     again = await client.put(url, json=RECORD, headers=admin | {"If-Match": body["etag"]})
-    assert again.status_code == 200 and again.json()["etag"] == body["etag"]
+    assert again.status_code == 200
+    assert again.json()["etag"] == body["etag"]
     changed = RECORD | {"baseline": None}
     updated = await client.put(url, json=changed, headers=admin | {"If-Match": body["etag"]})
-    assert updated.status_code == 200 and updated.json()["etag"].endswith('-2"')
+    assert updated.status_code == 200
+    assert updated.json()["etag"].endswith('-2"')
     assert [y["achievement"] for y in updated.json()["achievement"]] == [None, None]
     stale = await client.put(url, json=RECORD, headers=admin | {"If-Match": body["etag"]})
     assert_problem(stale, 412)

@@ -134,7 +134,8 @@ async def test_one_value_by_reference_answers_the_record(
     moved = await client.put(
         f"/v1/partners/{bdt}/indicator-values/M-1", json=value | {"value": "6"}, headers=admin
     )
-    assert moved.status_code == 200 and moved.json()["achievement"][0]["achievement"] == "0.7500"
+    assert moved.status_code == 200
+    assert moved.json()["achievement"][0]["achievement"] == "0.7500"
     assert moved.headers["ETag"] == moved.json()["etag"] == (await client.get(url)).headers["ETag"]
 
 
