@@ -16,7 +16,7 @@ export UV_PYTHON_DOWNLOADS := never
 
 .DEFAULT_GOAL := help
 .PHONY: help install run demo test lint typecheck pytest fuzz contract contract-update bench \
-	bench-aggregates bench-cashflow bench-payments bench-sync load load-faults load-abuse clean
+	bench-aggregates bench-cashflow bench-indicators bench-payments bench-sync load load-faults load-abuse clean
 
 help:  ## list the targets
 	@awk 'BEGIN {FS = ":.*##"} /^[a-zA-Z_-]+:.*##/ {printf "  %-17s %s\n", $$1, $$2}' \
@@ -91,6 +91,9 @@ bench-cashflow: install  ## cash-flow endpoints vs raw GROUP BY at 1M commitment
 
 bench-sync: install  ## partner sync: 10,000-item batches vs raw asyncpg INSERT ... ON CONFLICT
 	$(BIN)/python -m bench.sync
+
+bench-indicators: install  ## indicator values: 10,000-item batches vs raw asyncpg INSERT ... ON CONFLICT
+	$(BIN)/python -m bench.indicators
 
 bench-payments: install  ## payment batches: 10,000 items vs raw asyncpg INSERT ... ON CONFLICT
 	$(BIN)/python -m bench.payments
