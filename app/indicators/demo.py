@@ -14,10 +14,10 @@ from app.config import Settings
 from app.indicators.repository import IndicatorRepository, RecordRepository
 from app.indicators.schemas import (
     ActionIndicatorPut,
-    ActualInput,
-    Baseline,
+    IndicatorActualInput,
+    IndicatorBaseline,
     IndicatorCreate,
-    TargetInput,
+    IndicatorTargetInput,
 )
 from app.indicators.service import IndicatorService, RecordService
 from app.models import Action, Programme
@@ -66,7 +66,7 @@ def _record(
     last = min(action.end_date.year, programme.end_year)
     span = max(1, last - first)
     targets = [
-        TargetInput(
+        IndicatorTargetInput(
             year=y, value=(base + (goal - base) * (y - first) / span).quantize(Decimal("0.1"))
         )
         for y in range(first, last + 1)
@@ -79,10 +79,12 @@ def _record(
         done = Decimal(action.progress) / 100 if y == today.year else Decimal(y - first) / span
         done = min(Decimal(1), done * Decimal(rng.choice(["0.8", "0.9", "1.0"])))
         actuals.append(
-            ActualInput(on=on, value=(base + (goal - base) * done).quantize(Decimal("0.1")))
+            IndicatorActualInput(
+                on=on, value=(base + (goal - base) * done).quantize(Decimal("0.1"))
+            )
         )
     return ActionIndicatorPut(
-        baseline=Baseline(value=Decimal(base), on=date(programme.start_year, 1, 1)),
+        baseline=IndicatorBaseline(value=Decimal(base), on=date(programme.start_year, 1, 1)),
         targets=targets,
         actuals=actuals,
     )

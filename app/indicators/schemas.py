@@ -181,17 +181,17 @@ class IndicatorFilters:
 # --- one action's record -------------------------------------------------------------------------
 
 
-class Baseline(Input):
+class IndicatorBaseline(Input):
     value: IndicatorValue
     on: IsoDate = Field(description="When the baseline was measured.")
 
 
-class TargetInput(Input):
+class IndicatorTargetInput(Input):
     year: Year = Field(description="A year of the action's programme.")
     value: IndicatorValue
 
 
-class ActualInput(Input):
+class IndicatorActualInput(Input):
     on: IsoDate = Field(description="When it was measured; never in the future.")
     value: IndicatorValue
     partner_id: uuid.UUID | None = Field(
@@ -212,29 +212,29 @@ class ActionIndicatorPut(Input):
 
     model_config = ConfigDict(json_schema_extra={"examples": [_RECORD_EXAMPLE]})
 
-    baseline: Baseline | None = None
-    targets: list[TargetInput] = Field(default_factory=list, max_length=MAX_TARGETS)
-    actuals: list[ActualInput] = Field(default_factory=list, max_length=MAX_ACTUALS)
+    baseline: IndicatorBaseline | None = None
+    targets: list[IndicatorTargetInput] = Field(default_factory=list, max_length=MAX_TARGETS)
+    actuals: list[IndicatorActualInput] = Field(default_factory=list, max_length=MAX_ACTUALS)
 
 
-class TargetRead(BaseModel):
+class IndicatorTargetRead(BaseModel):
     year: int
     value: IndicatorValue
 
 
-class ActualRead(BaseModel):
+class IndicatorActualRead(BaseModel):
     on: date
     value: IndicatorValue
     partner_id: uuid.UUID | None
     external_ref: str | None
 
 
-class BaselineRead(BaseModel):
+class IndicatorBaselineRead(BaseModel):
     value: IndicatorValue
     on: date
 
 
-class YearAchievement(BaseModel):
+class IndicatorYearAchievement(BaseModel):
     year: int
     actual: IndicatorValue | None = Field(description="The last actual up to 31 December.")
     achievement: Rate | None = Field(description=ACHIEVEMENT_FORMULA)
@@ -257,13 +257,15 @@ class ActionIndicatorRead(ResourceRead):
     action_id: uuid.UUID
     indicator_id: uuid.UUID
     unit: str = Field(description="The unit the values were stated in (the indicator's).")
-    baseline: BaselineRead | None
-    targets: list[TargetRead] = Field(description="In year order.")
-    actuals: list[ActualRead] = Field(description="In date order, then in the order recorded.")
+    baseline: IndicatorBaselineRead | None
+    targets: list[IndicatorTargetRead] = Field(description="In year order.")
+    actuals: list[IndicatorActualRead] = Field(
+        description="In date order, then in the order recorded."
+    )
 
     @computed_field(description=f"One entry per target year. {ACHIEVEMENT_FORMULA}")  # type: ignore[prop-decorator]
     @property
-    def achievement(self) -> list[YearAchievement]:
+    def achievement(self) -> list[IndicatorYearAchievement]:
         base = self.baseline.value if self.baseline is not None else None
         result = []
         for target in self.targets:
@@ -271,7 +273,7 @@ class ActionIndicatorRead(ResourceRead):
             upto = [a.value for a in self.actuals if a.on <= end]
             last = upto[-1] if upto else None
             result.append(
-                YearAchievement(
+                IndicatorYearAchievement(
                     year=target.year, actual=last, achievement=achievement(base, target.value, last)
                 )
             )
