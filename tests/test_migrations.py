@@ -35,6 +35,7 @@ BEFORE_BENEFICIARIES = "7a3e5b9c1d24"
 # The revision of the payments and schedules (their merge), before the cash-flow roll-ups.
 BEFORE_CASHFLOW = "325c80c12572"
 MONEY_OVER_TIME = ("payments", "schedule_lines", "schedule_versions", "cashflow_rollups")
+INDICATORS = ("indicators", "action_indicators", "indicator_targets", "indicator_actuals")
 
 Snapshot = dict[str, list[dict[str, Any]]]
 
@@ -173,7 +174,7 @@ async def test_beneficiaries_round_trip_adds_the_fields_to_rows_and_history(
 
 def test_every_declared_function_and_trigger_is_loaded_from_the_sql_files() -> None:
     identities = {entity.identity for entity in ENTITIES}
-    assert len(identities) == len(ENTITIES) == 87
+    assert len(identities) == len(ENTITIES) == 100
     assert "PGFunction: public.change_commits_take_position()" in identities
     assert "PGTrigger: public.change_commits_take_position True public.change_commits" in (
         identities
@@ -192,7 +193,7 @@ async def test_round_trip_upgrade_downgrade_upgrade_with_data(scratch_url: str) 
     await asyncio.to_thread(migrations.downgrade, scratch_url, "base")
     assert await _table_count(scratch_url) == 1  # only alembic_version is left
     await asyncio.to_thread(migrations.upgrade, scratch_url)
-    assert await _table_count(scratch_url) == 22
+    assert await _table_count(scratch_url) == 26
     await asyncio.to_thread(migrations.check, scratch_url)
 
 
@@ -335,11 +336,11 @@ async def test_periods_round_trip_keeps_every_row_aggregate_and_history_entry(
         await asyncio.to_thread(migrations.downgrade, scratch_url, BEFORE_PERIODS)
         downgraded = await _snapshot(engine)
         # Downgrading below the periods also undoes the revisions of the branches merged after
-        # it (keys scoped to programmes, money over time): their tables go, and come back
-        # empty or derived again (one schedule line and version 1 per commitment, the opening
+        # it (keys scoped to programmes, money over time, indicators): their tables go, and come
+        # back empty or derived again (one schedule line and version 1 per commitment, the opening
         # payments of the totals): the demo's schedules and payments, written at head, are
         # theirs to lose, the totals are kept.
-        later = {"api_key_programmes", *MONEY_OVER_TIME}
+        later = {"api_key_programmes", *MONEY_OVER_TIME, *INDICATORS}
         assert set(kept) - set(downgraded) == later
         assert kept["api_key_programmes"] == []
         # The payments' own history goes with them (the older revisions have no payments).
