@@ -165,7 +165,8 @@ async def main() -> None:
                 stored = await conn.fetchval("SELECT count(*) FROM indicator_actuals")
                 assert stored == 2 * ROUNDS * BATCH, stored
                 logged = await conn.fetchval(
-                    "SELECT count(*) FROM changes WHERE resource = 'action_indicators' AND op = 'update'"
+                    "SELECT count(*) FROM changes"
+                    " WHERE resource = 'action_indicators' AND op = 'update'"
                 )
                 assert logged == ROUNDS * ACTIONS, logged  # one entry per record per batch
             finally:
