@@ -16,7 +16,7 @@ export UV_PYTHON_DOWNLOADS := never
 
 .DEFAULT_GOAL := help
 .PHONY: help install run demo test lint typecheck pytest fuzz contract contract-update bench \
-	bench-aggregates bench-cashflow bench-late bench-payments bench-scaleout bench-sync load load-faults load-abuse clean
+	bench-aggregates bench-cashflow bench-indicators bench-late bench-payments bench-scaleout bench-sync load load-faults load-abuse clean
 
 help:  ## list the targets
 	@awk 'BEGIN {FS = ":.*##"} /^[a-zA-Z_-]+:.*##/ {printf "  %-17s %s\n", $$1, $$2}' \
@@ -100,6 +100,9 @@ bench-scaleout: install pgbouncer-deps  ## reads direct vs through PgBouncer vs 
 
 bench-late: install  ## late filter and counts at 20k actions, 100k milestones: plans, vs no late
 	$(BIN)/python -m bench.late $(BENCH_ARGS)
+
+bench-indicators: install  ## indicator values: 10,000-item batches vs raw asyncpg INSERT ... ON CONFLICT
+	$(BIN)/python -m bench.indicators
 
 bench-payments: install  ## payment batches: 10,000 items vs raw asyncpg INSERT ... ON CONFLICT
 	$(BIN)/python -m bench.payments

@@ -33,6 +33,8 @@ from app.financing.router import HEAVY_PATHS as FINANCING_HEAVY_PATHS
 from app.financing.router import cube_router as financing_cube_router
 from app.financing.router import router as financing_router
 from app.idempotency.middleware import IdempotencyMiddleware
+from app.indicators.router import EXTRA_SCHEMAS as INDICATOR_SCHEMAS
+from app.indicators.router import router as indicators_router
 from app.milestones.router import router as milestones_router
 from app.opendata.router import router as opendata_router
 from app.ops import tracing
@@ -195,6 +197,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         sync_router,
         changes_router,
         territories_router,
+        indicators_router,
         opendata_router,
         api_keys_router,
     ):
@@ -292,7 +295,13 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
         tags=app.openapi_tags,
     )
     components = schema.setdefault("components", {}).setdefault("schemas", {})
-    for model in (*EXTRA_SCHEMAS, *PAYMENT_SCHEMAS, *ACTION_SCHEMAS, *PARTNER_SCHEMAS):
+    for model in (
+        *EXTRA_SCHEMAS,
+        *PAYMENT_SCHEMAS,
+        *ACTION_SCHEMAS,
+        *PARTNER_SCHEMAS,
+        *INDICATOR_SCHEMAS,
+    ):
         extra = model.model_json_schema(ref_template="#/components/schemas/{model}")
         components.update(extra.pop("$defs", {}))
         components[model.__name__] = extra

@@ -196,6 +196,8 @@ async def live_app(settings: Settings, engine: AsyncEngine) -> AsyncIterator[Fas
     yield application
     async with engine.begin() as conn:
         await conn.execute(text("DELETE FROM commitments"))
+        await conn.execute(text("DELETE FROM action_indicators"))
+        await conn.execute(text("DELETE FROM indicators"))
         await conn.execute(text("DELETE FROM actions"))
         await conn.execute(text("DELETE FROM idempotency_keys"))
         await conn.execute(text("DELETE FROM api_keys"))

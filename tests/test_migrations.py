@@ -37,6 +37,7 @@ BEFORE_CASHFLOW = "325c80c12572"
 MONEY_OVER_TIME = ("payments", "schedule_lines", "schedule_versions", "cashflow_rollups")
 # The tables of what the money buys (the revisions after the cash-flow roll-ups).
 RESULTS = ("financing_plans", "financing_plan_lines")
+INDICATORS = ("indicators", "action_indicators", "indicator_targets", "indicator_actuals")
 
 Snapshot = dict[str, list[dict[str, Any]]]
 
@@ -175,7 +176,7 @@ async def test_beneficiaries_round_trip_adds_the_fields_to_rows_and_history(
 
 def test_every_declared_function_and_trigger_is_loaded_from_the_sql_files() -> None:
     identities = {entity.identity for entity in ENTITIES}
-    assert len(identities) == len(ENTITIES) == 109
+    assert len(identities) == len(ENTITIES) == 122
     assert "PGFunction: public.change_commits_take_position()" in identities
     assert "PGTrigger: public.change_commits_take_position True public.change_commits" in (
         identities
@@ -194,7 +195,7 @@ async def test_round_trip_upgrade_downgrade_upgrade_with_data(scratch_url: str) 
     await asyncio.to_thread(migrations.downgrade, scratch_url, "base")
     assert await _table_count(scratch_url) == 1  # only alembic_version is left
     await asyncio.to_thread(migrations.upgrade, scratch_url)
-    assert await _table_count(scratch_url) == 25
+    assert await _table_count(scratch_url) == 29
     await asyncio.to_thread(migrations.check, scratch_url)
 
 
@@ -339,9 +340,10 @@ async def test_periods_round_trip_keeps_every_row_aggregate_and_history_entry(
         # Downgrading below the periods also undoes the revisions of the branches merged after
         # it (keys scoped to programmes, money over time, results): their tables go, and come
         # back empty or derived again (one schedule line and version 1 per commitment, the
-        # opening payments of the totals): the demo's schedules, payments, milestones and
-        # financing plans, written at head, are theirs to lose, the totals are kept.
-        later = {"api_key_programmes", "milestones", *MONEY_OVER_TIME, *RESULTS}
+        # opening payments of the totals): the demo's schedules, payments, milestones,
+        # financing plans and indicators, written at head, are theirs to lose, the totals
+        # are kept.
+        later = {"api_key_programmes", "milestones", *MONEY_OVER_TIME, *RESULTS, *INDICATORS}
         assert set(kept) - set(downgraded) == later
         assert kept["api_key_programmes"] == []
         # The payments' and the plans' own history goes with them (the older revisions have

@@ -15,6 +15,7 @@ from app.chantiers.schemas import ChantierRead
 from app.commitments.schemas import CommitmentRead
 from app.common.schemas import ResourceRead
 from app.financing.schemas import FinancingPlanRead
+from app.indicators.schemas import ActionIndicatorRead, IndicatorRead
 from app.milestones.schemas import MilestoneRead
 from app.partners.schemas import PartnerRead
 from app.payments.schemas import PaymentRead
@@ -32,6 +33,8 @@ class ResourceName(StrEnum):
     payments = "payments"
     milestones = "milestones"
     financing_plans = "financing_plans"
+    indicators = "indicators"
+    action_indicators = "action_indicators"
 
 
 READ_MODELS: dict[ResourceName, type[ResourceRead]] = {
@@ -44,6 +47,8 @@ READ_MODELS: dict[ResourceName, type[ResourceRead]] = {
     ResourceName.payments: PaymentRead,
     ResourceName.milestones: MilestoneRead,
     ResourceName.financing_plans: FinancingPlanRead,
+    ResourceName.indicators: IndicatorRead,
+    ResourceName.action_indicators: ActionIndicatorRead,
 }
 """The model GET /v1/<resource>/{id} answers with: the feed and history use the same."""
 
@@ -108,6 +113,16 @@ class FinancingPlanChange(_Change):
     )
 
 
+class IndicatorChange(_Change):
+    resource: Literal["indicators"]
+    data: IndicatorRead | None = Field(description=_DATA)
+
+
+class ActionIndicatorChange(_Change):
+    resource: Literal["action_indicators"]
+    data: ActionIndicatorRead | None = Field(description=_DATA)
+
+
 ChangeRead = Annotated[
     PriorityChange
     | ChantierChange
@@ -117,7 +132,9 @@ ChangeRead = Annotated[
     | ProgrammeChange
     | PaymentChange
     | MilestoneChange
-    | FinancingPlanChange,
+    | FinancingPlanChange
+    | IndicatorChange
+    | ActionIndicatorChange,
     Field(discriminator="resource"),
 ]
 """One change of the feed; `resource` says which read model `data` follows."""

@@ -54,6 +54,11 @@ _CHECK_MESSAGES = {
     "within_eligible": ("lines", "must not sum above the eligible cost"),
     "eligible_within_total": ("eligible_cost", "must not be above total_cost"),
     "lead_among_lines": ("lead_partner_id", "must be the partner of one of the lines"),
+    # Indicators (app/models/sql/indicators.sql and the indicator tables' checks).
+    "on_not_in_future": ("on", "must not be in the future"),
+    "units_unmixed": ("aggregation", "would add up values stated in several units"),
+    "baseline_value_decimal": ("baseline", "must have at most four decimals"),
+    "value_decimal": ("value", "must have at most four decimals"),
 }
 _FK_MESSAGES = {
     "year": "is outside the programme period",

@@ -10,6 +10,7 @@ from app.models.commitment import Commitment
 from app.models.commitment_rollup import CommitmentRollup
 from app.models.financing_plan import FinancingPlan, FinancingPlanLine
 from app.models.idempotency_key import IdempotencyKey
+from app.models.indicator import ActionIndicator, Indicator, IndicatorActual, IndicatorTarget
 from app.models.milestone import Milestone
 from app.models.partner import Partner
 from app.models.payment import Payment
@@ -21,6 +22,7 @@ from app.models.territory import Territory, TerritoryKind, TerritorySource
 
 __all__ = [
     "Action",
+    "ActionIndicator",
     "ApiKey",
     "ApiKeyProgramme",
     "Base",
@@ -35,6 +37,9 @@ __all__ = [
     "FinancingPlan",
     "FinancingPlanLine",
     "IdempotencyKey",
+    "Indicator",
+    "IndicatorActual",
+    "IndicatorTarget",
     "Milestone",
     "Partner",
     "Payment",

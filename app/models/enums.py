@@ -85,3 +85,13 @@ class MilestoneStatus(StrEnum):
 OPEN_MILESTONE_STATUSES = (MilestoneStatus.scheduled, MilestoneStatus.missed)
 """The statuses that can make an action late (missed, or scheduled and overdue): the partial
 index of the `late` filter covers only these rows."""
+
+
+class IndicatorDirection(StrEnum):
+    increase = "increase"
+    decrease = "decrease"
+
+
+class IndicatorAggregation(StrEnum):
+    sum = "sum"
+    none = "none"

@@ -15,6 +15,7 @@ from app.chantiers.schemas import ChantierCreate
 from app.chantiers.service import ChantierService
 from app.config import Settings
 from app.financing.demo import demo_financing_plans
+from app.indicators.demo import transport_indicators
 from app.milestones.demo import add_demo_milestones
 from app.models import Action, Chantier, Commitment, Partner, Programme
 from app.models.enums import ActionStatus, CommitmentStatus, Instrument, PartnerKind
@@ -395,4 +396,5 @@ async def demo(
     await repo.write_payments(writer.payments)
     await add_demo_milestones(session, seed_value)
     await demo_financing_plans(session)
+    await transport_indicators(session, settings, first, writer.today)
     return DemoReport(writer.actions, writer.commitments)

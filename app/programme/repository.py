@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import case, delete, func, insert, select, text, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.models import Action, Commitment, Milestone, Payment, ScheduleLine
+from app.models import Action, ActionIndicator, Commitment, Milestone, Payment, ScheduleLine
 
 BATCH = 5_000
 
@@ -24,6 +24,9 @@ class ProgrammeRepository:
         await self.session.execute(delete(Commitment).where(Commitment.synthetic.is_(true())))
         synthetic = select(Action.id).where(Action.synthetic.is_(true()))
         await self.session.execute(delete(Milestone).where(Milestone.action_id.in_(synthetic)))
+        await self.session.execute(
+            delete(ActionIndicator).where(ActionIndicator.action_id.in_(synthetic))
+        )
         await self.session.execute(delete(Action).where(Action.synthetic.is_(true())))
 
     async def write_schedules(self, lines: list[tuple[uuid.UUID, int, Decimal]]) -> None:

@@ -281,6 +281,51 @@ async def _planned_action(ctx: Ctx) -> str:
     return action
 
 
+async def _indicator(ctx: Ctx) -> str:
+    body = {"code": _code(), "name": "Tram", "unit": "km", "programme_id": ctx.programme_a}
+    return await _created(ctx, "create_indicator", body)
+
+
+async def _record(ctx: Ctx) -> dict[str, str]:
+    """An action of programme A following an indicator of A (as admin)."""
+    params = {"action_id": await _action(ctx), "indicator_id": await _indicator(ctx)}
+    url = ctx.app.url_path_for("put_action_indicator", **params)
+    assert (await ctx.c.put(url, json={}, headers=ctx.admin)).status_code == 201
+    return params
+
+
+async def _put_record(ctx: Ctx) -> Call:
+    return {"action_id": await _action(ctx), "indicator_id": await _indicator(ctx)}, {}
+
+
+async def _delete_record(ctx: Ctx) -> Call:
+    return await _record(ctx), None
+
+
+async def _value(ctx: Ctx) -> dict[str, str]:
+    params = await _record(ctx)
+    action = await ctx.c.get(ctx.app.url_path_for("get_action", action_id=params["action_id"]))
+    indicator = await ctx.c.get(
+        ctx.app.url_path_for("get_indicator", indicator_id=params["indicator_id"])
+    )
+    return {
+        "action_code": action.json()["code"],
+        "indicator_code": indicator.json()["code"],
+        "on": "2024-05-01",
+        "value": "1.5",
+    }
+
+
+async def _put_value(ctx: Ctx) -> Call:
+    params = {"partner_id": await partner_id(ctx.c, "BDT"), "external_ref": _code()}
+    return params, await _value(ctx)
+
+
+async def _put_values(ctx: Ctx) -> Call:
+    items = [await _value(ctx) | {"external_ref": _code()}]
+    return {"partner_id": await partner_id(ctx.c, "BDT")}, {"items": items}
+
+
 async def _scdl_upload(ctx: Ctx) -> Call:
     action = (await make_action(ctx.c, ctx.admin))["id"]
     header = "nomAttribuant,idAttribuant,dateConvention,nomBeneficiaire,montant\r\n"
@@ -353,6 +398,29 @@ POLICY: dict[str, Policy] = {
     # An action's financing plan: whoever writes the action.
     "put_financing_plan": Policy(_on("action_id", _action, _PLAN), 201, STAFF, OTHER_PROGRAMME),
     "delete_financing_plan": Policy(_on("action_id", _planned_action), 204, STAFF, OTHER_PROGRAMME),
+    # Indicators of programme A, and A's actions' records of them: staff reaching A.
+    "create_indicator": Policy(
+        _new(
+            lambda ctx: {
+                "code": _code(),
+                "name": "New",
+                "unit": "km",
+                "programme_id": ctx.programme_a,
+            }
+        ),
+        201,
+        STAFF,
+        unreachable=OTHER_PROGRAMME,
+    ),
+    "update_indicator": Policy(
+        _on("indicator_id", _indicator, {"name": "Renamed"}), 200, STAFF, OTHER_PROGRAMME
+    ),
+    "delete_indicator": Policy(_on("indicator_id", _indicator), 204, STAFF, OTHER_PROGRAMME),
+    "put_action_indicator": Policy(_put_record, 201, STAFF, OTHER_PROGRAMME),
+    "delete_action_indicator": Policy(_delete_record, 204, STAFF, OTHER_PROGRAMME),
+    # Values BDT measured on A's actions: whoever writes BDT's commitments.
+    "put_indicator_value": Policy(_put_value, 201, WRITERS, unreachable=FOREIGN_PARENT),
+    "put_indicator_values": Policy(_put_values, 200, WRITERS, unreachable=FOREIGN_PARENT),
     "create_api_key": Policy(_new(lambda ctx: {"name": "new", "role": "editor"}), 201, ADMIN),
     "delete_api_key": Policy(_on("api_key_id", _api_key), 204, ADMIN),
     # The action named by `action_id` is programme A's: out of scope_b's reach, as if missing.
@@ -459,7 +527,7 @@ def _missing(route: str, params: dict[str, str], body: Body) -> tuple[Call, str,
     and that resource's id and the missing id."""
     gone = str(uuid.uuid4())
     item_param = f"{route.partition('_')[2]}_id"
-    # A payment's commitment, a milestone's or a financing plan's action: in their paths.
+    # A payment's commitment, a milestone's, a financing plan's or a record's action: in the path.
     for param in (item_param, "commitment_id", "action_id"):
         if param in params:
             return (params | {param: gone}, body), params[param], gone
@@ -470,14 +538,13 @@ def _missing(route: str, params: dict[str, str], body: Body) -> tuple[Call, str,
     for field in ("programme_id", "chantier_id", "action_id"):
         if field in body:
             return (params, body | {field: gone}), body[field], gone
-    if "commitment_external_ref" in body:  # a payment names its commitment by reference
-        return (
-            (params, body | {"commitment_external_ref": gone}),
-            body["commitment_external_ref"],
-            gone,
-        )
+    # A payment names its commitment by reference, a measured value its action by code.
+    for field in ("commitment_external_ref", "action_code"):
+        if field in body:
+            return (params, body | {field: gone}), body[field], gone
     item = body["items"][0]
-    field = next(f for f in ("commitment_external_ref", "action_id", "chantier_id") if f in item)
+    fields = ("commitment_external_ref", "action_code", "action_id", "chantier_id")
+    field = next(f for f in fields if f in item)
     return (params, body | {"items": [item | {field: gone}]}), item[field], gone
 
 

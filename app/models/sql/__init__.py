@@ -29,6 +29,7 @@ FILES = (
     "cashflow_rollups.sql",
     "milestones.sql",
     "financing.sql",
+    "indicators.sql",
 )
 
 _STATEMENT_START = re.compile(r"^(?=CREATE )", re.MULTILINE)
