@@ -85,7 +85,7 @@ def settings(database_url: str) -> Settings:
     # machine a 10,000-row statement can take longer than that without anything being wrong.
     return Settings(
         database_url=database_url,  # type: ignore[arg-type]
-        db=DatabaseSettings(command_timeout_seconds=60),
+        db=DatabaseSettings(command_timeout_seconds=180),
     )
 
 
