@@ -95,7 +95,7 @@ WITH sent AS (
         (partner_id, external_ref, action_indicator_id, measured_on, value)
     SELECT CAST(:partner_id AS uuid), s.external_ref, s.record_id, s.measured_on, s.value
     FROM sent s
-    ORDER BY s.external_ref  -- one lock order for every batch
+    ORDER BY s.external_ref COLLATE "C"  -- one lock order for every batch (bytewise: cheap)
     ON CONFLICT (partner_id, external_ref) DO UPDATE
     SET action_indicator_id = EXCLUDED.action_indicator_id,
         measured_on = EXCLUDED.measured_on, value = EXCLUDED.value

@@ -85,7 +85,7 @@ FROM unnest(
     CAST(:beneficiary_siret AS text[]), CAST(:beneficiary_rna AS text[]),
     CAST(:decision_ref AS text[]), CAST(:eu_notified AS boolean[])
 ) AS r(external_ref, {", ".join(_COLUMNS)})
-ORDER BY r.external_ref  -- one lock order for every batch: concurrent batches cannot deadlock
+ORDER BY r.external_ref COLLATE "C"  -- one lock order for every batch (bytewise): no deadlock
 ON CONFLICT (partner_id, external_ref) DO UPDATE
 SET {_SET}, version = c.version + 1, updated_at = now()
 WHERE ({_OURS}) IS DISTINCT FROM ({_THEIRS})
