@@ -3,7 +3,7 @@
 from app.models.action import Action
 from app.models.api_key import ApiKey, ApiKeyProgramme
 from app.models.base import Base, Resource
-from app.models.cashflow_rollup import CashflowRollup
+from app.models.cashflow_rollup import CashflowRollup, CashflowRollupRemoval
 from app.models.change import Change, ChangeCommit
 from app.models.chantier import Chantier, ChantierPriority, ChantierTarget
 from app.models.commitment import Commitment
@@ -27,6 +27,7 @@ __all__ = [
     "ApiKeyProgramme",
     "Base",
     "CashflowRollup",
+    "CashflowRollupRemoval",
     "Change",
     "ChangeCommit",
     "Chantier",

@@ -85,3 +85,28 @@ class CashflowRollup(Base):
     paid_sum: Mapped[Decimal] = mapped_column(Numeric)
     line_count: Mapped[int] = mapped_column(BigInteger)
     payment_count: Mapped[int] = mapped_column(BigInteger)
+
+
+class CashflowRollupRemoval(Base):
+    """The figures of commitments being deleted, on their way out of `cashflow_rollups`: staged
+    by the commitments' row trigger, summed into the roll-ups by cell and deleted by the
+    statement's trigger. A statement that deletes 10,000 commitments of one cell thus updates
+    that cell once, not 10,000 times (each update of a cell within one transaction is a new row
+    version that the next one's lookup walks past: quadratic). Empty between statements."""
+
+    __tablename__ = "cashflow_rollup_removals"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    xact: Mapped[int] = mapped_column(BigInteger, index=True)
+    """The staging transaction (txid_current())."""
+    programme_id: Mapped[uuid.UUID]
+    chantier_id: Mapped[uuid.UUID]
+    partner_id: Mapped[uuid.UUID]
+    year: Mapped[int]
+    month: Mapped[int] = mapped_column(SmallInteger)
+    status: Mapped[str] = mapped_column(Text)
+    instrument: Mapped[str] = mapped_column(Text)
+    scheduled_sum: Mapped[Decimal] = mapped_column(Numeric)
+    paid_sum: Mapped[Decimal] = mapped_column(Numeric)
+    line_count: Mapped[int] = mapped_column(BigInteger)
+    payment_count: Mapped[int] = mapped_column(BigInteger)

@@ -10,8 +10,9 @@
 -- whose grain changes moves its figures itself, in a BEFORE row trigger: before the row
 -- changes, so that whatever then rewrites its lines or payments (a one-line schedule following
 -- the amount, a partner cascading onto payments) books at the new grain. A commitment being
--- deleted takes its figures out before its lines and payments go by cascade; their own
--- delete triggers then find no commitment and count nothing twice. Cells that no line and no
+-- deleted stages its figures' removal before its lines and payments go by cascade (their own
+-- delete triggers then find no commitment and count nothing twice), and the statement books
+-- the removals, summed by cell, once it is done. Cells that no line and no
 -- payment feed any more are deleted (a partial index finds them).
 --
 -- The lookups are lateral subqueries fenced by OFFSET 0: a lookup by primary key per row of the
@@ -202,6 +203,21 @@ BEGIN
 END
 $$;
 
+CREATE FUNCTION public.cashflow_commitment_figures(commitment uuid)
+RETURNS TABLE (year integer, month integer, scheduled numeric, paid numeric, lines integer,
+               payments integer)
+LANGUAGE sql STABLE AS $$
+  -- One commitment's lines (month 0) and signed payments (month 0 and their month), as the
+  -- roll-up counts them: what moves when its grain changes, or goes when it is deleted.
+  SELECT year, 0, amount, 0, 1, 0 FROM schedule_lines WHERE commitment_id = commitment
+  UNION ALL
+  SELECT extract(year FROM p.paid_on)::int, m.month, 0,
+         CASE WHEN p.kind = 'reversal' THEN -p.amount ELSE p.amount END, 0, 1
+  FROM payments p
+  CROSS JOIN LATERAL (VALUES (0), (extract(month FROM p.paid_on)::int)) AS m (month)
+  WHERE p.commitment_id = commitment
+$$;
+
 CREATE FUNCTION public.cashflow_rollups_move(
   commitment uuid, direction integer, programme uuid, chantier uuid, partner uuid,
   status_ text, instrument_ text
@@ -216,14 +232,7 @@ BEGIN
   SELECT programme, chantier, partner, f.year, f.month, status_, instrument_,
          direction * sum(f.scheduled), direction * sum(f.paid), direction * sum(f.lines),
          direction * sum(f.payments)
-  FROM (SELECT year, 0 AS month, amount AS scheduled, 0 AS paid, 1 AS lines, 0 AS payments
-        FROM schedule_lines WHERE commitment_id = commitment
-        UNION ALL
-        SELECT extract(year FROM p.paid_on)::int, m.month, 0,
-               CASE WHEN p.kind = 'reversal' THEN -p.amount ELSE p.amount END, 0, 1
-        FROM payments p
-        CROSS JOIN LATERAL (VALUES (0), (extract(month FROM p.paid_on)::int)) AS m (month)
-        WHERE p.commitment_id = commitment) AS f
+  FROM cashflow_commitment_figures(commitment) AS f
   GROUP BY f.year, f.month
   ORDER BY f.year, f.month
   ON CONFLICT (programme_id, chantier_id, partner_id, year, month, status, instrument)
@@ -237,21 +246,75 @@ BEGIN
 END
 $$;
 
+CREATE FUNCTION public.cashflow_rollups_stage_removal(
+  commitment uuid, programme uuid, chantier uuid, partner uuid, status_ text, instrument_ text
+) RETURNS void
+LANGUAGE plpgsql AS $$
+-- A commitment being deleted: stage the taking out of its lines and payments, which
+-- cashflow_rollups_apply_removals books, summed by cell, when the statement ends. Booked row by
+-- row (cashflow_rollups_move), a statement deleting 10,000 commitments of one cell updated it
+-- 10,000 times, each lookup walking past the row versions the earlier ones left: 8 s.
+BEGIN
+  INSERT INTO cashflow_rollup_removals
+    (xact, programme_id, chantier_id, partner_id, year, month, status, instrument,
+     scheduled_sum, paid_sum, line_count, payment_count)
+  SELECT txid_current(), programme, chantier, partner, f.year, f.month, status_, instrument_,
+         -sum(f.scheduled), -sum(f.paid), -sum(f.lines), -sum(f.payments)
+  FROM cashflow_commitment_figures(commitment) AS f
+  GROUP BY f.year, f.month;
+END
+$$;
+
+CREATE FUNCTION public.cashflow_rollups_apply_removals() RETURNS trigger
+LANGUAGE plpgsql AS $$
+-- Statement level, after a DELETE of commitments and its cascades (whose lines and payments
+-- find no commitment and count nothing): the removals the row trigger staged in this
+-- transaction, summed by cell, booked once each, in one lock order. Nothing else books in
+-- such a statement, so a cell whose counts fall to 0 has sums of 0 and goes.
+BEGIN
+  WITH staged AS (
+    DELETE FROM cashflow_rollup_removals WHERE xact = txid_current() RETURNING *
+  )
+  INSERT INTO cashflow_rollups AS r
+    (programme_id, chantier_id, partner_id, year, month, status, instrument,
+     scheduled_sum, paid_sum, line_count, payment_count)
+  SELECT programme_id, chantier_id, partner_id, year, month, status, instrument,
+         sum(scheduled_sum), sum(paid_sum), sum(line_count), sum(payment_count)
+  FROM staged
+  GROUP BY 1, 2, 3, 4, 5, 6, 7
+  ORDER BY 1, 2, 3, 4, 5, 6, 7
+  ON CONFLICT (programme_id, chantier_id, partner_id, year, month, status, instrument)
+  DO UPDATE SET scheduled_sum = r.scheduled_sum + EXCLUDED.scheduled_sum,
+                paid_sum = r.paid_sum + EXCLUDED.paid_sum,
+                line_count = r.line_count + EXCLUDED.line_count,
+                payment_count = r.payment_count + EXCLUDED.payment_count;
+  IF FOUND THEN
+    DELETE FROM cashflow_rollups WHERE line_count = 0 AND payment_count = 0;
+  END IF;
+  RETURN NULL;
+END
+$$;
+
 CREATE FUNCTION public.cashflow_rollups_on_commitment_regrain() RETURNS trigger
 LANGUAGE plpgsql AS $$
 -- BEFORE UPDATE (partner, status, instrument or action changed) and BEFORE DELETE, per row:
 -- the commitment's figures leave its old grain (and, on update, join the new one) while its
--- lines and payments are still as they were.
+-- lines and payments are still as they were; a deletion's are staged and booked by the
+-- statement (cashflow_rollups_apply_removals). An update's are booked at once: its statement
+-- may rewrite lines and payments too, which book as they go.
 DECLARE
   old_place record;
   new_place record;
 BEGIN
   SELECT programme_id, chantier_id INTO old_place FROM actions WHERE id = OLD.action_id;
-  PERFORM cashflow_rollups_move(OLD.id, -1, old_place.programme_id, old_place.chantier_id,
-                                OLD.partner_id, OLD.status, OLD.instrument);
   IF TG_OP = 'DELETE' THEN
+    PERFORM cashflow_rollups_stage_removal(OLD.id, old_place.programme_id,
+                                           old_place.chantier_id, OLD.partner_id, OLD.status,
+                                           OLD.instrument);
     RETURN OLD;
   END IF;
+  PERFORM cashflow_rollups_move(OLD.id, -1, old_place.programme_id, old_place.chantier_id,
+                                OLD.partner_id, OLD.status, OLD.instrument);
   SELECT programme_id, chantier_id INTO new_place FROM actions WHERE id = NEW.action_id;
   PERFORM cashflow_rollups_move(NEW.id, 1, new_place.programme_id, new_place.chantier_id,
                                 NEW.partner_id, NEW.status, NEW.instrument);
@@ -361,6 +424,8 @@ CREATE TRIGGER commitments_cashflow_regrain BEFORE UPDATE OF partner_id, status,
   EXECUTE FUNCTION cashflow_rollups_on_commitment_regrain();
 CREATE TRIGGER commitments_cashflow_delete BEFORE DELETE ON public.commitments
   FOR EACH ROW EXECUTE FUNCTION cashflow_rollups_on_commitment_regrain();
+CREATE TRIGGER commitments_cashflow_removals AFTER DELETE ON public.commitments
+  FOR EACH STATEMENT EXECUTE FUNCTION cashflow_rollups_apply_removals();
 CREATE TRIGGER actions_cashflow_move AFTER UPDATE OF chantier_id ON public.actions
   FOR EACH ROW WHEN (OLD.chantier_id IS DISTINCT FROM NEW.chantier_id)
   EXECUTE FUNCTION cashflow_rollups_on_action_move();
