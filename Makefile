@@ -16,7 +16,7 @@ export UV_PYTHON_DOWNLOADS := never
 
 .DEFAULT_GOAL := help
 .PHONY: help install run demo test lint typecheck pytest fuzz contract contract-update bench \
-	bench-aggregates bench-cashflow bench-indicators bench-late bench-payments bench-scaleout bench-sync load load-faults load-abuse clean
+	bench-aggregates bench-capacity bench-cashflow bench-indicators bench-late bench-payments bench-scaleout bench-sync load load-faults load-abuse clean
 
 help:  ## list the targets
 	@awk 'BEGIN {FS = ":.*##"} /^[a-zA-Z_-]+:.*##/ {printf "  %-17s %s\n", $$1, $$2}' \
@@ -87,6 +87,9 @@ clean:  ## remove the venv, the tools and the caches
 
 bench-aggregates: install  ## aggregate endpoints vs raw GROUP BY at 100k and 1M commitments
 	$(BIN)/python -m bench.aggregates $(BENCH_ARGS)
+
+bench-capacity: install  ## disk per commitment, payment and change-log entry at 100k commitments; payment write rates
+	$(BIN)/python -m bench.capacity $(BENCH_ARGS)
 
 bench-cashflow: install  ## cash-flow endpoints vs raw GROUP BY at 1M commitments and 3M payments
 	$(BIN)/python -m bench.cashflow $(BENCH_ARGS)
