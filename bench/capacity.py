@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import time
 
 import asyncpg
 
 from bench.cashflow import build, time_writes
+from bench.common import load_average
 from devtools.scratch import drop_database, plain
 
 TABLES = (
@@ -81,7 +81,7 @@ async def measure(url: str) -> None:
     finally:
         await conn.close()
 
-    print(f"\nPostgreSQL {version}; load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    print(f"\nPostgreSQL {version}; load average {load_average()}")
     header = ("table", "rows", "heap MiB", "index MiB", "total MiB", "bytes/row")
     print(f"{header[0]:<20} {header[1]:>12} " + " ".join(f"{h:>10}" for h in header[2:]))
     for r in sorted(rows, key=lambda r: -r["total"]):

@@ -28,6 +28,12 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def load_average() -> str:
+    """The machine's load average (1, 5 and 15 min), printed beside every figure: other work
+    on the machine skews absolute figures, not the ratios measured in the same run."""
+    return ", ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
 # -- database --------------------------------------------------------------------------------
 
 

@@ -37,6 +37,7 @@ from bench.common import (
     Server,
     client_description,
     http_load,
+    load_average,
     raw_load,
     server_url,
 )
@@ -270,9 +271,7 @@ async def bench(server: str, source: str, args: argparse.Namespace) -> int:
             "server, PostgreSQL and load generator share them. "
             f"{args.seconds:g} s per measurement after {args.warmup:g} s of warm-up."
         )
-        if hasattr(os, "getloadavg"):
-            load_avg = ", ".join(f"{x:.2f}" for x in os.getloadavg())
-            print(f"load average before measuring: {load_avg} (other work skews the figures)")
+        print(f"load average before measuring: {load_average()} (other work skews the figures)")
         print()
 
         str_ids = [str(i) for i in ids]

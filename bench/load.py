@@ -41,7 +41,7 @@ from app.models.enums import Role
 from app.partners.repository import PartnerRepository
 from app.programme.demo import demo
 from app.programme.service import seed
-from bench.common import Server
+from bench.common import Server, load_average
 from bench.common import server_url as bench_server_url
 from bench.load_check import (
     READ_KINDS,
@@ -279,7 +279,7 @@ async def main_async(server: str, source: str, args: argparse.Namespace) -> int:
                 f"fault: database closed at {OUTAGE_AT:.0%} of the run for "
                 f"{OUTAGE_SECONDS:g} s (ALLOW_CONNECTIONS false + pg_terminate_backend)"
             )
-        print(f"load average before: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
+        print(f"load average before: {load_average()}")
         run = Run(app_server.base_url, fixtures, args.seconds, args.max_requests)
         cpu_before = app_server.cpu_seconds()
         window = await run.go(args.clients, fault)
@@ -289,7 +289,7 @@ async def main_async(server: str, source: str, args: argparse.Namespace) -> int:
             print(
                 f"server CPU: {cpu:.1f} s over {args.seconds:g} s "
                 f"({cpu * 1000 / max(1, len(run.ledger.samples)):.2f} ms per request); "
-                f"load average after: {', '.join(f'{x:.2f}' for x in os.getloadavg())}"
+                f"load average after: {load_average()}"
             )
         conn = await asyncpg.connect(plain(url))
         try:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import time
 import uuid
 from datetime import date
@@ -34,7 +33,7 @@ from app.db import create_engine, create_sessionmaker
 from app.main import attach_database, create_app
 from app.models.enums import Role
 from app.programme.service import seed
-from bench.common import server_url
+from bench.common import load_average, server_url
 from devtools.scratch import create_scratch_database, drop_database
 
 BATCH = 10_000
@@ -191,7 +190,7 @@ async def main() -> None:
     ]
     host = server.split("@")[-1]
     print(f"payment batches, {ROUNDS} x {BATCH:,} items on {COMMITMENTS:,} commitments, {host}")
-    print("load average (1, 5, 15 min): " + " ".join(f"{x:.2f}" for x in os.getloadavg()))
+    print(f"load average (1, 5, 15 min): {load_average()}")
     print(f"{'':<10} {'API /s':>12} {'raw asyncpg /s':>16} {'API/raw':>8}")
     for label, api, raw in table:
         print(f"{label:<10} {api:>12,.0f} {raw:>16,.0f} {api / raw:>8.2f}")

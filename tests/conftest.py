@@ -195,10 +195,6 @@ async def live_app(settings: Settings, engine: AsyncEngine) -> AsyncIterator[Fas
     attach_database(application, engine)
     yield application
     async with engine.begin() as conn:
-        # Deleting every commitment at once costs the cash-flow roll-up's per-row trigger a
-        # time that grows with the rows of one grain (7 s for 10,000 on an idle machine): the
-        # teardown is not what a test measures, so it gets the time it needs.
-        await conn.execute(text("SET LOCAL statement_timeout = '300s'"))
         await conn.execute(text("DELETE FROM commitments"))
         await conn.execute(text("DELETE FROM action_indicators"))
         await conn.execute(text("DELETE FROM indicators"))
