@@ -65,10 +65,16 @@ def free_port() -> int:
 
 
 class Server:
-    """`relance serve --workers 1` on a free localhost port, against an existing database."""
+    """`relance serve --workers 1` on a free localhost port, against an existing database; or,
+    given `asgi` (`module:factory`), that app served by uvicorn as `relance serve` serves the API
+    (no access log, no server header), with `env`: a floor to measure the API against."""
 
     def __init__(
-        self, database_url: str, workers: int = 1, env: dict[str, str] | None = None
+        self,
+        database_url: str,
+        workers: int = 1,
+        env: dict[str, str] | None = None,
+        asgi: str | None = None,
     ) -> None:
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
@@ -80,6 +86,9 @@ class Server:
         command = [str(Path(sys.executable).with_name("relance")), "serve"]
         if not Path(command[0]).exists():
             command = [sys.executable, "-m", "app.cli"]
+        if asgi is not None:
+            command = [sys.executable, "-m", "uvicorn", asgi, "--factory", "--no-access-log",
+                       "--no-server-header", "--log-level", "warning"]  # fmt: skip
         self.process = subprocess.Popen(
             [*command, "--host", "127.0.0.1", "--port", str(self.port), "--workers", str(workers)],
             cwd=ROOT,

@@ -17,6 +17,7 @@ import importlib.util
 import os
 import platform
 import random
+import statistics
 import sys
 import time
 import uuid
@@ -41,21 +42,11 @@ from bench.common import (
     raw_load,
     server_url,
 )
+from bench.crud_floor import GET_SQL, LIST_SQL, LIST_YEAR_SQL
 from devtools.scratch import create_scratch_database, drop_database, plain
 
-GOAL_GET_ONE = 1_000  # requests/s, one worker, on the 2-core reference machine
-
-# The columns and clauses SQLAlchemy emits for Repository.get and Repository.page.
-COLUMNS = (
-    "action_id, partner_id, external_ref, year, amount, disbursed_amount, instrument, status, "
-    "signed_on, label, synthetic, id, created_at, updated_at, version"
-)
-GET_SQL = f"SELECT {COLUMNS} FROM commitments WHERE id = $1"
-LIST_SQL = f"SELECT {COLUMNS} FROM commitments ORDER BY created_at DESC, id DESC LIMIT $1"
-LIST_YEAR_SQL = (
-    f"SELECT {COLUMNS} FROM commitments WHERE year IN ($1) "
-    "ORDER BY created_at DESC, id DESC LIMIT $2"
-)
+GOAL_RATIO = 0.5  # of the floor's requests/s, measured in the same run
+FLOOR = "bench.crud_floor:create_floor"
 
 LOAD_ACTIONS = """
 INSERT INTO actions (code, chantier_id, title, version)
@@ -105,13 +96,27 @@ class Scenario:
 
 @dataclass(frozen=True)
 class Row:
+    """One scenario's rounds: the app, the floor and the raw loop, alternated."""
+
     scenario: Scenario
-    app: Result
-    raw: Result
+    app: list[Result]
+    floor: list[Result]
+    raw: list[Result]
+
+    @staticmethod
+    def rate(results: Sequence[Result]) -> float:
+        seconds = sum(r.seconds for r in results)
+        return sum(r.requests for r in results) / seconds if seconds else 0.0
+
+    @property
+    def ratios(self) -> list[float]:
+        """App / floor of each round (the two measured one after the other)."""
+        return [a.per_second / f.per_second for a, f in zip(self.app, self.floor, strict=True)]
 
     @property
     def ratio(self) -> float:
-        return self.app.per_second / self.raw.per_second if self.raw.per_second else 0.0
+        floor = self.rate(self.floor)
+        return self.rate(self.app) / floor if floor else 0.0
 
 
 def scenarios(ids: Sequence[uuid.UUID]) -> list[Scenario]:
@@ -130,7 +135,7 @@ def scenarios(ids: Sequence[uuid.UUID]) -> list[Scenario]:
             "/v1/commitments?year=2024&limit=50",
             False,
             LIST_YEAR_SQL,
-            lambda _: (2024, 51),
+            lambda _: ([2024], 51),
             51,
         ),
     ]
@@ -168,19 +173,25 @@ async def prepare(url: str, n: int, actions: int) -> dict[str, float]:
     return timings
 
 
-async def check_same_answers(base_url: str, pool: Any, sample_id: uuid.UUID) -> None:
-    """The app and the raw SQL must return the same rows, or the comparison means nothing."""
-    async with httpx.AsyncClient(base_url=base_url, timeout=10.0) as client:
-        one = await client.get(f"/v1/commitments/{sample_id}")
-        assert one.status_code == 200, one.text
-        assert one.json()["id"] == str(sample_id)
+async def check_same_answers(app_url: str, floor_url: str, pool: Any, sample_id: uuid.UUID) -> None:
+    """The app, the floor and the raw SQL must return the same rows (the app and the floor the
+    same JSON, headers aside from the ETag), or the comparison means nothing."""
+    async with (
+        httpx.AsyncClient(base_url=app_url, timeout=10.0) as app,
+        httpx.AsyncClient(base_url=floor_url, timeout=10.0) as floor,
+    ):
         for path, sql, args in (
+            (f"/v1/commitments/{sample_id}", GET_SQL, (sample_id,)),
             ("/v1/commitments?limit=50", LIST_SQL, (51,)),
-            ("/v1/commitments?year=2024&limit=50", LIST_YEAR_SQL, (2024, 51)),
+            ("/v1/commitments?year=2024&limit=50", LIST_YEAR_SQL, ([2024], 51)),
         ):
-            page = await client.get(path)
-            assert page.status_code == 200, page.text
-            got = [item["id"] for item in page.json()["items"]]
+            answers = [await app.get(path), await floor.get(path)]
+            for answer in answers:
+                assert answer.status_code == 200, answer.text
+            assert answers[0].json() == answers[1].json(), f"{path}: the floor answers otherwise"
+            assert answers[0].headers.get("etag") == answers[1].headers.get("etag"), path
+            body = answers[0].json()
+            got = [item["id"] for item in body["items"]] if "items" in body else [body["id"]]
             rows = await pool.fetch(sql, *args)
             assert got == [str(r["id"]) for r in rows[:50]], f"{path} differs from the raw SQL"
 
@@ -201,25 +212,34 @@ def print_table(rows: Sequence[Row]) -> None:
     header = [
         "scenario",
         "app req/s",
-        "app p50 ms",
-        "app p99 ms",
-        "app CPU ms/req",
+        "floor req/s",
+        "app/floor",
+        "per round",
+        "app p50/p99 ms",
+        "floor p50/p99 ms",
+        "CPU ms/req app, floor",
         "raw q/s",
-        "raw p50 ms",
-        "raw p99 ms",
-        "app/raw",
     ]
+
+    def cpu(results: Sequence[Result]) -> str:
+        values = [r.cpu_ms for r in results if r.cpu_ms is not None]
+        return f"{sum(values) / len(values):.2f}" if values else "n/a"
+
+    def latency(results: Sequence[Result]) -> str:
+        p50 = statistics.median(r.p50_ms for r in results)
+        return f"{p50:.2f}/{max(r.p99_ms for r in results):.2f}"
+
     body = [
         [
             r.scenario.name,
-            f"{r.app.per_second:,.0f}",
-            f"{r.app.p50_ms:.2f}",
-            f"{r.app.p99_ms:.2f}",
-            "n/a" if r.app.cpu_ms is None else f"{r.app.cpu_ms:.2f}",
-            f"{r.raw.per_second:,.0f}",
-            f"{r.raw.p50_ms:.2f}",
-            f"{r.raw.p99_ms:.2f}",
+            f"{r.rate(r.app):,.0f}",
+            f"{r.rate(r.floor):,.0f}",
             f"{r.ratio:.2f}",
+            " ".join(f"{x:.2f}" for x in r.ratios),
+            latency(r.app),
+            latency(r.floor),
+            f"{cpu(r.app)}, {cpu(r.floor)}",
+            f"{r.rate(r.raw):,.0f}",
         ]
         for r in rows
     ]
@@ -230,10 +250,26 @@ def print_table(rows: Sequence[Row]) -> None:
         print(fmt_row(line, widths))
 
 
+Load = tuple[str, Sequence[str] | None]  # a path, and the ids to append to it (GET one)
+
+
+async def measured(server: Server, load: Load, args: argparse.Namespace) -> Result:
+    """One round of wrk against `server`, with the server's CPU time per request."""
+    cpu_before = server.cpu_seconds()
+    path, ids = load
+    result = await http_load(
+        server.base_url, path, ids, args.seconds, args.concurrency, args.threads
+    )
+    cpu_after = server.cpu_seconds()
+    if cpu_before is not None and cpu_after is not None and result.requests:
+        result = replace(result, cpu_ms=(cpu_after - cpu_before) * 1000 / result.requests)
+    return result
+
+
 async def bench(server: str, source: str, args: argparse.Namespace) -> int:
     url = await create_scratch_database(server)
     print(f"database: scratch {url.partition('?')[0].rsplit('/', 1)[1]} on {source}")
-    app_server: Server | None = None
+    servers: list[Server] = []
     pool: Any = None
     try:
         t0 = time.perf_counter()
@@ -250,8 +286,12 @@ async def bench(server: str, source: str, args: argparse.Namespace) -> int:
         print(f"load time: {load_seconds:.1f} s ({steps})")
 
         app_server = Server(url, workers=1)
+        servers.append(app_server)
+        floor = Server(url, asgi=FLOOR, env={"FLOOR_DATABASE_URL": plain(url)})
+        servers.append(floor)
         await app_server.wait_ready()
-        await check_same_answers(app_server.base_url, pool, ids[0])
+        await floor.wait_ready()
+        await check_same_answers(app_server.base_url, floor.base_url, pool, ids[0])
         uvicorn_impl = (
             ("uvloop" if importlib.util.find_spec("uvloop") else "asyncio")
             + " + "
@@ -261,15 +301,20 @@ async def bench(server: str, source: str, args: argparse.Namespace) -> int:
             f"app: relance serve --workers 1 on {app_server.base_url} ({uvicorn_impl}, "
             f"LOG_LEVEL={os.environ.get('LOG_LEVEL', 'default')})"
         )
+        print(
+            f"floor: {FLOOR} (bare Starlette + asyncpg + orjson, the same JSON) on "
+            f"{floor.base_url}, one uvicorn worker"
+        )
         print(f"load generator: {client_description(args.concurrency, args.threads)}")
         print(
-            f"baseline: bare asyncpg loop in this process, {args.concurrency} tasks, "
-            f"one pooled connection each"
+            f"raw: bare asyncpg loop in this process, {args.concurrency} tasks, "
+            f"one pooled connection each (the database's own ceiling)"
         )
         print(
             f"{os.cpu_count()} CPUs ({platform.machine()}, Python {platform.python_version()}); "
-            "server, PostgreSQL and load generator share them. "
-            f"{args.seconds:g} s per measurement after {args.warmup:g} s of warm-up."
+            "servers, PostgreSQL and load generator share them. "
+            f"{args.rounds} rounds of app, floor, raw, {args.seconds:g} s each, "
+            f"after {args.warmup:g} s of warm-up each."
         )
         print(f"load average before measuring: {load_average()} (other work skews the figures)")
         print()
@@ -277,59 +322,53 @@ async def bench(server: str, source: str, args: argparse.Namespace) -> int:
         str_ids = [str(i) for i in ids]
         rows: list[Row] = []
         for scenario in scenarios(ids):
-            path_ids = str_ids if scenario.random_id else None
-            load = (app_server.base_url, scenario.path, path_ids)
-            if args.warmup > 0:
-                await http_load(*load, args.warmup, args.concurrency, args.threads)
-            cpu_before = app_server.cpu_seconds()
-            app = await http_load(*load, args.seconds, args.concurrency, args.threads)
-            cpu_after = app_server.cpu_seconds()
-            if cpu_before is not None and cpu_after is not None and app.requests:
-                app = replace(app, cpu_ms=(cpu_after - cpu_before) * 1000 / app.requests)
+            load: Load = (scenario.path, str_ids if scenario.random_id else None)
             raw_args = (pool, scenario.sql, scenario.args_for, scenario.expect_rows)
             if args.warmup > 0:
+                for target in (app_server, floor):
+                    await http_load(target.base_url, *load, args.warmup, args.concurrency, 1)
                 await raw_load(*raw_args, args.warmup, args.concurrency)
-            raw = await raw_load(*raw_args, args.seconds, args.concurrency)
-            rows.append(Row(scenario, app, raw))
-            print(
-                f"  {scenario.name}: app {app.per_second:,.0f} req/s, "
-                f"raw {raw.per_second:,.0f} q/s",
-                file=sys.stderr,
-            )
+            row = Row(scenario, [], [], [])
+            for _ in range(args.rounds):
+                row.app.append(await measured(app_server, load, args))
+                row.floor.append(await measured(floor, load, args))
+                row.raw.append(await raw_load(*raw_args, args.seconds, args.concurrency))
+                print(
+                    f"  {scenario.name}: app {row.app[-1].per_second:,.0f} req/s, "
+                    f"floor {row.floor[-1].per_second:,.0f} req/s, "
+                    f"raw {row.raw[-1].per_second:,.0f} q/s",
+                    file=sys.stderr,
+                )
+            rows.append(row)
 
+        print(f"load average after measuring: {load_average()}")
         print()
         print_table(rows)
         print()
-        errors = [(r.scenario.name, r.app.errors, r.raw.errors) for r in rows]
-        failed = [e for e in errors if e[1] or e[2]]
-        for name, app_errors, raw_errors in failed:
-            print(f"ERRORS in {name}: app {app_errors}, raw {raw_errors}")
-        get_one = rows[0].app.per_second
-        verdict = "MET" if get_one >= GOAL_GET_ONE else "NOT MET"
-        print(
-            f"goal: >= {GOAL_GET_ONE:,} GET-one req/s with one worker: {verdict} "
-            f"({get_one:,.0f} req/s)"
-        )
-        cpu = rows[0].app.cpu_ms
-        if cpu:
-            print(
-                f"app CPU per GET-one: {cpu:.2f} ms, i.e. at most {1000 / cpu:,.0f} req/s "
-                "for one worker even with a whole core to itself"
-            )
+        failed = False
+        for r in rows:
+            errors = [sum(x.errors for x in results) for results in (r.app, r.floor, r.raw)]
+            if any(errors):
+                failed = True
+                print(f"ERRORS in {r.scenario.name}: app {errors[0]}, floor {errors[1]}, "
+                      f"raw {errors[2]}")  # fmt: skip
+        for r in rows:
+            verdict = "MET" if r.ratio >= GOAL_RATIO else "NOT MET"
+            print(f"goal: {r.scenario.name} >= {GOAL_RATIO}x the floor: {verdict} ({r.ratio:.2f}x)")
 
         if args.explain:
             print()
             for name, sql, sql_args in (
                 ("list 50", LIST_SQL, (51,)),
-                ("list 50, year=2024", LIST_YEAR_SQL, (2024, 51)),
+                ("list 50, year=2024", LIST_YEAR_SQL, ([2024], 51)),
             ):
                 print(f"plan of {name}:")
                 for line in await explain(pool, sql, sql_args):
                     print(f"    {line}")
         return 1 if failed else 0
     finally:
-        if app_server is not None:
-            app_server.stop()
+        for started in servers:
+            started.stop()
         if pool is not None:
             await pool.close()
         if args.keep:
@@ -342,7 +381,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.crud", description=__doc__)
     parser.add_argument("--n", type=int, default=100_000, help="commitments to load")
     parser.add_argument("--actions", type=int, default=200, help="actions they belong to")
-    parser.add_argument("--seconds", type=float, default=10.0, help="per measurement")
+    parser.add_argument("--seconds", type=float, default=5.0, help="per measurement")
+    parser.add_argument("--rounds", type=int, default=3, help="app, floor, raw alternations")
     parser.add_argument("--warmup", type=float, default=1.0, help="seconds before each one")
     parser.add_argument("--concurrency", type=int, default=32, help="connections / tasks")
     parser.add_argument("--threads", type=int, default=1, help="wrk threads")
