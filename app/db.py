@@ -248,7 +248,9 @@ async def get_reads(request: Request, read_after: ReadAfter = None) -> AsyncIter
         yield Reads(session, state.sessionmaker, primary, on_replica=False)
 
 
-def _replica_session(reads: Annotated[Reads, Depends(get_reads, scope="function")]) -> AsyncSession:
+async def _replica_session(
+    reads: Annotated[Reads, Depends(get_reads, scope="function")],
+) -> AsyncSession:
     return reads.session
 
 

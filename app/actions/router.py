@@ -29,6 +29,7 @@ from app.common.http import (
     IfNoneMatch,
     StrictRoute,
     created,
+    from_query,
     is_current,
     not_modified,
     problems,
@@ -43,7 +44,7 @@ from app.models import Action
 router = APIRouter(prefix="/v1/actions", tags=["actions"], route_class=StrictRoute)
 Writer = Annotated[Principal, Depends(editor_key)]
 Listing = Annotated[ListParams, Depends(page_params("code", Action.sortable))]
-Filters = Annotated[ActionFilters, Depends()]
+Filters = Annotated[ActionFilters, Depends(from_query(ActionFilters))]
 
 
 @router.get(

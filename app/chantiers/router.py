@@ -26,6 +26,7 @@ from app.common.http import (
     IfNoneMatch,
     StrictRoute,
     created,
+    from_query,
     is_current,
     not_modified,
     problems,
@@ -39,7 +40,7 @@ from app.models import Chantier
 router = APIRouter(prefix="/v1/chantiers", tags=["chantiers"], route_class=StrictRoute)
 Writer = Annotated[Principal, Depends(editor_key)]
 Listing = Annotated[ListParams, Depends(page_params("number", Chantier.sortable))]
-Filters = Annotated[ChantierFilters, Depends()]
+Filters = Annotated[ChantierFilters, Depends(from_query(ChantierFilters))]
 
 
 @router.get(

@@ -26,6 +26,7 @@ from app.common.http import (
     IfNoneMatch,
     StrictRoute,
     created,
+    from_query,
     is_current,
     not_modified,
     problems,
@@ -33,13 +34,15 @@ from app.common.http import (
 )
 from app.common.pagination import ListParams, Page, page_params
 from app.common.principal import Principal
+from app.common.rows import RowJson
 from app.db import ReplicaSession, Session
 from app.models import Commitment
 
 router = APIRouter(prefix="/v1/commitments", tags=["commitments"], route_class=StrictRoute)
 Writer = Annotated[Principal, Depends(commitment_writer_key)]
 Listing = Annotated[ListParams, Depends(page_params("-created_at", Commitment.sortable))]
-Filters = Annotated[CommitmentFilters, Depends()]
+Filters = Annotated[CommitmentFilters, Depends(from_query(CommitmentFilters))]
+ROWS = RowJson(CommitmentRead)  # reads answer rows as CommitmentRead's JSON (app.common.rows)
 
 
 @router.get(
@@ -50,9 +53,10 @@ Filters = Annotated[CommitmentFilters, Depends()]
 )
 async def list_commitments(
     session: ReplicaSession, settings: AppSettings, params: Listing, filters: Filters
-) -> Page[CommitmentRead]:
-    rows, next_cursor = await CommitmentService(session, settings).list(params, filters)
-    return Page[CommitmentRead].of(rows, next_cursor)
+) -> Response:
+    service = CommitmentService(session, settings)
+    rows, next_cursor = await service.list_rows(ROWS.columns, params, filters)
+    return ROWS.page(rows, next_cursor)
 
 
 @router.get(
@@ -62,17 +66,16 @@ async def list_commitments(
     responses=GET_RESPONSES,
 )
 async def get_commitment(
-    response: Response,
     session: Session,
     settings: AppSettings,
     commitment_id: uuid.UUID,
     if_none_match: IfNoneMatch = None,
-) -> CommitmentRead | Response:
-    commitment = await CommitmentService(session, settings).get(commitment_id)
-    if is_current(if_none_match, commitment):
-        return not_modified(commitment)
-    with_etag(response, commitment)
-    return CommitmentRead.model_validate(commitment)
+) -> Response:
+    row = await CommitmentService(session, settings).get_row(commitment_id, ROWS.columns)
+    etag = ROWS.etag(row)
+    if is_current(if_none_match, etag):
+        return not_modified(etag)
+    return ROWS.one(row, {"ETag": etag})
 
 
 @router.post(

@@ -4,10 +4,11 @@ partner exist, and a partner key reaches only its own partner's commitments."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pydantic import BaseModel
+from sqlalchemy import Row
 
 from app.commitments.repository import CommitmentRepository
 from app.commitments.schemas import CommitmentFilters
@@ -63,6 +64,12 @@ class CommitmentService(ResourceService[Commitment, CommitmentRepository]):
         self, params: ListParams, filters: CommitmentFilters
     ) -> tuple[list[Commitment], str | None]:
         return await self.repo.page(params, filters, self.repo.where(filters))
+
+    async def list_rows(
+        self, columns: Sequence[str], params: ListParams, filters: CommitmentFilters
+    ) -> tuple[Sequence[Row[Any]], str | None]:
+        """The page `list` reads, as rows of these columns (app.common.rows)."""
+        return await self.repo.page_rows(columns, params, filters, self.repo.where(filters))
 
     def programme_of(self, obj: Commitment) -> uuid.UUID:
         return obj.programme_id

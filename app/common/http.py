@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import inspect
 import uuid
-from collections.abc import Callable, Coroutine, Iterable
-from typing import Annotated, Any, Protocol
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
+from typing import Annotated, Any, Protocol, TypeVar
 
 from fastapi import Depends, Header, Request, Response
 from fastapi.dependencies.models import Dependant
@@ -106,14 +107,18 @@ class HasEtag(Tagged, Protocol):
     id: uuid.UUID
 
 
-def is_current(if_none_match: str | None, obj: Tagged) -> bool:
-    """Whether If-None-Match names the version the client would get (then answer 304)."""
+def is_current(if_none_match: str | None, obj: Tagged | str) -> bool:
+    """Whether If-None-Match names the version the client would get (then answer 304): that
+    of `obj`, or this ETag."""
+    if if_none_match is None:
+        return False
+    etag = obj if isinstance(obj, str) else obj.etag
     tags = set(_tags(if_none_match))
-    return "*" in tags or obj.etag in tags or f"W/{obj.etag}" in tags
+    return "*" in tags or etag in tags or f"W/{etag}" in tags
 
 
-def not_modified(obj: Tagged) -> Response:
-    return Response(status_code=304, headers={"ETag": obj.etag})
+def not_modified(obj: Tagged | str) -> Response:
+    return Response(status_code=304, headers={"ETag": obj if isinstance(obj, str) else obj.etag})
 
 
 def with_etag(response: Response, obj: Tagged) -> None:
@@ -126,7 +131,25 @@ def created(response: Response, request: Request, obj: HasEtag) -> None:
     with_etag(response, obj)
 
 
-def _settings(request: Request) -> Settings:
+T = TypeVar("T")
+
+
+def from_query(model: type[T]) -> Callable[..., Awaitable[T]]:
+    """`Depends(from_query(Filters))`: the dataclass read from the query string exactly as
+    `Depends(Filters)` would (the same parameters, the same schema), but built on the event loop:
+    FastAPI calls a class, or any plain function, in a worker thread, a thread hop per request
+    for what is a constructor call."""
+
+    async def build(**values: Any) -> T:
+        return model(**values)
+
+    build.__signature__ = inspect.signature(model, eval_str=True)  # type: ignore[attr-defined]
+    build.__name__ = build.__qualname__ = model.__name__
+    build.__doc__ = model.__doc__
+    return build
+
+
+async def _settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 

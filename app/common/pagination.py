@@ -5,7 +5,7 @@ import binascii
 import hashlib
 import json
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
@@ -164,12 +164,14 @@ def parse_sort(sort: str | None, default: str, sortable: frozenset[str]) -> tupl
     return tuple(keys)
 
 
-def page_params(default_sort: str, sortable: frozenset[str]) -> Callable[..., ListParams]:
+def page_params(
+    default_sort: str, sortable: frozenset[str]
+) -> Callable[..., Awaitable[ListParams]]:
     """A dependency reading `limit`, `cursor` and `sort` for a list with these sortable fields."""
     names = "|".join(sorted(sortable))
     pattern = rf"^-?({names})(,-?({names}))*$"
 
-    def dependency(
+    async def dependency(
         limit: Annotated[
             int, Query(ge=1, le=MAX_LIMIT, description=f"Page size, 1 to {MAX_LIMIT}.")
         ] = 50,

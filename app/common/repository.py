@@ -7,7 +7,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
-from sqlalchemy import ColumnElement, TextClause, any_, bindparam, select, text
+from sqlalchemy import ColumnElement, Result, Row, Select, TextClause, any_, bindparam, select, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
@@ -57,6 +57,11 @@ class Repository(Generic[M]):
 
     model: type[M]
     load_options: ClassVar[Sequence[ORMOption]] = ()
+    _row_statements: ClassVar[dict[tuple[str, ...], Select[Any]]]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._row_statements = {}  # get_row's statements, per repository (model)
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -96,11 +101,50 @@ class Repository(Generic[M]):
     ) -> tuple[list[M], str | None]:
         """One page in the requested order, `where` being the SQL of `filters` (a dataclass);
         the cursor remembers the filters it was made for."""
+        stmt, fp = self._page(select(self.model).options(*self.load_options), params, filters)
+        rows = list((await self.session.scalars(stmt.where(*where))).all())
+        return self._cut(rows, params, fp)
+
+    async def page_rows(
+        self,
+        columns: Sequence[str],
+        params: ListParams,
+        filters: DataclassInstance,
+        where: Sequence[Condition],
+    ) -> tuple[list[Row[Any]], str | None]:
+        """The same page as `page`, as plain rows of these columns (a read model's, see
+        app.common.rows): no object is built for a page that is only written out."""
+        stmt, fp = self._page(self._select_columns(columns), params, filters)
+        rows = list((await self._core(stmt.where(*where))).all())
+        return self._cut(rows, params, fp)
+
+    async def get_row(self, id: uuid.UUID, columns: Sequence[str]) -> Row[Any] | None:
+        """One row's columns by id (a read model's, see app.common.rows), or None."""
+        stmt = self._row_statements.get(tuple(columns))
+        if stmt is None:  # built once per model and columns: only the id changes
+            stmt = self._select_columns(columns).where(self.model.id == bindparam("row_id"))
+            self._row_statements[tuple(columns)] = stmt
+        row: Row[Any] | None = (await self._core(stmt, {"row_id": id})).one_or_none()
+        return row
+
+    def _select_columns(self, columns: Sequence[str]) -> Select[Any]:
+        table = self.model.__table__
+        return select(*(table.c[name] for name in columns))
+
+    async def _core(self, stmt: Select[Any], params: dict[str, Any] | None = None) -> Result[Any]:
+        """A Core statement on the session's connection (its transaction, if any): rows come
+        back without the ORM's execution layer, for the reads that want only rows."""
+        connection = await self.session.connection()
+        result: Result[Any] = await connection.execute(stmt, params)
+        return result
+
+    def _page(
+        self, stmt: Select[Any], params: ListParams, filters: DataclassInstance
+    ) -> tuple[Select[Any], str]:
         columns: list[InstrumentedAttribute[Any]] = [
             getattr(self.model, key.field) for key in params.sort
         ]
         fp = fingerprint(asdict(filters), params.sort)
-        stmt = select(self.model).where(*where).options(*self.load_options)
         if params.cursor is not None:
             types = [column.type.python_type for column in columns]
             after = decode_cursor(params.cursor, fp, types)
@@ -109,8 +153,10 @@ class Repository(Generic[M]):
             c.desc() if k.descending else c.asc()
             for c, k in zip(columns, params.sort, strict=False)
         ]
-        stmt = stmt.order_by(*order).limit(params.limit + 1)
-        rows = list((await self.session.scalars(stmt)).all())
+        return stmt.order_by(*order).limit(params.limit + 1), fp
+
+    @staticmethod
+    def _cut(rows: list[V], params: ListParams, fp: str) -> tuple[list[V], str | None]:
         if len(rows) <= params.limit:
             return rows, None
         rows = rows[: params.limit]

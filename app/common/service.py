@@ -4,10 +4,11 @@ public hooks where a feature adds its rules."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel
+from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.common.http import check_if_match
@@ -88,6 +89,13 @@ class ResourceService(Generic[M, R]):
         if obj is None:
             raise self.missing(id)
         return obj
+
+    async def get_row(self, id: uuid.UUID, columns: Sequence[str]) -> Row[Any]:
+        """The row's columns (a read model's: app.common.rows), or 404, as `get`."""
+        row = await self.repo.get_row(id, columns)
+        if row is None:
+            raise self.missing(id)
+        return row
 
     async def get_for_write(self, id: uuid.UUID, if_match: str | None) -> M:
         """The row, locked FOR UPDATE so that of two writers holding one ETag only the first

@@ -22,6 +22,7 @@ from app.common.http import (
     IfNoneMatch,
     StrictRoute,
     created,
+    from_query,
     is_current,
     not_modified,
     problems,
@@ -53,7 +54,7 @@ router = APIRouter(tags=["indicators"], route_class=StrictRoute)
 Writer = Annotated[Principal, Depends(editor_key)]
 ValueWriter = Annotated[Principal, Depends(commitment_writer_key)]
 Listing = Annotated[ListParams, Depends(page_params("code", Indicator.sortable))]
-Filters = Annotated[IndicatorFilters, Depends()]
+Filters = Annotated[IndicatorFilters, Depends(from_query(IndicatorFilters))]
 PartnerId = Annotated[uuid.UUID, Path(description="The partner that measured these values.")]
 
 UNITS_RULE = (

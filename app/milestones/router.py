@@ -19,6 +19,7 @@ from app.common.http import (
     IfMatch,
     IfNoneMatch,
     StrictRoute,
+    from_query,
     is_current,
     not_modified,
     problems,
@@ -42,7 +43,7 @@ from app.models import Milestone
 router = APIRouter(tags=["milestones"], route_class=StrictRoute)
 Writer = Annotated[Principal, Depends(editor_key)]
 Listing = Annotated[ListParams, Depends(page_params("due_on", Milestone.sortable))]
-Filters = Annotated[MilestoneFilters, Depends()]
+Filters = Annotated[MilestoneFilters, Depends(from_query(MilestoneFilters))]
 
 
 @router.get(

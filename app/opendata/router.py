@@ -10,7 +10,14 @@ from fastapi.responses import Response, StreamingResponse
 from pydantic import Field
 
 from app.auth.dependencies import editor_key
-from app.common.http import READ_ERRORS, WRITE_ERRORS, AppSettings, StrictRoute, problems
+from app.common.http import (
+    READ_ERRORS,
+    WRITE_ERRORS,
+    AppSettings,
+    StrictRoute,
+    from_query,
+    problems,
+)
 from app.common.principal import Principal
 from app.db import ReplicaReads, Session
 from app.errors import PayloadTooLarge, UnsupportedMediaType
@@ -20,7 +27,7 @@ from app.opendata.service import fiscal_data_package, scdl_csv, unpublishable_cs
 from app.reporting.export import SpooledFileResponse, spool_text
 
 router = APIRouter(tags=["open data"], route_class=StrictRoute)
-Filters = Annotated[GrantFilters, Depends()]
+Filters = Annotated[GrantFilters, Depends(from_query(GrantFilters))]
 CSV: dict[int | str, dict[str, Any]] = {
     200: {"content": {"text/csv": {"schema": {"type": "string"}}}}
 }

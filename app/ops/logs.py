@@ -4,7 +4,6 @@ Text, for a person, only when asked (`LOG_FORMAT=text`, or `auto` on a terminal)
 
 from __future__ import annotations
 
-import json
 import logging
 import logging.config
 import sys
@@ -12,6 +11,8 @@ from collections.abc import Callable
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
+
+import orjson
 
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 
@@ -61,7 +62,8 @@ class JsonFormatter(logging.Formatter):
         entry.update(_extras(record))
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str, ensure_ascii=False)
+        # orjson: one access line per request, so the encoder counts (NaN is written null).
+        return orjson.dumps(entry, default=str).decode()
 
 
 class TextFormatter(logging.Formatter):

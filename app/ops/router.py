@@ -59,7 +59,7 @@ async def readyz(request: Request) -> Readiness:
     return Readiness(status="ready", database="ok", revision=revision)
 
 
-def require_metrics_credentials(request: Request) -> None:
+async def require_metrics_credentials(request: Request) -> None:
     """/metrics answers HTTP Basic METRICS__USERNAME:METRICS__PASSWORD when a password is set;
     without one, only while reads are public (it shows the commitments' totals and traffic)."""
     settings: Settings = request.app.state.settings

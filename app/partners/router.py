@@ -19,6 +19,7 @@ from app.common.http import (
     IfNoneMatch,
     StrictRoute,
     created,
+    from_query,
     is_current,
     not_modified,
     problems,
@@ -43,7 +44,7 @@ router = APIRouter(prefix="/v1/partners", tags=["partners"], route_class=StrictR
 # Partners are shared by every programme: a key scoped to programmes does not write them (403).
 Writer = Annotated[Principal, Depends(shared_editor_key)]
 Listing = Annotated[ListParams, Depends(page_params("code", Partner.sortable))]
-Filters = Annotated[PartnerFilters, Depends()]
+Filters = Annotated[PartnerFilters, Depends(from_query(PartnerFilters))]
 
 
 @router.get(

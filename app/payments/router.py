@@ -19,6 +19,7 @@ from app.common.http import (
     IfMatch,
     IfNoneMatch,
     StrictRoute,
+    from_query,
     is_current,
     not_modified,
     problems,
@@ -44,7 +45,7 @@ from app.sync.schemas import PathReference
 router = APIRouter(route_class=StrictRoute)
 Writer = Annotated[Principal, Depends(commitment_writer_key)]
 Listing = Annotated[ListParams, Depends(page_params("paid_on", Payment.sortable))]
-Filters = Annotated[PaymentFilters, Depends()]
+Filters = Annotated[PaymentFilters, Depends(from_query(PaymentFilters))]
 PartnerId = Annotated[uuid.UUID, Path(description="The partner whose payments these are.")]
 
 TOTAL_RULE = (

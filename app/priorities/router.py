@@ -19,6 +19,7 @@ from app.common.http import (
     IfNoneMatch,
     StrictRoute,
     created,
+    from_query,
     is_current,
     not_modified,
     problems,
@@ -39,7 +40,7 @@ from app.priorities.service import PriorityService
 router = APIRouter(prefix="/v1/priorities", tags=["priorities"], route_class=StrictRoute)
 Writer = Annotated[Principal, Depends(editor_key)]
 Listing = Annotated[ListParams, Depends(page_params("position", Priority.sortable))]
-Filters = Annotated[PriorityFilters, Depends()]
+Filters = Annotated[PriorityFilters, Depends(from_query(PriorityFilters))]
 
 
 @router.get(

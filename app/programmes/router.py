@@ -19,6 +19,7 @@ from app.common.http import (
     IfNoneMatch,
     StrictRoute,
     created,
+    from_query,
     is_current,
     not_modified,
     problems,
@@ -42,7 +43,7 @@ Writer = Annotated[Principal, Depends(editor_key)]
 # creates or deletes one (403): the set of programmes is the whole service's.
 UnscopedWriter = Annotated[Principal, Depends(shared_editor_key)]
 Listing = Annotated[ListParams, Depends(page_params("code", Programme.sortable))]
-Filters = Annotated[ProgrammeFilters, Depends()]
+Filters = Annotated[ProgrammeFilters, Depends(from_query(ProgrammeFilters))]
 
 
 @router.get(

@@ -33,7 +33,7 @@ _PUT_EXAMPLE: JsonDict = {
 _EXTERNAL_REF = TypeAdapter(ExternalRef)
 
 
-def _reference_in_path(
+async def _reference_in_path(
     external_ref: Annotated[
         str,
         Path(description=_EXTERNAL_REF.json_schema()["description"]),

@@ -10,6 +10,7 @@ from app.common.http import (
     READ_ERRORS,
     IfNoneMatch,
     StrictRoute,
+    from_query,
     is_current,
     not_modified,
     problems,
@@ -49,7 +50,7 @@ is kept with `current: false`.
 async def list_territories(
     session: ReplicaSession,
     params: Annotated[ListParams, Depends(page_params("code", Territory.sortable))],
-    filters: Annotated[TerritoryFilters, Depends()],
+    filters: Annotated[TerritoryFilters, Depends(from_query(TerritoryFilters))],
 ) -> Page[TerritoryRead]:
     items, next_cursor = await TerritoryService(session).list(params, filters)
     return Page[TerritoryRead](
