@@ -1,6 +1,7 @@
 """All ORM models, imported here so that Alembic sees the whole metadata."""
 
 from app.models.action import Action
+from app.models.action_count import ChantierActionCount
 from app.models.api_key import ApiKey, ApiKeyProgramme
 from app.models.base import Base, Resource
 from app.models.cashflow_rollup import CashflowRollup, CashflowRollupRemoval
@@ -31,6 +32,7 @@ __all__ = [
     "Change",
     "ChangeCommit",
     "Chantier",
+    "ChantierActionCount",
     "ChantierPriority",
     "ChantierTarget",
     "Commitment",

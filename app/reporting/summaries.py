@@ -29,6 +29,7 @@ from app.models import (
     Action,
     CashflowRollup,
     Chantier,
+    ChantierActionCount,
     ChantierPriority,
     ChantierTarget,
     CommitmentRollup,
@@ -259,19 +260,34 @@ def _progress_statement(kind: str) -> Select[Any]:
 def _late_actions_statement(*, of_programme: bool) -> Select[Any]:
     """Per chantier (of every programme, or of the one bound as `programme_id`): its actions
     and how many are late; and a totals row (`id` null) from the empty grouping set, which
-    comes even when there is no chantier. Late chantiers first, then by code."""
+    comes even when there is no chantier. Late chantiers first, then by code.
+
+    The actions are counted by the database as they are written (chantier_action_counts) and
+    the late ones from the open milestones' partial index: no read of every action (at 50,000
+    actions, counting them took 30 ms of a 47 ms summary)."""
     chantier = Chantier.__table__.alias("ch")
+    counted = ChantierActionCount.__table__.alias("n")
     action = Action.__table__.alias("a")
-    late_actions = func.count(action.c.id).filter(late(action.c.id)).label("late_actions")
+    late_by_chantier = (
+        select(action.c.chantier_id, func.count().label("late"))
+        .where(late(action.c.id))
+        .group_by(action.c.chantier_id)
+        .subquery("l")
+    )
+    late_actions = func.coalesce(func.sum(late_by_chantier.c.late), 0).label("late_actions")
     return (
         select(
             chantier.c.id,
             chantier.c.code,
             chantier.c.name,
-            func.count(action.c.id).label("actions"),
+            func.coalesce(func.sum(counted.c.actions), 0).label("actions"),
             late_actions,
         )
-        .select_from(chantier.outerjoin(action, action.c.chantier_id == chantier.c.id))
+        .select_from(
+            chantier.outerjoin(counted, counted.c.chantier_id == chantier.c.id).outerjoin(
+                late_by_chantier, late_by_chantier.c.chantier_id == chantier.c.id
+            )
+        )
         .where(*_of_programme(chantier, of_programme))
         .group_by(
             func.grouping_sets(tuple_(chantier.c.id, chantier.c.code, chantier.c.name), tuple_())

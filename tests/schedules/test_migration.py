@@ -11,7 +11,7 @@ from sqlalchemy import text
 
 from app import migrations
 from tests.database import admin_url, create_scratch_database, drop_database
-from tests.test_migrations import INDICATORS, RESULTS, _filled, _snapshot
+from tests.test_migrations import INDICATORS, RESULTS, SUMMARIES, _filled, _snapshot
 
 BEFORE_SCHEDULES = "fa3634a3b29d"
 # Going down there also undoes the payments' rules (a sibling revision: its opening payments,
@@ -20,7 +20,7 @@ BEFORE_SCHEDULES = "fa3634a3b29d"
 SIBLINGS = ("payments", "cashflow_rollups")
 # The tables of later revisions (what the money buys, the staged removals of the cash-flow
 # roll-ups): empty here, and gone below the head.
-LATER = ("milestones", "cashflow_rollup_removals", *RESULTS, *INDICATORS)
+LATER = ("milestones", "cashflow_rollup_removals", *RESULTS, *INDICATORS, *SUMMARIES)
 
 
 def _ours(snapshot: dict[str, list[dict[str, object]]]) -> dict[str, list[dict[str, object]]]:

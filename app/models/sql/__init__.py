@@ -30,6 +30,7 @@ FILES = (
     "milestones.sql",
     "financing.sql",
     "indicators.sql",
+    "action_counts.sql",
 )
 
 _STATEMENT_START = re.compile(r"^(?=CREATE )", re.MULTILINE)
