@@ -15,7 +15,7 @@ async def _counts(connection: AsyncConnection) -> tuple[dict[str, int], dict[str
     counted = await connection.execute(
         text("SELECT chantier_id::text, count(*) FROM actions GROUP BY chantier_id")
     )
-    return dict(kept.tuples().all()), dict(counted.tuples().all())
+    return {c: int(n) for c, n in kept.all()}, {c: int(n) for c, n in counted.all()}
 
 
 async def _same(connection: AsyncConnection) -> dict[str, int]:
