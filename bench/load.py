@@ -38,6 +38,7 @@ from app.auth.service import create_key
 from app.config import Settings
 from app.db import create_engine, create_sessionmaker
 from app.models.enums import Role
+from app.ops.logs import error_entries
 from app.partners.repository import PartnerRepository
 from app.programme.demo import demo
 from app.programme.service import seed
@@ -64,6 +65,11 @@ class Window:
     reopened: float
 
 
+ACTIONS = """SELECT a.id FROM actions a JOIN programmes p ON p.id = a.programme_id
+WHERE p.start_year <= 2020 AND p.end_year >= 2026 ORDER BY a.code"""
+COMMITMENTS = "SELECT id FROM commitments"
+
+
 def server_url() -> tuple[str, str]:
     configured = os.environ.get("LOAD_DATABASE_URL")
     return (configured, "LOAD_DATABASE_URL") if configured else bench_server_url()
@@ -88,8 +94,10 @@ async def prepare(url: str) -> Fixtures:
         await engine.dispose()
     conn = await asyncpg.connect(plain(url))
     try:
-        actions = [str(r["id"]) for r in await conn.fetch("SELECT id FROM actions ORDER BY code")]
-        commitments = [str(r["id"]) for r in await conn.fetch("SELECT id FROM commitments")]
+        # The clients' writes use years 2020-2026: the actions of programmes whose period
+        # holds them.
+        actions = [str(r["id"]) for r in await conn.fetch(ACTIONS)]
+        commitments = [str(r["id"]) for r in await conn.fetch(COMMITMENTS)]
     finally:
         await conn.close()
     return Fixtures(admin, partner, bdt.id, actions, commitments)
@@ -148,12 +156,7 @@ def outage(admin: Any, name: str) -> Any:
 
 def server_errors(log: str) -> Counter[str]:
     """The server's error-level log lines, by message (a 500 or an exception after a response)."""
-    counts: Counter[str] = Counter()
-    for line in log.splitlines():
-        if '"level": "error"' in line or '"level": "critical"' in line:
-            message = line.split('"message": "', 1)[-1].split('"', 1)[0]
-            counts[message[:100]] += 1
-    return counts
+    return Counter(str(entry.get("message", ""))[:100] for entry in error_entries(log))
 
 
 def print_stats(samples: Sequence[Sample]) -> None:
@@ -216,6 +219,11 @@ def report(run: Run, window: Window | None, problems: list[str], log: str) -> in
     print("statuses: " + ", ".join(f"{k}: {v:,}" for k, v in sorted(statuses.items())))
     print()
     print_stats(samples)
+    unexpected = Counter((s.kind, s.status, s.error[:80]) for s in samples if not s.expected)
+    if unexpected:
+        print("\nunexpected answers, most frequent first (kind, status, problem reason):")
+        for (kind, status, reason), n in unexpected.most_common(8):
+            print(f"  {n:>6,}  {kind} {status} {reason}")
     if window is not None:
         print(
             f"\noutage: closed at {window.closed:.2f} s, reopened at {window.reopened:.2f} s "
@@ -258,7 +266,9 @@ async def main_async(server: str, source: str, args: argparse.Namespace) -> int:
             f"PostgreSQL {version}; {len(fixtures.commitments)} demo commitments, "
             f"{len(fixtures.actions)} actions"
         )
-        app_server = Server(url, workers=args.workers)
+        # Each client is a machine of its own (X-Forwarded-For from the local proxy address),
+        # as 50 dashboards would be: the per-client limits count each one apart.
+        app_server = Server(url, workers=args.workers, env={"FORWARDED_ALLOW_IPS": "127.0.0.1"})
         await app_server.wait_ready()
         print(
             f"app: relance serve --workers {args.workers} on {app_server.base_url}; "

@@ -43,6 +43,7 @@ from typing import Any
 import asyncpg  # type: ignore[import-untyped,unused-ignore]
 import httpx
 
+from app.ops.logs import error_entries
 from bench.common import Server, percentile
 from bench.crud import LOAD_ACTIONS, LOAD_COMMITMENTS
 from bench.load import Run, prepare, server_url
@@ -296,10 +297,10 @@ def report(rows: Sequence[tuple[str, Phase, Phase, Counter[str]]], log: str) -> 
         )
         if abused.errors:
             print(f"  errors: {dict(abused.statuses)}")
-    errors = [line for line in log.splitlines() if '"level": "error"' in line]
+    errors = error_entries(log)
     print(f"\nserver error-level log lines: {len(errors)}")
-    for line in errors[:5]:
-        print(f"  {line[:200]}")
+    for entry in errors[:5]:
+        print(f"  {str(entry)[:200]}")
     return 1 if failed else 0
 
 

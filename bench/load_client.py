@@ -26,6 +26,14 @@ PATCH_ROWS = 100  # shared too: PATCHes race and some get 412
 INSTRUMENTS = ("grant", "loan", "equity", "guarantee")
 
 
+def problem_reason(problem: dict[str, Any]) -> str:
+    """The problem's reason, and its first error's pointer and detail when it has errors."""
+    errors = problem.get("errors") or []
+    first = errors[0] if errors and isinstance(errors[0], dict) else {}
+    where = first.get("pointer") or first.get("parameter") or ""
+    return f"{problem.get('reason')} {where} {first.get('detail', '')}".strip()
+
+
 @dataclass(frozen=True)
 class Fixtures:
     admin: str
@@ -60,7 +68,11 @@ class LoadClient:
         self.rng = random.Random(index)
         self.cursor: str | None = None
         self.count = 0
-        self.http = httpx.AsyncClient(base_url=run.base_url, timeout=CLIENT_TIMEOUT)
+        self.http = httpx.AsyncClient(
+            base_url=run.base_url,
+            timeout=CLIENT_TIMEOUT,
+            headers={"X-Forwarded-For": f"10.0.{index // 250}.{index % 250 + 1}"},
+        )
 
     async def call(
         self,
@@ -84,7 +96,7 @@ class LoadClient:
         reason, problem_503 = "", False
         if status >= 400:
             is_problem = response.headers.get("content-type") == "application/problem+json"
-            reason = str(response.json().get("reason")) if is_problem else response.text[:80]
+            reason = problem_reason(response.json()) if is_problem else response.text[:80]
             problem_503 = status == 503 and is_problem and "retry-after" in response.headers
         run.ledger.samples.append(
             Sample(kind, start, end, status, status in expected, reason, problem_503)
@@ -180,8 +192,16 @@ class LoadClient:
             current = await self.call("patch:get", "GET", url)
             if current is None or current.status_code != 200:
                 return
-            disbursed = int(Decimal(current.json()["disbursed_amount"]) * 100)
-            body = {"amount": money(disbursed + self.rng.randint(100, 100_000_000))}
+            read = current.json()
+            disbursed = int(Decimal(read["disbursed_amount"]) * 100)
+            amount = money(disbursed + self.rng.randint(100, 100_000_000))
+            # A new amount with the schedule it needs: all of it paid in the commitment's year
+            # (a demo commitment's schedule spreads it over several years).
+            line = {"year": read["year"], "amount": amount}
+            body: dict[str, Any] = {
+                "amount": amount,
+                "schedule": {"lines": [line], "reason": "load"},
+            }
             response = await self.call(
                 "patch",
                 "PATCH",

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import httpx
+from asyncpg.exceptions import DeadlockDetectedError
+from sqlalchemy.exc import DBAPIError
 
 from app.errors import (
     STATUSES,
@@ -10,6 +12,7 @@ from app.errors import (
     CursorExpired,
     ServiceBusy,
     ServiceUnavailable,
+    failure_cause,
     problems,
 )
 from tests.conftest import assert_problem, pointers
@@ -74,3 +77,16 @@ async def test_an_api_key_for_an_unknown_partner_is_422_naming_partner_id(
     problem = assert_problem(response, 422, "VALIDATION_ERROR")
     assert pointers(problem) == ["/partner_id"]
     assert "INSERT" not in response.text
+
+
+def test_a_503_log_line_names_the_drivers_error_and_its_sqlstate() -> None:
+    """`database service_unavailable: Error` told ops nothing: the driver's class and code."""
+
+    class Wrapper(Exception):  # as SQLAlchemy's asyncpg adapter wraps the driver's error
+        pass
+
+    orig = Wrapper("deadlock")
+    orig.__cause__ = DeadlockDetectedError("deadlock detected")
+    wrapped = DBAPIError("INSERT ...", {}, orig)
+    assert failure_cause(wrapped) == "DeadlockDetectedError 40P01"
+    assert failure_cause(TimeoutError()) == "TimeoutError"

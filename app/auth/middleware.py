@@ -27,7 +27,13 @@ from app.auth.dependencies import NO_KEY, RoleRequirement
 from app.auth.repository import ApiKeyRepository
 from app.auth.service import authenticate
 from app.common.principal import PRINCIPAL, principal_of
-from app.errors import DATABASE_FAILURES, Unauthorized, database_failure, render
+from app.errors import (
+    DATABASE_FAILURES,
+    Unauthorized,
+    database_failure,
+    failure_cause,
+    render,
+)
 
 logger = logging.getLogger("relance.auth")
 
@@ -68,7 +74,7 @@ class AuthenticationMiddleware:
                 error = database_failure(exc)
                 if error is None:
                     raise
-                logger.warning("database %s: %s", error.reason.lower(), type(exc).__name__)
+                logger.warning("database %s: %s", error.reason.lower(), failure_cause(exc))
                 await render(error)(scope, receive, send)
                 return
             state[PRINCIPAL] = principal

@@ -143,6 +143,16 @@ def database_error(exc: DBAPIError) -> AppError | None:
     return None
 
 
+def failure_cause(exc: BaseException) -> str:
+    """What the driver reported, for the log line of a 503: the driver's own exception class
+    and its SQLSTATE (`DeadlockDetectedError 40P01`), not SQLAlchemy's wrapper (`Error`)."""
+    if not isinstance(exc, DBAPIError):
+        return type(exc).__name__
+    cause = getattr(exc.orig, "__cause__", None) or exc.orig
+    code = sqlstate(exc)
+    return f"{type(cause).__name__} {code}" if code else type(cause).__name__
+
+
 DATABASE_FAILURES = (DBAPIError, PoolTimeout, OSError, TimeoutError)
 """What reaching the database may raise: the driver's errors (DBAPIError), the pool's timeout
 when every connection is in use, and connect failures (refused, timed out)."""

@@ -11,7 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app.errors.database import DATABASE_FAILURES, database_failure
+from app.errors.database import DATABASE_FAILURES, database_failure, failure_cause
 from app.errors.problem import MAX_LISTED_ERRORS, PROBLEM_JSON, ErrorItem, Problem
 from app.errors.statuses import status_of
 from app.errors.types import (
@@ -161,8 +161,7 @@ async def _database_handler(request: Request, exc: Exception) -> JSONResponse:
     if error is None:
         return await _unexpected_handler(request, exc)
     if isinstance(error, ServiceUnavailable):
-        cause = getattr(exc, "orig", None) or exc
-        logger.warning("database %s: %s", error.reason.lower(), type(cause).__name__)
+        logger.warning("database %s: %s", error.reason.lower(), failure_cause(exc))
     return render(error)
 
 

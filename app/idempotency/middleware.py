@@ -41,6 +41,7 @@ from app.errors import (
     InvalidParameter,
     ValidationFailed,
     database_failure,
+    failure_cause,
     render,
 )
 from app.idempotency.repository import IdempotencyRepository, Stored
@@ -142,7 +143,7 @@ class IdempotencyMiddleware:
             unavailable = database_failure(exc)
             if unavailable is None:
                 raise
-            logger.warning("database %s for %s: %s", unavailable.reason, HEADER, type(exc).__name__)
+            logger.warning("database %s for %s: %s", unavailable.reason, HEADER, failure_cause(exc))
             await render(unavailable)(scope, receive, send)
             return
         if stored is None:

@@ -66,6 +66,20 @@ class JsonFormatter(logging.Formatter):
         return orjson.dumps(entry, default=str).decode()
 
 
+def error_entries(text: str) -> list[dict[str, Any]]:
+    """The error and critical entries of a JSON log (one object per line, as JsonFormatter
+    writes them; other lines skipped): what the load runs count as server errors."""
+    entries = []
+    for line in text.splitlines():
+        try:
+            entry = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            continue
+        if isinstance(entry, dict) and entry.get("level") in ("error", "critical"):
+            entries.append(entry)
+    return entries
+
+
 class TextFormatter(logging.Formatter):
     """For a person at a terminal: time, level, logger, message, then the extra fields."""
 

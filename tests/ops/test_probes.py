@@ -11,7 +11,7 @@ from pydantic import SecretStr
 
 from app.config import Settings
 from app.main import UnsafeSettings, create_app
-from app.ops.logs import JsonFormatter
+from app.ops.logs import JsonFormatter, error_entries
 from tests.conftest import assert_problem
 from tests.factories import make_commitment
 
@@ -143,3 +143,15 @@ def test_database_url_accepts_both_schemes() -> None:
         assert (
             Settings(database_url=SecretStr(url)).sqlalchemy_url() == "postgresql+asyncpg://u@h/db"
         )
+
+
+def test_error_entries_finds_the_error_lines_the_formatter_writes() -> None:
+    """The load runs count server errors from the JSON log: whatever the encoder's spacing."""
+    records = [
+        logging.makeLogRecord({"name": "relance.errors", "levelno": logging.ERROR,
+                               "levelname": "ERROR", "msg": "unhandled error on GET /x"}),
+        logging.makeLogRecord({"name": "relance.access", "levelno": logging.INFO,
+                               "levelname": "INFO", "msg": "GET /x 500"}),
+    ]  # fmt: skip
+    text = "\n".join([*(JsonFormatter().format(r) for r in records), "not json", "[1]"])
+    assert [e["message"] for e in error_entries(text)] == ["unhandled error on GET /x"]
