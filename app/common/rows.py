@@ -5,7 +5,7 @@ them as the JSON its read model would: `RowJson(CommitmentRead)` knows the model
 the model's order, and how each is written (money with two decimals, UUIDs and dates as
 strings, UTC times with `Z`, `etag` from `id` and `version`), and encodes with orjson. Nothing
 is validated twice: the rows come from the database, whose constraints the model's rules
-mirror; tests hold the JSON equal to the model's own (`tests/test_row_json.py`).
+mirror; tests hold the JSON equal to the model's own (tests/commitments/test_row_json.py).
 """
 
 from __future__ import annotations

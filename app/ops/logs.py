@@ -4,6 +4,7 @@ Text, for a person, only when asked (`LOG_FORMAT=text`, or `auto` on a terminal)
 
 from __future__ import annotations
 
+import json
 import logging
 import logging.config
 import sys
@@ -63,7 +64,12 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         # orjson: one access line per request, so the encoder counts (NaN is written null).
-        return orjson.dumps(entry, default=str).decode()
+        # What it refuses (a lone surrogate in a string) the standard library writes escaped:
+        # a log line is never lost to its content.
+        try:
+            return orjson.dumps(entry, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
+        except (TypeError, orjson.JSONEncodeError):
+            return json.dumps(entry, default=str, separators=(",", ":"))
 
 
 def error_entries(text: str) -> list[dict[str, Any]]:

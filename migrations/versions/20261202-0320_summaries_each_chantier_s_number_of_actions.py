@@ -7,7 +7,8 @@ Create Date: 2026-12-02 03:20:00.000000
 A summary's lateness by chantier counted every action at each request (30 ms of a 47 ms
 `/v1/summary` at 50,000 actions). `chantier_action_counts` holds each chantier's number of
 actions, kept by statement triggers on `actions` in the writing transaction; the backfill
-counts the actions there are, with writers of actions held off meanwhile (SHARE lock).
+counts the actions there are (chantier_action_counts_rebuild, also there for a repair), with
+writers of actions held off meanwhile.
 Downgrade drops the triggers, their functions and the table.
 """
 
@@ -76,6 +77,19 @@ END
 $$;
 """,
     """
+CREATE FUNCTION public.chantier_action_counts_rebuild() RETURNS void
+LANGUAGE plpgsql AS $$
+-- Recount from the actions (a migration's backfill, or a repair by ops); writers of actions
+-- wait meanwhile (SHARE ROW EXCLUSIVE: reads go on, and two rebuilds take turns).
+BEGIN
+  LOCK TABLE actions IN SHARE ROW EXCLUSIVE MODE;
+  DELETE FROM chantier_action_counts;
+  INSERT INTO chantier_action_counts (chantier_id, actions)
+  SELECT chantier_id, count(*) FROM actions GROUP BY chantier_id;
+END
+$$;
+""",
+    """
 CREATE TRIGGER actions_count_insert AFTER INSERT ON public.actions
   REFERENCING NEW TABLE AS new_rows
   FOR EACH STATEMENT EXECUTE FUNCTION chantier_action_counts_on_insert();
@@ -113,13 +127,12 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("chantier_id", name=op.f("chantier_action_counts_pkey")),
     )
-    op.execute("LOCK TABLE actions IN SHARE MODE")  # no action written until the triggers are in
-    op.execute(
-        "INSERT INTO chantier_action_counts (chantier_id, actions)"
-        " SELECT chantier_id, count(*) FROM actions GROUP BY chantier_id"
-    )
+    # No action written from here to the commit: the triggers and the backfill see the same
+    # actions (SHARE ROW EXCLUSIVE, the lock CREATE TRIGGER needs, taken first).
+    op.execute("LOCK TABLE actions IN SHARE ROW EXCLUSIVE MODE")
     for statement in NEW:
         op.execute(statement)
+    op.execute("SELECT chantier_action_counts_rebuild()")
 
 
 def downgrade() -> None:
@@ -132,4 +145,5 @@ def downgrade() -> None:
     op.execute("DROP FUNCTION public.chantier_action_counts_on_update()")
     op.execute("DROP FUNCTION public.chantier_action_counts_on_delete()")
     op.execute("DROP FUNCTION public.chantier_action_counts_on_truncate()")
+    op.execute("DROP FUNCTION public.chantier_action_counts_rebuild()")
     op.drop_table("chantier_action_counts")

@@ -155,3 +155,15 @@ def test_error_entries_finds_the_error_lines_the_formatter_writes() -> None:
     ]  # fmt: skip
     text = "\n".join([*(JsonFormatter().format(r) for r in records), "not json", "[1]"])
     assert [e["message"] for e in error_entries(text)] == ["unhandled error on GET /x"]
+
+
+def test_a_log_line_is_never_lost_to_what_it_holds() -> None:
+    """orjson refuses a lone surrogate (and, by default, keys that are not strings): the line
+    is still written, as JSON a collector reads."""
+    record = logging.makeLogRecord(
+        {"name": "relance.access", "msg": "GET /x 200", "path": "/x\udcff", "counts": {1: 2}}
+    )
+    line = json.loads(JsonFormatter().format(record))
+    assert (line["path"], line["counts"]) == ("/x\udcff", {"1": 2})
+    plain = json.loads(JsonFormatter().format(logging.makeLogRecord({"msg": "m", "n": {3: 4}})))
+    assert plain["n"] == {"3": 4}

@@ -84,3 +84,20 @@ async def test_truncate_empties_the_counts(connection: AsyncConnection) -> None:
     await connection.execute(text("TRUNCATE actions CASCADE"))
     assert await connection.scalar(text("SELECT count(*) FROM chantier_action_counts")) == 0
     await _same(connection)
+
+
+async def test_rebuild_repairs_counts_that_drifted(connection: AsyncConnection) -> None:
+    await connection.execute(
+        text(
+            "INSERT INTO actions (code, chantier_id, title, version)"
+            " SELECT 'DRIFT-' || g || '-' || c.n, c.id, 't', 1"
+            " FROM generate_series(1, 4) AS g, (SELECT id, number AS n FROM chantiers LIMIT 2) AS c"
+        )
+    )
+    await connection.execute(text("UPDATE chantier_action_counts SET actions = actions + 999"))
+    await connection.execute(text("DELETE FROM chantier_action_counts WHERE ctid IN "
+                                  "(SELECT ctid FROM chantier_action_counts LIMIT 1)"))  # fmt: skip
+    kept, counted = await _counts(connection)
+    assert kept != counted
+    await connection.execute(text("SELECT chantier_action_counts_rebuild()"))
+    await _same(connection)

@@ -1,7 +1,10 @@
 -- How many actions each chantier has (chantier_action_counts), kept by statement triggers on
 -- actions: each statement adds its new rows and takes out its old ones, summed by chantier and
--- applied in chantier order (two statements touching the same chantiers lock them in one
--- order). A chantier's row stays at 0 when its last action goes; it goes with the chantier.
+-- applied in chantier order. A writer holds its chantiers' rows until it commits, as the
+-- roll-ups' writers hold theirs; two transactions moving actions across the same chantiers in
+-- opposite orders can deadlock, and the one PostgreSQL picks is answered 503 with Retry-After
+-- (40P01 is retryable). A chantier's row stays at 0 when its last action goes; it goes with the
+-- chantier.
 
 CREATE FUNCTION public.chantier_action_counts_on_insert() RETURNS trigger
 LANGUAGE plpgsql AS $$
@@ -47,6 +50,18 @@ LANGUAGE plpgsql AS $$
 BEGIN
   DELETE FROM chantier_action_counts;
   RETURN NULL;
+END
+$$;
+
+CREATE FUNCTION public.chantier_action_counts_rebuild() RETURNS void
+LANGUAGE plpgsql AS $$
+-- Recount from the actions (a migration's backfill, or a repair by ops); writers of actions
+-- wait meanwhile (SHARE ROW EXCLUSIVE: reads go on, and two rebuilds take turns).
+BEGIN
+  LOCK TABLE actions IN SHARE ROW EXCLUSIVE MODE;
+  DELETE FROM chantier_action_counts;
+  INSERT INTO chantier_action_counts (chantier_id, actions)
+  SELECT chantier_id, count(*) FROM actions GROUP BY chantier_id;
 END
 $$;
 
