@@ -326,7 +326,9 @@ async def bench(server: str, source: str, args: argparse.Namespace) -> int:
             raw_args = (pool, scenario.sql, scenario.args_for, scenario.expect_rows)
             if args.warmup > 0:
                 for target in (app_server, floor):
-                    await http_load(target.base_url, *load, args.warmup, args.concurrency, 1)
+                    await http_load(
+                        target.base_url, *load, args.warmup, args.concurrency, args.threads
+                    )
                 await raw_load(*raw_args, args.warmup, args.concurrency)
             row = Row(scenario, [], [], [])
             for _ in range(args.rounds):

@@ -28,6 +28,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from app.common.pagination import SortKey, encode_cursor, fingerprint
+from app.models.base import etag_of
 
 # CommitmentRead's fields, in its order; `etag` is made from id and version as the API does.
 FIELDS = (
@@ -57,7 +58,7 @@ def _default(value: object) -> str:
 def _item(row: Any) -> dict[str, Any]:
     item = dict(row)
     version = item.pop("version")
-    item["etag"] = f'"{row["id"].hex[:12]}-{version}"'
+    item["etag"] = etag_of(row["id"], version)
     return item
 
 

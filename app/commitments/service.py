@@ -60,15 +60,10 @@ class CommitmentService(ResourceService[Commitment, CommitmentRepository]):
             await self.schedules.revise(obj.id, schedule)
         await super().apply(obj, changes)
 
-    async def list(
-        self, params: ListParams, filters: CommitmentFilters
-    ) -> tuple[list[Commitment], str | None]:
-        return await self.repo.page(params, filters, self.repo.where(filters))
-
     async def list_rows(
         self, columns: Sequence[str], params: ListParams, filters: CommitmentFilters
     ) -> tuple[Sequence[Row[Any]], str | None]:
-        """The page `list` reads, as rows of these columns (app.common.rows)."""
+        """One page of the list, as rows of these columns (app.common.rows)."""
         return await self.repo.page_rows(columns, params, filters, self.repo.where(filters))
 
     def programme_of(self, obj: Commitment) -> uuid.UUID:

@@ -101,8 +101,9 @@ class Repository(Generic[M]):
     ) -> tuple[list[M], str | None]:
         """One page in the requested order, `where` being the SQL of `filters` (a dataclass);
         the cursor remembers the filters it was made for."""
-        stmt, fp = self._page(select(self.model).options(*self.load_options), params, filters)
-        rows = list((await self.session.scalars(stmt.where(*where))).all())
+        selected = select(self.model).where(*where).options(*self.load_options)
+        stmt, fp = self._page(selected, params, filters)
+        rows = list((await self.session.scalars(stmt)).all())
         return self._cut(rows, params, fp)
 
     async def page_rows(
@@ -114,8 +115,8 @@ class Repository(Generic[M]):
     ) -> tuple[list[Row[Any]], str | None]:
         """The same page as `page`, as plain rows of these columns (a read model's, see
         app.common.rows): no object is built for a page that is only written out."""
-        stmt, fp = self._page(self._select_columns(columns), params, filters)
-        rows = list((await self._core(stmt.where(*where))).all())
+        stmt, fp = self._page(self._select_columns(columns).where(*where), params, filters)
+        rows = list((await self._core(stmt)).all())
         return self._cut(rows, params, fp)
 
     async def get_row(self, id: uuid.UUID, columns: Sequence[str]) -> Row[Any] | None:
