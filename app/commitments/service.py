@@ -8,7 +8,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import Row
 
 from app.commitments.repository import CommitmentRepository
 from app.commitments.schemas import CommitmentFilters
@@ -62,7 +61,7 @@ class CommitmentService(ResourceService[Commitment, CommitmentRepository]):
 
     async def list_rows(
         self, columns: Sequence[str], params: ListParams, filters: CommitmentFilters
-    ) -> tuple[Sequence[Row[Any]], str | None]:
+    ) -> tuple[Sequence[Mapping[str, Any]], str | None]:
         """One page of the list, as rows of these columns (app.common.rows)."""
         return await self.repo.page_rows(columns, params, filters, self.repo.where(filters))
 

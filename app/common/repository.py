@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import operator
 import uuid
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
-from sqlalchemy import ColumnElement, Result, Row, Select, TextClause, any_, bindparam, select, text
+from sqlalchemy import ColumnElement, Select, TextClause, any_, bindparam, select, text
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.engine.interfaces import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.orm.interfaces import ORMOption
+from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.types import Uuid
+from sqlalchemy.util import LRUCache
 
+from app.common.driver import driver_engine, driver_fetch
 from app.common.pagination import (
     ListParams,
     decode_cursor,
@@ -50,6 +55,50 @@ def programme_column(model: type[Resource]) -> InstrumentedAttribute[uuid.UUID] 
         return Programme.id
     column: InstrumentedAttribute[uuid.UUID] | None = getattr(model, "programme_id", None)
     return column
+
+
+_COMPILED: LRUCache[Any, SQLCompiler | None] = LRUCache(500)
+"""Read statements compiled for the driver, by shape (SQLAlchemy's cache key: what the engine's
+own statement cache is keyed by): a list's filters and cursor change the values, not the
+statement, so each shape compiles once."""
+
+
+def _driver_statement(
+    stmt: Select[Any], params: Mapping[str, Any] | None, dialect: Dialect
+) -> tuple[str, list[Any]] | None:
+    """`stmt` as the SQL text and positional arguments asyncpg runs (`$1`…), compiled and
+    bound as the engine would (an `IN` over a list expanded to one parameter a value), or None
+    for what only the engine can run (tuple values)."""
+    key = stmt._generate_cache_key()
+    if key is None:
+        return None
+    if key.key in _COMPILED:
+        compiled = _COMPILED[key.key]
+    else:
+        compiled = stmt.compile(dialect=dialect, cache_key=key)
+        assert isinstance(compiled, SQLCompiler)
+        if not all(map(callable, compiled._bind_processors.values())):
+            compiled = None  # a tuple's values are processed one by one: left to the engine
+        _COMPILED[key.key] = compiled
+    if compiled is None:
+        return None
+    values = compiled.construct_params(
+        dict(params) if params else None,
+        extracted_parameters=key.bindparams,
+        _collected_params=key.params,
+    )
+    sql: str = compiled.string
+    names: Sequence[str] | None = compiled.positiontup
+    bound: Mapping[str, Any] = values
+    processors: Mapping[str, Any] = compiled._bind_processors
+    if compiled.post_compile_params or compiled.literal_execute_params:
+        expanded = compiled._process_parameters_for_postcompile(values)
+        sql, names, bound = expanded.statement, expanded.positiontup, expanded.parameters
+        processors = expanded.processors
+    if names is None:
+        return None
+    args = [processors[name](bound[name]) if name in processors else bound[name] for name in names]
+    return sql, args
 
 
 class Repository(Generic[M]):
@@ -112,32 +161,39 @@ class Repository(Generic[M]):
         params: ListParams,
         filters: DataclassInstance,
         where: Sequence[Condition],
-    ) -> tuple[list[Row[Any]], str | None]:
+    ) -> tuple[list[Mapping[str, Any]], str | None]:
         """The same page as `page`, as plain rows of these columns (a read model's, see
         app.common.rows): no object is built for a page that is only written out."""
         stmt, fp = self._page(self._select_columns(columns).where(*where), params, filters)
-        rows = list((await self._core(stmt)).all())
-        return self._cut(rows, params, fp)
+        rows = await self._rows(stmt)
+        return self._cut(rows, params, fp, operator.getitem)
 
-    async def get_row(self, id: uuid.UUID, columns: Sequence[str]) -> Row[Any] | None:
+    async def get_row(self, id: uuid.UUID, columns: Sequence[str]) -> Mapping[str, Any] | None:
         """One row's columns by id (a read model's, see app.common.rows), or None."""
         stmt = self._row_statements.get(tuple(columns))
         if stmt is None:  # built once per model and columns: only the id changes
             stmt = self._select_columns(columns).where(self.model.id == bindparam("row_id"))
             self._row_statements[tuple(columns)] = stmt
-        row: Row[Any] | None = (await self._core(stmt, {"row_id": id})).one_or_none()
-        return row
+        rows = await self._rows(stmt, {"row_id": id})
+        return rows[0] if rows else None
 
     def _select_columns(self, columns: Sequence[str]) -> Select[Any]:
         table = self.model.__table__
         return select(*(table.c[name] for name in columns))
 
-    async def _core(self, stmt: Select[Any], params: dict[str, Any] | None = None) -> Result[Any]:
-        """A Core statement on the session's connection (its transaction, if any): rows come
-        back without the ORM's execution layer, for the reads that want only rows."""
+    async def _rows(
+        self, stmt: Select[Any], params: dict[str, Any] | None = None
+    ) -> list[Mapping[str, Any]]:
+        """A read statement's rows, by column name, for the reads that want only rows: on the
+        driver when the session allows it (app.db.driver_fetch: a read of its own), otherwise
+        on the session's connection (its transaction), without the ORM's execution layer."""
+        engine = driver_engine(self.session)
+        if engine is not None:
+            driver = _driver_statement(stmt, params, engine.sync_engine.dialect)
+            if driver is not None:
+                return await driver_fetch(engine, *driver)
         connection = await self.session.connection()
-        result: Result[Any] = await connection.execute(stmt, params)
-        return result
+        return list((await connection.execute(stmt, params)).mappings().all())
 
     def _page(
         self, stmt: Select[Any], params: ListParams, filters: DataclassInstance
@@ -157,12 +213,14 @@ class Repository(Generic[M]):
         return stmt.order_by(*order).limit(params.limit + 1), fp
 
     @staticmethod
-    def _cut(rows: list[V], params: ListParams, fp: str) -> tuple[list[V], str | None]:
+    def _cut(
+        rows: list[V], params: ListParams, fp: str, value: Callable[[V, str], Any] = getattr
+    ) -> tuple[list[V], str | None]:
         if len(rows) <= params.limit:
             return rows, None
         rows = rows[: params.limit]
         last = rows[-1]
-        return rows, encode_cursor([getattr(last, key.field) for key in params.sort], fp)
+        return rows, encode_cursor([value(last, key.field) for key in params.sort], fp)
 
     async def add(self, obj: M) -> M:
         self.session.add(obj)

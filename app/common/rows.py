@@ -11,7 +11,7 @@ mirror; tests hold the JSON equal to the model's own (tests/commitments/test_row
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -61,23 +61,23 @@ class RowJson:
         self.columns = (*self.fields, "version")
 
     @staticmethod
-    def etag(row: Any) -> str:
-        return etag_of(row.id, row.version)
+    def etag(row: Mapping[str, Any]) -> str:
+        return etag_of(row["id"], row["version"])
 
-    def item(self, row: Any) -> dict[str, Any]:
-        """One row as the model's JSON object (before encoding), in the model's order."""
-        values = row._mapping
-        item = {name: values[name] for name in self._before}
-        item["etag"] = etag_of(values["id"], values["version"])
+    def item(self, row: Mapping[str, Any]) -> dict[str, Any]:
+        """One row (values by column name) as the model's JSON object (before encoding), in
+        the model's order."""
+        item = {name: row[name] for name in self._before}
+        item["etag"] = etag_of(row["id"], row["version"])
         for name in self._after:
-            item[name] = values[name]
+            item[name] = row[name]
         return item
 
-    def one(self, row: Any, headers: dict[str, str] | None = None) -> Response:
+    def one(self, row: Mapping[str, Any], headers: dict[str, str] | None = None) -> Response:
         body = orjson.dumps(self.item(row), default=_default, option=_OPTIONS)
         return Response(body, media_type=JSON_MEDIA_TYPE, headers=headers)
 
-    def page(self, rows: Sequence[Any], next_cursor: str | None) -> Response:
+    def page(self, rows: Sequence[Mapping[str, Any]], next_cursor: str | None) -> Response:
         """A `Page` of these rows, as `Page[model]` writes it."""
         document = {"items": [self.item(row) for row in rows], "next_cursor": next_cursor}
         body = orjson.dumps(document, default=_default, option=_OPTIONS)

@@ -8,7 +8,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel
-from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.common.http import check_if_match
@@ -90,7 +89,7 @@ class ResourceService(Generic[M, R]):
             raise self.missing(id)
         return obj
 
-    async def get_row(self, id: uuid.UUID, columns: Sequence[str]) -> Row[Any]:
+    async def get_row(self, id: uuid.UUID, columns: Sequence[str]) -> Mapping[str, Any]:
         """The row's columns (a read model's: app.common.rows), or 404, as `get`."""
         row = await self.repo.get_row(id, columns)
         if row is None:

@@ -1,10 +1,12 @@
 """Commitment reads answer rows written as JSON (app.common.rows): the same JSON, key for key
-and in the same order, as CommitmentRead and Page[CommitmentRead] make of the ORM objects."""
+and in the same order, as CommitmentRead and Page[CommitmentRead] make of the ORM objects; from
+SQLAlchemy's rows inside a transaction and from asyncpg's on the driver (app.common.driver)."""
 
 from __future__ import annotations
 
 import json
 import uuid
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -38,13 +40,31 @@ VARIETY: list[dict[str, Any]] = [
 ]
 
 
+@dataclass(frozen=True)
+class Reading:
+    client: httpx.AsyncClient
+    admin: dict[str, str]
+    sessionmaker: Session
+
+
+@pytest.fixture(params=["in a transaction", "on the driver"])
+def reading(request: pytest.FixtureRequest) -> Reading:
+    """The test app (its sessions inside the test's transaction: SQLAlchemy's path), or an app
+    that commits (reads open no transaction: the driver's path)."""
+    if request.param == "on the driver":
+        app = request.getfixturevalue("live_app")
+        live = request.getfixturevalue("live_client"), request.getfixturevalue("live_admin")
+        return Reading(*live, app.state.sessionmaker)
+    test = request.getfixturevalue("client"), request.getfixturevalue("admin")
+    return Reading(*test, request.getfixturevalue("sessionmaker"))
+
+
 def ordered(body: bytes) -> list[tuple[str, Any]]:
     return list(json.loads(body, object_pairs_hook=list))
 
 
-async def test_get_and_list_answer_the_read_model_json_in_its_order(
-    client: httpx.AsyncClient, admin: dict[str, str], sessionmaker: Session
-) -> None:
+async def test_get_and_list_answer_the_read_model_json_in_its_order(reading: Reading) -> None:
+    client, admin, sessionmaker = reading.client, reading.admin, reading.sessionmaker
     action = await make_action(client, admin)
     made = [await make_commitment(client, admin, action_id=action["id"], **v) for v in VARIETY]
     async with sessionmaker() as session:
@@ -74,9 +94,8 @@ async def test_get_and_list_answer_the_read_model_json_in_its_order(
         assert ordered(response.content) == ordered(page.model_dump_json().encode())
 
 
-async def test_not_modified_and_missing_answer_as_before(
-    client: httpx.AsyncClient, admin: dict[str, str]
-) -> None:
+async def test_not_modified_and_missing_answer_as_before(reading: Reading) -> None:
+    client, admin = reading.client, reading.admin
     commitment = await make_commitment(client, admin)
     path = f"/v1/commitments/{commitment['id']}"
     same = await client.get(path, headers={"If-None-Match": commitment["etag"]})

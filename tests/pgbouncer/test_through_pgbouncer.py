@@ -195,3 +195,34 @@ async def test_ready_through_pgbouncer(bouncer_client: httpx.AsyncClient) -> Non
     response = await bouncer_client.get("/readyz")
     assert response.status_code == 200, response.text
     assert response.json()["database"] == "ok"
+
+
+async def test_commitment_reads_on_the_driver_through_pgbouncer(
+    bouncer_app: FastAPI, bouncer_client: httpx.AsyncClient, bounced: Bounced
+) -> None:
+    """GET one and the list run on asyncpg directly (app.common.driver), each in its own
+    read-only transaction: concurrent reads over three server connections, filters expanded
+    and a cursor, never a statement prepared on one server connection and run on another."""
+    admin = await admin_of(bouncer_app)
+    action = await make_action(bouncer_client, admin, code=_code())
+    bdt = await partner_id(bouncer_client, "BDT")
+    made = []
+    for year in (2022, 2023, 2024, 2025, 2026):
+        body = {"action_id": action["id"], "partner_id": bdt, "year": year,
+                "amount": f"{year}.00", "instrument": "loan", "status": "committed"}  # fmt: skip
+        created = await bouncer_client.post("/v1/commitments", json=body, headers=admin)
+        assert created.status_code == 201, created.text
+        made.append(created.json())
+
+    ones = await asyncio.gather(
+        *(bouncer_client.get(f"/v1/commitments/{c['id']}") for c in made * 6)
+    )
+    assert [r.json() for r in ones] == made * 6
+    query = {"action_id": action["id"], "year": [2022, 2024, 2026], "limit": 2}
+    first = await bouncer_client.get("/v1/commitments", params=query)
+    cursor = first.json()["next_cursor"]
+    second = await bouncer_client.get("/v1/commitments", params=query | {"cursor": cursor})
+    listed = first.json()["items"] + second.json()["items"]
+    assert sorted(c["year"] for c in listed) == [2022, 2024, 2026]
+    assert second.json()["next_cursor"] is None
+    assert await server_connections(bounced) <= SERVER_CONNECTIONS

@@ -69,6 +69,33 @@ async def test_a_list_reads_the_replica_and_a_writers_token_reads_its_write(
     assert await listed(replica_client, codes) == {code}
 
 
+async def test_commitment_reads_on_the_driver_keep_their_routing(
+    replica_app: FastAPI, replica_client: httpx.AsyncClient, servers: Servers
+) -> None:
+    """The commitments' list and GET run on asyncpg directly (app.common.driver) and still
+    read where the routing says: the list on the replica (with a token the replica has not
+    replayed, on the primary), one commitment on the primary."""
+    admin = await admin_of(replica_app)
+    first = await make_commitment(replica_client, admin)
+    await wait_replayed(servers.primary, servers.replica)
+    await pause_replay(servers.replica)
+    body = {key: first[key] for key in ("action_id", "partner_id", "instrument", "status")}
+    second = await replica_client.post(
+        "/v1/commitments", json=body | {"year": 2025, "amount": "5.00"}, headers=admin
+    )
+    assert second.status_code == 201, second.text
+    query = {"action_id": first["action_id"]}
+
+    stale = await replica_client.get("/v1/commitments", params=query)
+    fresh = await replica_client.get(
+        "/v1/commitments", params=query, headers={READ_AFTER: second.headers[READ_AFTER]}
+    )
+    one = await replica_client.get(f"/v1/commitments/{second.json()['id']}")
+    assert [c["id"] for c in stale.json()["items"]] == [first["id"]]
+    assert {c["id"] for c in fresh.json()["items"]} == {first["id"], second.json()["id"]}
+    assert one.json() == second.json()
+
+
 async def test_one_resource_and_reads_inside_writes_stay_on_the_primary(
     replica_app: FastAPI, replica_client: httpx.AsyncClient, servers: Servers
 ) -> None:
