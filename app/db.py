@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from app.common.driver import READS
 from app.common.principal import principal_of
 from app.config import Settings
 
@@ -102,10 +103,12 @@ def create_read_sessionmaker(
 ) -> async_sessionmaker[AsyncSession]:
     """Sessions for GET and HEAD: autocommit, so a read costs no BEGIN and COMMIT round trips;
     behind PgBouncer (`autocommit=False`) in a transaction, which keeps a statement's prepare
-    and its execution on one server connection."""
-    if not autocommit:
-        return create_sessionmaker(engine)
-    return create_sessionmaker(engine.execution_options(isolation_level="AUTOCOMMIT"))
+    and its execution on one server connection. Marked as reads (`READS`): a plain row read
+    of theirs may run on the driver (app.common.driver)."""
+    options: dict[str, Any] = {READS: True}
+    if autocommit:
+        options["isolation_level"] = "AUTOCOMMIT"
+    return create_sessionmaker(engine.execution_options(**options))
 
 
 @dataclass(frozen=True)

@@ -236,6 +236,22 @@ async def live_admin(live_app: FastAPI) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
+@pytest.fixture
+def on_driver(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The statements reads ran on the driver (app.common.driver), in order: the real
+    `driver_fetch`, counted, so that a test can say which path its reads took."""
+    from app.common import driver, repository
+
+    statements: list[str] = []
+
+    async def counted(engine: AsyncEngine, sql: str, args: Sequence[Any]) -> list[Any]:
+        statements.append(sql)
+        return await driver.driver_fetch(engine, sql, args)
+
+    monkeypatch.setattr(repository, "driver_fetch", counted)
+    return statements
+
+
 def assert_problem(
     response: httpx.Response, status: int, reason: str | None = None
 ) -> dict[str, Any]:

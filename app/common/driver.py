@@ -8,21 +8,37 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import anyio
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.pool import PoolProxiedConnection
 from sqlalchemy.util import greenlet_spawn
 
+READS = "relance_reads"
+"""The execution option that marks an engine as the one of GET and HEAD sessions
+(app.db.create_read_sessionmaker): only their reads may leave the session for the driver."""
+
+_STATEMENT_EVENTS = (
+    "before_execute", "after_execute", "before_cursor_execute", "after_cursor_execute",
+)  # fmt: skip
+
 
 def driver_engine(session: AsyncSession) -> AsyncEngine | None:
     """The engine a read of `session` may run on the driver directly (`driver_fetch`): the
-    session's own, when the session holds no connection yet (a read opens no transaction of
-    its own: inside one, its statements stay on its connection) and nothing listens to the
-    engine's statements (tracing sees every statement, on SQLAlchemy's path); otherwise None."""
+    session's own, when it is a read session (GET, HEAD) that holds no connection yet (inside
+    a transaction, statements stay on its connection), and when nothing watches the engine's
+    statements (tracing, echo, statement events: they see every statement on SQLAlchemy's
+    path) or rewrites them (a schema translation map); otherwise None."""
     bind = session.bind
     if session.in_transaction() or not isinstance(bind, AsyncEngine):
         return None
-    if bind.sync_engine.dispatch.before_cursor_execute:
+    options = bind.get_execution_options()
+    if not options.get(READS) or options.get("schema_translate_map"):
+        return None
+    engine = bind.sync_engine
+    if engine.echo or any(getattr(engine.dispatch, name) for name in _STATEMENT_EVENTS):
+        return None
+    if engine.dialect.dispatch.handle_error:  # an engine's handle_error listens on its dialect
         return None
     return bind
 
@@ -32,9 +48,13 @@ async def driver_fetch(engine: AsyncEngine, sql: str, args: Sequence[Any]) -> li
     pool with asyncpg itself: no session, no execution context, no result objects, the same
     connections, timeouts and prepared-statement cache. On an autocommit engine the statement
     runs alone; otherwise (behind PgBouncer) in a read-only transaction, which keeps its
-    prepare and its execution on one server connection. A driver error is raised as SQLAlchemy
-    raises it (`DBAPIError`, a lost connection invalidated), so the error path is the same."""
-    raw = await engine.raw_connection()
+    prepare and its execution on one server connection.
+
+    A driver error is raised as SQLAlchemy raises it (`DBAPIError`; on a lost connection the
+    pool's connections replaced), so the error path is the same. A read that is cancelled or
+    fails with its transaction still open leaves with its connection: it is closed, never
+    handed to the next request in that state (as SQLAlchemy does)."""
+    raw = await _checkout(engine)
     try:
         driver = raw.driver_connection
         assert driver is not None
@@ -50,8 +70,27 @@ async def driver_fetch(engine: AsyncEngine, sql: str, args: Sequence[Any]) -> li
             if error is exc:
                 raise
             raise error from exc
+        except BaseException as exc:  # cancelled: the statement may still be running
+            with anyio.CancelScope(shield=True):
+                await greenlet_spawn(raw.invalidate, exc)
+            raise
     finally:
-        await greenlet_spawn(raw.close)  # back to the pool, which may close it: awaits
+        with anyio.CancelScope(shield=True):  # returned even when the request is cancelled
+            if raw.driver_connection is not None and raw.driver_connection.is_in_transaction():
+                await greenlet_spawn(raw.invalidate)  # a ROLLBACK that did not happen
+            await greenlet_spawn(raw.close)  # back to the pool, which may close it: awaits
+
+
+async def _checkout(engine: AsyncEngine) -> PoolProxiedConnection:
+    """A pooled connection, connect errors raised as `Engine.connect` raises them."""
+    dialect = engine.sync_engine.dialect
+    try:
+        return await engine.raw_connection()
+    except dialect.loaded_dbapi.Error as exc:
+        raise DBAPIError.instance(
+            None, None, exc, dialect.loaded_dbapi.Error,
+            connection_invalidated=dialect.is_disconnect(exc, None, None), dialect=dialect,
+        ) from exc  # fmt: skip
 
 
 async def _driver_error(

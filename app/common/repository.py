@@ -72,19 +72,21 @@ def _driver_statement(
     key = stmt._generate_cache_key()
     if key is None:
         return None
-    if key.key in _COMPILED:
-        compiled = _COMPILED[key.key]
+    shape = (dialect, key.key)
+    if shape in _COMPILED:
+        compiled = _COMPILED[shape]
     else:
         compiled = stmt.compile(dialect=dialect, cache_key=key)
         assert isinstance(compiled, SQLCompiler)
         if not all(map(callable, compiled._bind_processors.values())):
             compiled = None  # a tuple's values are processed one by one: left to the engine
-        _COMPILED[key.key] = compiled
+        _COMPILED[shape] = compiled
     if compiled is None:
         return None
     values = compiled.construct_params(
         dict(params) if params else None,
         extracted_parameters=key.bindparams,
+        escape_names=False,  # the names positiontup holds, as the engine asks for them
         _collected_params=key.params,
     )
     sql: str = compiled.string
@@ -94,7 +96,7 @@ def _driver_statement(
     if compiled.post_compile_params or compiled.literal_execute_params:
         expanded = compiled._process_parameters_for_postcompile(values)
         sql, names, bound = expanded.statement, expanded.positiontup, expanded.parameters
-        processors = expanded.processors
+        processors = {**processors, **expanded.processors}  # those of the expanded values
     if names is None:
         return None
     args = [processors[name](bound[name]) if name in processors else bound[name] for name in names]

@@ -41,12 +41,12 @@ def _is_money(field: Any) -> bool:
 
 class RowJson:
     """The JSON of `model` (a ResourceRead: id, created_at, updated_at, etag, then its own
-    fields) from rows carrying its fields by name, plus `version` in place of `etag`."""
+    fields) from rows of `columns`: the model's fields in its order, `version` in place of
+    `etag`."""
 
     def __init__(self, model: type[BaseModel]) -> None:
         self.model = model
         fields = model.model_fields
-        self.fields = tuple(name for name in fields if name != "etag")
         money = [name for name, field in fields.items() if _is_money(field)]
         unsupported = [
             name
@@ -55,22 +55,18 @@ class RowJson:
         ]
         if unsupported:  # a Decimal written some other way: this encoder would not know how
             raise TypeError(f"{model.__name__}: {unsupported} are Decimals but not Money")
-        names = list(fields)
-        cut = names.index("etag")
-        self._before, self._after = tuple(names[:cut]), tuple(names[cut + 1 :])
-        self.columns = (*self.fields, "version")
+        self._keys = tuple(fields)
+        self.columns = tuple("version" if name == "etag" else name for name in fields)
 
     @staticmethod
     def etag(row: Mapping[str, Any]) -> str:
         return etag_of(row["id"], row["version"])
 
     def item(self, row: Mapping[str, Any]) -> dict[str, Any]:
-        """One row (values by column name) as the model's JSON object (before encoding), in
-        the model's order."""
-        item = {name: row[name] for name in self._before}
-        item["etag"] = etag_of(row["id"], row["version"])
-        for name in self._after:
-            item[name] = row[name]
+        """One row of `columns` as the model's JSON object (before encoding), in the model's
+        order: its values zipped with the model's names, the version made into the ETag."""
+        item = dict(zip(self._keys, row.values(), strict=True))
+        item["etag"] = etag_of(item["id"], item["etag"])
         return item
 
     def one(self, row: Mapping[str, Any], headers: dict[str, str] | None = None) -> Response:

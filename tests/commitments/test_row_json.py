@@ -45,18 +45,24 @@ class Reading:
     client: httpx.AsyncClient
     admin: dict[str, str]
     sessionmaker: Session
+    on_driver: list[str]  # the statements run on the driver
+    driver: bool  # whether reads are expected there
+
+    def took_its_path(self) -> bool:
+        return bool(self.on_driver) == self.driver
 
 
 @pytest.fixture(params=["in a transaction", "on the driver"])
 def reading(request: pytest.FixtureRequest) -> Reading:
     """The test app (its sessions inside the test's transaction: SQLAlchemy's path), or an app
     that commits (reads open no transaction: the driver's path)."""
+    on_driver = request.getfixturevalue("on_driver")
     if request.param == "on the driver":
         app = request.getfixturevalue("live_app")
         live = request.getfixturevalue("live_client"), request.getfixturevalue("live_admin")
-        return Reading(*live, app.state.sessionmaker)
+        return Reading(*live, app.state.sessionmaker, on_driver, driver=True)
     test = request.getfixturevalue("client"), request.getfixturevalue("admin")
-    return Reading(*test, request.getfixturevalue("sessionmaker"))
+    return Reading(*test, request.getfixturevalue("sessionmaker"), on_driver, driver=False)
 
 
 def ordered(body: bytes) -> list[tuple[str, Any]]:
@@ -92,6 +98,7 @@ async def test_get_and_list_answer_the_read_model_json_in_its_order(reading: Rea
     ):
         page = Page[CommitmentRead].of([objects[i] for i in ids], next_cursor)
         assert ordered(response.content) == ordered(page.model_dump_json().encode())
+    assert reading.took_its_path()
 
 
 async def test_not_modified_and_missing_answer_as_before(reading: Reading) -> None:
@@ -107,6 +114,7 @@ async def test_not_modified_and_missing_answer_as_before(reading: Reading) -> No
     missing = await client.get(f"/v1/commitments/{uuid.uuid4()}")
     assert missing.status_code == 404
     assert missing.headers["content-type"] == "application/problem+json"
+    assert reading.took_its_path()
 
 
 def test_a_decimal_that_is_not_money_is_refused() -> None:
@@ -118,4 +126,6 @@ def test_a_decimal_that_is_not_money_is_refused() -> None:
 
     with pytest.raises(TypeError, match="rate"):
         RowJson(Rate)
-    assert RowJson(CommitmentRead).columns[-1] == "version"
+    columns = RowJson(CommitmentRead).columns
+    assert columns[:4] == ("id", "created_at", "updated_at", "version")  # etag's place
+    assert len(columns) == len(CommitmentRead.model_fields)

@@ -198,7 +198,10 @@ async def test_ready_through_pgbouncer(bouncer_client: httpx.AsyncClient) -> Non
 
 
 async def test_commitment_reads_on_the_driver_through_pgbouncer(
-    bouncer_app: FastAPI, bouncer_client: httpx.AsyncClient, bounced: Bounced
+    bouncer_app: FastAPI,
+    bouncer_client: httpx.AsyncClient,
+    bounced: Bounced,
+    on_driver: list[str],
 ) -> None:
     """GET one and the list run on asyncpg directly (app.common.driver), each in its own
     read-only transaction: concurrent reads over three server connections, filters expanded
@@ -226,3 +229,4 @@ async def test_commitment_reads_on_the_driver_through_pgbouncer(
     assert sorted(c["year"] for c in listed) == [2022, 2024, 2026]
     assert second.json()["next_cursor"] is None
     assert await server_connections(bounced) <= SERVER_CONNECTIONS
+    assert len(on_driver) == 30 + 2  # every read on the driver, each in its transaction

@@ -70,7 +70,10 @@ async def test_a_list_reads_the_replica_and_a_writers_token_reads_its_write(
 
 
 async def test_commitment_reads_on_the_driver_keep_their_routing(
-    replica_app: FastAPI, replica_client: httpx.AsyncClient, servers: Servers
+    replica_app: FastAPI,
+    replica_client: httpx.AsyncClient,
+    servers: Servers,
+    on_driver: list[str],
 ) -> None:
     """The commitments' list and GET run on asyncpg directly (app.common.driver) and still
     read where the routing says: the list on the replica (with a token the replica has not
@@ -94,6 +97,9 @@ async def test_commitment_reads_on_the_driver_keep_their_routing(
     assert [c["id"] for c in stale.json()["items"]] == [first["id"]]
     assert {c["id"] for c in fresh.json()["items"]} == {first["id"], second.json()["id"]}
     assert one.json() == second.json()
+    # on the driver: the list on the replica, the token's list (the replica checked it has not
+    # replayed the token, and the primary's fresh session then reads) and the GET on the primary
+    assert len(on_driver) == 3
 
 
 async def test_one_resource_and_reads_inside_writes_stay_on_the_primary(
