@@ -13,6 +13,7 @@ import functools
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -42,13 +43,10 @@ from app.commitments.router import ROWS
 from app.common.repository import _driver_statement
 from app.config import Settings
 from app.main import attach_database, create_app
+from devtools.scratch import plain
 from tests.conftest import asgi_client, assert_problem
 from tests.database import admin_url
 from tests.factories import make_commitment
-
-
-def _plain(url: str) -> str:
-    return url.replace("postgresql+asyncpg://", "postgresql://")
 
 
 @asynccontextmanager
@@ -69,13 +67,26 @@ async def own_app(settings: Settings, **changes: Any) -> AsyncIterator[FastAPI]:
 @asynccontextmanager
 async def locked_commitments(settings: Settings) -> AsyncIterator[None]:
     """The commitments table locked by another session: reads of it wait."""
-    locker = await asyncpg.connect(_plain(settings.sqlalchemy_url()))
+    locker = await asyncpg.connect(plain(settings.sqlalchemy_url()))
     try:
         async with locker.transaction():
             await locker.execute("LOCK TABLE commitments IN ACCESS EXCLUSIVE MODE")
             yield
     finally:
         await locker.close()
+
+
+@dataclass(frozen=True)
+class Stored:
+    commitment: dict[str, Any]
+    path: str
+
+
+@pytest.fixture
+async def stored(live_client: httpx.AsyncClient, live_admin: dict[str, str]) -> Stored:
+    """One committed commitment and its URL."""
+    commitment = await make_commitment(live_client, live_admin)
+    return Stored(commitment, f"/v1/commitments/{commitment['id']}")
 
 
 @pytest.mark.parametrize(
@@ -87,9 +98,9 @@ async def test_reads_run_on_the_driver_unless_statements_are_listened_to(
     live_client: httpx.AsyncClient,
     live_admin: dict[str, str],
     on_driver: list[str],
+    stored: Stored,
 ) -> None:
-    commitment = await make_commitment(live_client, live_admin)
-    path = f"/v1/commitments/{commitment['id']}"
+    commitment, path = stored.commitment, stored.path
     listed = {"action_id": commitment["action_id"]}
     seen: list[str] = []
 
@@ -124,9 +135,9 @@ async def test_a_read_past_the_statement_timeout_is_a_503_and_the_connection_ser
     live_client: httpx.AsyncClient,
     live_admin: dict[str, str],
     on_driver: list[str],
+    stored: Stored,
 ) -> None:
-    commitment = await make_commitment(live_client, live_admin)
-    path = f"/v1/commitments/{commitment['id']}"
+    commitment, path = stored.commitment, stored.path
     async with own_app(settings, db__statement_timeout_ms=300) as app, asgi_client(app) as client:
         assert (await client.get(path)).status_code == 200
         async with locked_commitments(settings):
@@ -148,16 +159,16 @@ async def test_connections_the_server_closed_are_replaced(
     live_client: httpx.AsyncClient,
     live_admin: dict[str, str],
     on_driver: list[str],
+    stored: Stored,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(db, "IDLE_BEFORE_PING_SECONDS", 3600.0)  # no ping saves the first read
-    commitment = await make_commitment(live_client, live_admin)
-    path = f"/v1/commitments/{commitment['id']}"
+    commitment, path = stored.commitment, stored.path
     engine = live_app.state.engine
     held = [await engine.raw_connection() for _ in range(3)]  # three connections in the pool
     for raw in held:
         await greenlet_spawn(raw.close)
-    admin = await asyncpg.connect(_plain(settings.sqlalchemy_url()))
+    admin = await asyncpg.connect(plain(settings.sqlalchemy_url()))
     try:
         killed = await admin.fetchval(
             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
@@ -182,12 +193,12 @@ async def test_a_refused_connection_is_a_503(
     live_client: httpx.AsyncClient,
     live_admin: dict[str, str],
     on_driver: list[str],
+    stored: Stored,
 ) -> None:
-    commitment = await make_commitment(live_client, live_admin)
-    path = f"/v1/commitments/{commitment['id']}"
+    commitment, path = stored.commitment, stored.path
     name = make_url(settings.sqlalchemy_url()).database
     server = await asyncio.to_thread(admin_url)  # another database: it may refuse ours
-    admin = await asyncpg.connect(_plain(server))
+    admin = await asyncpg.connect(plain(server))
     try:
         async with own_app(settings) as app, asgi_client(app) as client:  # no connection yet
             await admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
@@ -208,12 +219,12 @@ async def test_a_cancelled_read_in_a_transaction_leaves_no_connection_in_it(
     live_client: httpx.AsyncClient,
     live_admin: dict[str, str],
     on_driver: list[str],
+    stored: Stored,
 ) -> None:
     """Behind PgBouncer (DATABASE_PGBOUNCER) a read runs in its own transaction; a request
     cancelled while its statement waits must not put that connection, still in the
     transaction, back in the pool for the next request."""
-    commitment = await make_commitment(live_client, live_admin)
-    path = f"/v1/commitments/{commitment['id']}"
+    commitment, path = stored.commitment, stored.path
     async with own_app(settings, database_pgbouncer=True) as app, asgi_client(app) as client:
         async with locked_commitments(settings):
             with anyio.move_on_after(0.3) as scope:
