@@ -17,7 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.config import RateLimitSettings, Settings
 from app.main import attach_database, create_app
-from tests.conftest import assert_problem
+from tests.conftest import assert_problem, clear_of_a_window_edge
 
 ROOT = Path(__file__).resolve().parents[2]
 PARTNER = {"code": "ETAT", "name": "État", "kind": "state"}
@@ -88,6 +88,7 @@ async def test_failed_authentications_count_against_the_client_address(
     app = create_app(settings.model_copy(update={"rate_limit": rate}))
     attach_database(app, engine, sessionmaker)
     guesses = [{"Authorization": f"Bearer rk_00000000000{n}_guess"} for n in range(3)]
+    await clear_of_a_window_edge(60)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
         statuses = [(await client.get("/v1/chantiers", headers=h)).status_code for h in guesses]
