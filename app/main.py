@@ -41,6 +41,7 @@ from app.ops import tracing
 from app.ops.body_limit import BodySizeLimitMiddleware
 from app.ops.body_read import BodyReadMiddleware
 from app.ops.middleware import RequestContextMiddleware
+from app.ops.retry import TransactionRetryMiddleware
 from app.ops.router import router as ops_router
 from app.overview.router import router as overview_router
 from app.partners.router import EXTRA_SCHEMAS as PARTNER_SCHEMAS
@@ -230,11 +231,13 @@ def _add_pipeline(app: FastAPI, settings: Settings) -> None:
     route that needs a key, before the body is read) -> heavy requests in flight per client
     (429 beyond RATE_LIMIT__HEAVY_CONCURRENT) -> body read whole within a deadline (408)
     and JSON nested too deep refused (400) -> Idempotency-Key (an answer stored only
-    when the request's transaction committed) -> the route, in one transaction (app.db).
+    when the request's transaction committed) -> a write whose transaction lost a deadlock or
+    a serialization conflict runs again (app.ops.retry) -> the route, in one transaction (app.db).
     """
     redis_url = settings.redis_url.get_secret_value() if settings.redis_url else None
     limiter = RateLimiter(settings.rate_limit, redis_url)
     # add_middleware wraps what is there already: added innermost first.
+    app.add_middleware(TransactionRetryMiddleware)
     app.add_middleware(IdempotencyMiddleware)
     app.add_middleware(BodyReadMiddleware, timeout_seconds=settings.body_read_timeout_seconds)
     app.add_middleware(

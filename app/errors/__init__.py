@@ -5,12 +5,15 @@ import NotFound`."""
 
 from app.errors.database import (
     DATABASE_FAILURES,
+    TRANSACTION_CONFLICT,
+    TRANSACTION_CONFLICTS,
     busy,
     database_error,
     database_failure,
     failure_cause,
     integrity_error,
     sqlstate,
+    transaction_conflict,
     unavailable,
 )
 from app.errors.handlers import error_items, install_error_handlers, problem_response, render
@@ -43,6 +46,8 @@ __all__ = [
     "MAX_LISTED_ERRORS",
     "PROBLEM_JSON",
     "STATUSES",
+    "TRANSACTION_CONFLICT",
+    "TRANSACTION_CONFLICTS",
     "AppError",
     "BadRequest",
     "Conflict",
@@ -77,5 +82,6 @@ __all__ = [
     "render",
     "sqlstate",
     "status_of",
+    "transaction_conflict",
     "unavailable",
 ]

@@ -117,6 +117,21 @@ def integrity_error(exc: IntegrityError) -> AppError:
 _RETRYABLE_SQLSTATES = ("08", "57P", "53", "55000", "57014", "40001", "40P01")
 
 
+TRANSACTION_CONFLICTS = frozenset({"40P01", "40001"})
+"""Deadlock detected and serialization failure: PostgreSQL rolled the transaction back because
+of another one, and running it again is the cure its documentation gives (app.ops.retry)."""
+
+TRANSACTION_CONFLICT = "transaction_conflict"
+"""The request-state key (`scope["state"]`) the error handler sets to the SQLSTATE when a route's
+transaction failed with one of TRANSACTION_CONFLICTS: the answer may be replaced by a rerun."""
+
+
+def transaction_conflict(exc: BaseException) -> str | None:
+    """The SQLSTATE of `exc` when it is one of TRANSACTION_CONFLICTS, else None."""
+    code = sqlstate(exc) if isinstance(exc, DBAPIError) else ""
+    return code if code in TRANSACTION_CONFLICTS else None
+
+
 def unavailable(detail: str, retry_after: int = 5) -> ServiceUnavailable:
     return ServiceUnavailable(detail, headers={"Retry-After": str(retry_after)})
 

@@ -11,7 +11,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app.errors.database import DATABASE_FAILURES, database_failure, failure_cause
+from app.errors.database import (
+    DATABASE_FAILURES,
+    TRANSACTION_CONFLICT,
+    database_failure,
+    failure_cause,
+    transaction_conflict,
+)
 from app.errors.problem import MAX_LISTED_ERRORS, PROBLEM_JSON, ErrorItem, Problem
 from app.errors.statuses import status_of
 from app.errors.types import (
@@ -160,6 +166,9 @@ async def _database_handler(request: Request, exc: Exception) -> JSONResponse:
     error = database_failure(exc)
     if error is None:
         return await _unexpected_handler(request, exc)
+    conflict = transaction_conflict(exc)
+    if conflict is not None:  # the transaction may run again (app.ops.retry)
+        request.scope.setdefault("state", {})[TRANSACTION_CONFLICT] = conflict
     if isinstance(error, ServiceUnavailable):
         logger.warning("database %s: %s", error.reason.lower(), failure_cause(exc))
     return render(error)

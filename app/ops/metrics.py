@@ -31,6 +31,13 @@ LATENCY = Histogram(
     buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
 
+TRANSACTION_RETRIES = Counter(
+    "relance_transaction_retries_total",
+    "Write requests run again because PostgreSQL rolled their transaction back for a conflict "
+    "with another (40P01 deadlock, 40001 serialization failure), by SQLSTATE.",
+    ["sqlstate"],
+)
+
 
 class PoolCollector(Collector):
     """Reads the SQLAlchemy pool at scrape time."""
