@@ -52,7 +52,9 @@ async def test_a_post_chosen_as_deadlock_victim_runs_again_and_is_created_once(
             action,
             bdt,
         )
-        posted = asyncio.create_task(live_client.post("/v1/commitments", json=body, headers=headers))
+        posted = asyncio.create_task(
+            live_client.post("/v1/commitments", json=body, headers=headers)
+        )
         await wait_for_lock_waits(database_url)  # the POST's row is in, its roll-up cell waits
         # Closes the cycle: this insert waits for the POST's uncommitted reference until
         # PostgreSQL aborts the POST's transaction, then goes through; rolled back at once.
@@ -152,4 +154,5 @@ async def test_a_route_that_answers_without_reading_the_body_gets_it_on_the_reru
 
 
 def test_the_step_is_the_innermost_of_the_pipeline(app: FastAPI) -> None:
-    assert app.user_middleware[-1].cls is TransactionRetryMiddleware  # the last one added
+    innermost: Any = app.user_middleware[-1].cls  # the first one added
+    assert innermost is TransactionRetryMiddleware
