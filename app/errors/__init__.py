@@ -5,6 +5,7 @@ import NotFound`."""
 
 from app.errors.database import (
     DATABASE_FAILURES,
+    RERUN_METHODS,
     TRANSACTION_CONFLICT,
     TRANSACTION_CONFLICTS,
     busy,
@@ -45,6 +46,7 @@ __all__ = [
     "DATABASE_FAILURES",
     "MAX_LISTED_ERRORS",
     "PROBLEM_JSON",
+    "RERUN_METHODS",
     "STATUSES",
     "TRANSACTION_CONFLICT",
     "TRANSACTION_CONFLICTS",

@@ -126,6 +126,10 @@ TRANSACTION_CONFLICT = "transaction_conflict"
 transaction failed with one of TRANSACTION_CONFLICTS: the answer may be replaced by a rerun."""
 
 
+RERUN_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+"""The requests app.ops.retry runs again after a transaction conflict (reads never are)."""
+
+
 def transaction_conflict(exc: BaseException) -> str | None:
     """The SQLSTATE of `exc` when it is one of TRANSACTION_CONFLICTS, else None."""
     code = sqlstate(exc) if isinstance(exc, DBAPIError) else ""

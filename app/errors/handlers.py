@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.errors.database import (
     DATABASE_FAILURES,
+    RERUN_METHODS,
     TRANSACTION_CONFLICT,
     database_failure,
     failure_cause,
@@ -167,9 +168,9 @@ async def _database_handler(request: Request, exc: Exception) -> JSONResponse:
     if error is None:
         return await _unexpected_handler(request, exc)
     conflict = transaction_conflict(exc)
-    if conflict is not None:  # the transaction may run again (app.ops.retry)
+    if conflict is not None and request.method in RERUN_METHODS:  # app.ops.retry logs the rest
         request.scope.setdefault("state", {})[TRANSACTION_CONFLICT] = conflict
-    if isinstance(error, ServiceUnavailable):
+    elif isinstance(error, ServiceUnavailable):
         logger.warning("database %s: %s", error.reason.lower(), failure_cause(exc))
     return render(error)
 

@@ -13,7 +13,9 @@ The error handler marks the request (`TRANSACTION_CONFLICT` in request state) wh
 such a failure; this step then drops that answer, before a byte of it was sent, and calls the
 route again with the body it read the first time, up to `attempts` times in all, each after a
 short random pause that grows with the attempt (two victims of one cycle do not meet again at
-once). Only the last attempt's failure reaches the client: a 503 with Retry-After, as before.
+once; no rerun begins after `budget_seconds`). Only the last attempt's failure reaches the
+client: a 503 with Retry-After, as before, logged as a warning here; a conflict that was rerun
+is logged at info (it cost its request time, not an answer).
 Being innermost, the rate limit, the access log and the metrics count one request, and an
 Idempotency-Key's claim holds across the attempts and stores the answer of the one that
 committed. Reads never take part: they hold no locks that could close a cycle.
@@ -24,39 +26,43 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.errors import TRANSACTION_CONFLICT
+from app.errors import RERUN_METHODS, TRANSACTION_CONFLICT
 from app.ops.metrics import TRANSACTION_RETRIES
 
 logger = logging.getLogger("relance.retry")
 
-WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-
 
 class TransactionRetryMiddleware:
-    def __init__(self, app: ASGIApp, attempts: int = 4, pause_seconds: float = 0.02) -> None:
+    """`attempts` in all; no rerun begins once `budget_seconds` have passed since the first
+    attempt began, so that every attempt ends well within an Idempotency-Key's lease
+    (IDEMPOTENCY__LEASE_SECONDS, 120 s by default), after which a resent key takes over."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        attempts: int = 4,
+        pause_seconds: float = 0.02,
+        budget_seconds: float = 10.0,
+    ) -> None:
         self.app = app
         self.attempts = attempts
         self.pause_seconds = pause_seconds
+        self.budget_seconds = budget_seconds
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] not in WRITE_METHODS:
+        if scope["type"] != "http" or scope["method"] not in RERUN_METHODS:
             await self.app(scope, receive, send)
             return
         scope.setdefault("state", {})
-        read: list[Message] = []  # the body's messages, as the first attempt read them
-
-        async def first_read() -> Message:
-            message = await receive()
-            if message["type"] == "http.request":
-                read.append(message)
-            return message
-
+        body = _Body(receive)
+        started = time.monotonic()
         for attempt in range(1, self.attempts + 1):
-            reading = first_read if attempt == 1 else _replay(read, receive)
-            dropped = await self._attempt(scope, reading, send, last=attempt == self.attempts)
+            last = attempt == self.attempts or time.monotonic() - started > self.budget_seconds
+            dropped = await self._attempt(scope, body.reader(), send, last=last)
             if dropped is None:
                 return
             TRANSACTION_RETRIES.labels(sqlstate=dropped).inc()
@@ -77,9 +83,16 @@ class TransactionRetryMiddleware:
 
         async def answer(message: Message) -> None:
             nonlocal dropped
-            if message["type"] == "http.response.start" and not last:
+            if message["type"] == "http.response.start":
                 conflict = state.pop(TRANSACTION_CONFLICT, None)
-                dropped = None if conflict is None else str(conflict)
+                if conflict is not None and not last:
+                    dropped = str(conflict)
+                elif conflict is not None:
+                    logger.warning(
+                        "transaction rolled back for a conflict (%s) on its last attempt:"
+                        " answered 503",
+                        conflict,
+                    )
             if dropped is None:
                 await send(message)
 
@@ -88,13 +101,26 @@ class TransactionRetryMiddleware:
         return dropped
 
 
-def _replay(read: list[Message], receive: Receive) -> Receive:
-    """The body's messages again, then whatever the client sends next (its disconnect)."""
-    pending = list(read)
+class _Body:
+    """The request's body as read from the client, once: each attempt reads the messages some
+    attempt read before, then the client (and what it reads from there is kept too)."""
 
-    async def replay() -> Message:
-        if pending:
-            return pending.pop(0)
-        return await receive()
+    def __init__(self, receive: Receive) -> None:
+        self.receive = receive
+        self.read: list[Message] = []
 
-    return replay
+    def reader(self) -> Receive:
+        position = 0
+
+        async def read() -> Message:
+            nonlocal position
+            if position < len(self.read):
+                position += 1
+                return self.read[position - 1]
+            message = await self.receive()
+            if message["type"] == "http.request":
+                self.read.append(message)
+                position += 1
+            return message
+
+        return read

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from typing import Any
 
 import asyncpg
 import httpx
+import pytest
 from fastapi import FastAPI
 from prometheus_client import REGISTRY
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from app.errors import TRANSACTION_CONFLICT
 from app.ops.retry import TransactionRetryMiddleware
@@ -128,29 +130,42 @@ async def test_reads_and_answers_already_begun_are_never_run_again() -> None:
         assert (response.status_code, len(route.bodies)) == (503, 1), method
 
 
-async def test_a_route_that_answers_without_reading_the_body_gets_it_on_the_rerun() -> None:
-    seen: list[Message] = []
+async def test_a_body_first_read_by_a_rerun_is_kept_for_the_next() -> None:
+    seen: list[bytes] = []
     attempts = 0
 
     async def route(scope: Scope, receive: Receive, send: Send) -> None:
         nonlocal attempts
         attempts += 1
-        if attempts == 1:  # a conflict before the body was read
+        if attempts > 1:  # the first attempt conflicts before it reads the body
+            seen.append((await receive()).get("body", b""))
+        if attempts < 3:
             scope["state"][TRANSACTION_CONFLICT] = "40P01"
-            await send({"type": "http.response.start", "status": 503, "headers": []})
-            await send({"type": "http.response.body", "body": b""})
-            return
-        seen.append(await receive())
-        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.start", "status": 503 if attempts < 3 else 200})
         await send({"type": "http.response.body", "body": b""})
 
-    app: Any = TransactionRetryMiddleware(route, attempts=2, pause_seconds=0.001)
+    app: Any = TransactionRetryMiddleware(route, attempts=3, pause_seconds=0.001)
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://test"
     ) as client:
-        response = await client.post("/", content=b"payload")
+        response = await asyncio.wait_for(client.post("/", content=b"payload"), 10)
     assert response.status_code == 200
-    assert [m.get("body") for m in seen] == [b"payload"]
+    assert seen == [b"payload", b"payload"]
+
+
+async def test_no_rerun_begins_past_the_time_budget(caplog: pytest.LogCaptureFixture) -> None:
+    route = Route(conflicts=5)
+    app = TransactionRetryMiddleware(route, attempts=4, pause_seconds=0.001, budget_seconds=0)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        with caplog.at_level(logging.INFO, logger="relance.retry"):
+            response = await client.post("/", content=b"{}")
+    # No time to spare: the first attempt is the last one, and its conflict is answered.
+    assert (response.status_code, len(route.bodies)) == (503, 1)
+    warned = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert [r.getMessage() for r in warned] == [
+        "transaction rolled back for a conflict (40001) on its last attempt: answered 503"
+    ]
 
 
 def test_the_step_is_the_innermost_of_the_pipeline(app: FastAPI) -> None:
