@@ -13,7 +13,9 @@ writes one index entry as before, and a monthly row's one fewer. At 1M commitmen
 15, psql, median of 10, two rounds alternated, before → after): the year axis 3.02/3.24 →
 2.58/2.75 ms, by chantier 3.76/4.16 → 3.62/3.53 ms, by programme and partner 4.26/4.72 →
 4.15/4.13 ms; the month axis under a year filter, which reads few yearly rows, unchanged
-(7.36/8.00 → 8.14/7.60 ms, noise).
+(7.36/8.00 → 8.14/7.60 ms, noise). After 20,000 payments rolled back (pages no longer
+all-visible, no VACUUM): the year axis 3.42/3.26 → 2.85/2.83 ms, by chantier 4.33/4.25 →
+3.70/3.89 ms, the month axis 8.31/8.00 → 7.49/8.17 ms.
 Downgrade puts the former index back.
 """
 
