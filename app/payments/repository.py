@@ -17,10 +17,10 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.types import Text, Uuid
 
 from app.common.repository import Condition, Repository, conditions, when
-from app.errors import sqlstate
+from app.errors import transaction_conflict
 from app.models import Commitment, Payment
 from app.payments.schemas import PaymentFilters
-from app.sync.repository import DEADLOCK, DEADLOCK_ATTEMPTS, PARTNER_LOCK
+from app.sync.repository import DEADLOCK_ATTEMPTS, PARTNER_LOCK
 
 
 @dataclass(frozen=True)
@@ -216,7 +216,7 @@ class PaymentRepository(Repository[Payment]):
                     created, updated = (await self.session.execute(UPSERT, params)).one()
                 return int(created), int(updated)
             except DBAPIError as exc:
-                if sqlstate(exc) != DEADLOCK or attempt == DEADLOCK_ATTEMPTS:
+                if transaction_conflict(exc) is None or attempt == DEADLOCK_ATTEMPTS:
                     raise
                 await asyncio.sleep(random.uniform(0.01, 0.05) * attempt)  # noqa: S311
         raise AssertionError("unreachable")

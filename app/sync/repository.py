@@ -15,7 +15,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.types import Text, Uuid
 
 from app.common.repository import Repository
-from app.errors import sqlstate
+from app.errors import transaction_conflict
 from app.models import Commitment
 
 
@@ -114,9 +114,9 @@ WHERE c.partner_id = CAST(:partner_id AS uuid)
 # locks its roll-up rows in order, but two concurrent upserts can still meet in opposite order
 # across the two (seen under load: 14 deadlocks in 60 s at 50 clients). Upserts of one partner
 # are therefore serialised; against other writers (a PATCH moving a commitment between cells)
-# a deadlock stays possible, and the statement reruns when PostgreSQL makes it the victim.
+# a deadlock stays possible, and the statement reruns from a savepoint when PostgreSQL makes it
+# the victim (a rerun of the statement alone, cheaper than app.ops.retry's of the request).
 PARTNER_LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended(:name, 0))")
-DEADLOCK = "40P01"
 DEADLOCK_ATTEMPTS = 5
 
 
@@ -166,7 +166,7 @@ class SyncRepository(Repository[Commitment]):
                     created, updated = (await self.session.execute(UPSERT, params)).one()
                 return int(created), int(updated)
             except DBAPIError as exc:
-                if sqlstate(exc) != DEADLOCK or attempt == DEADLOCK_ATTEMPTS:
+                if transaction_conflict(exc) is None or attempt == DEADLOCK_ATTEMPTS:
                     raise
                 await asyncio.sleep(random.uniform(0.01, 0.05) * attempt)  # noqa: S311
         raise AssertionError("unreachable")
