@@ -36,8 +36,14 @@ LANGUAGE plpgsql AS $$
 -- delta is added to the row as it stands once locked, never recomputed from a snapshot, so
 -- two concurrent payments both count. A total crossing a bound is refused with the name of
 -- the bound crossed (app/errors/database.py maps it to /amount).
+--
+-- The statements that read commitments run through EXECUTE, planned for each statement's own
+-- transition table: PostgreSQL keeps a static statement's plan from the session's first
+-- statement, and one planned for a batch of 10,000 payments (hashing commitments) would scan
+-- every commitment for each later one-row payment on the same pooled connection.
 DECLARE
   moved numeric := 0;
+  early bigint := 0;  -- payments dated before their commitment's year
 BEGIN
   IF current_setting('relance.reconciling', true) = 'on' THEN
     RETURN NULL;  -- recorded for a total the commitment's writer set: already counted
@@ -57,19 +63,19 @@ BEGIN
     IF TG_OP = 'INSERT' THEN
       SELECT coalesce(sum(CASE n.kind WHEN 'reversal' THEN -n.amount ELSE n.amount END), 0)
       INTO moved FROM new_rows n;
-      UPDATE commitments c
+      EXECUTE $q$UPDATE commitments c
       SET disbursed_amount = c.disbursed_amount + d.delta, version = c.version + 1,
           updated_at = now()
       FROM (SELECT n.commitment_id,
                    sum(CASE n.kind WHEN 'reversal' THEN -n.amount ELSE n.amount END) AS delta
             FROM new_rows n GROUP BY n.commitment_id) AS d
-      WHERE c.id = d.commitment_id AND d.delta <> 0;
+      WHERE c.id = d.commitment_id AND d.delta <> 0$q$;
     ELSIF TG_OP = 'UPDATE' THEN
       SELECT coalesce(sum(CASE n.kind WHEN 'reversal' THEN -n.amount ELSE n.amount END), 0)
              - (SELECT coalesce(sum(CASE o.kind WHEN 'reversal' THEN -o.amount
                                                 ELSE o.amount END), 0) FROM old_rows o)
       INTO moved FROM new_rows n;
-      UPDATE commitments c
+      EXECUTE $q$UPDATE commitments c
       SET disbursed_amount = c.disbursed_amount + d.delta, version = c.version + 1,
           updated_at = now()
       FROM (SELECT commitment_id, sum(delta) AS delta
@@ -81,17 +87,17 @@ BEGIN
                          CASE o.kind WHEN 'reversal' THEN o.amount ELSE -o.amount END
                   FROM old_rows o) AS both_sides
             GROUP BY commitment_id) AS d
-      WHERE c.id = d.commitment_id AND d.delta <> 0;
+      WHERE c.id = d.commitment_id AND d.delta <> 0$q$;
     ELSE
       SELECT coalesce(sum(CASE o.kind WHEN 'reversal' THEN o.amount ELSE -o.amount END), 0)
       INTO moved FROM old_rows o;
-      UPDATE commitments c
+      EXECUTE $q$UPDATE commitments c
       SET disbursed_amount = c.disbursed_amount + d.delta, version = c.version + 1,
           updated_at = now()
       FROM (SELECT o.commitment_id,
                    sum(CASE o.kind WHEN 'reversal' THEN o.amount ELSE -o.amount END) AS delta
             FROM old_rows o GROUP BY o.commitment_id) AS d
-      WHERE c.id = d.commitment_id AND d.delta <> 0;
+      WHERE c.id = d.commitment_id AND d.delta <> 0$q$;
     END IF;
     PERFORM set_config('relance.reconciling', '', true);
   EXCEPTION WHEN check_violation THEN
@@ -108,15 +114,16 @@ BEGIN
   -- so a concurrent move of its year has committed (and is seen) or waits for this transaction.
   -- An update may move no total (a new date only): it locks its commitments FOR SHARE.
   IF TG_OP = 'INSERT' THEN
-    PERFORM FROM new_rows n JOIN commitments c ON c.id = n.commitment_id
-    WHERE n.paid_on < make_date(c.year, 1, 1);
+    EXECUTE $q$SELECT count(*) FROM new_rows n JOIN commitments c ON c.id = n.commitment_id
+               WHERE n.paid_on < make_date(c.year, 1, 1)$q$ INTO early;
   ELSIF TG_OP = 'UPDATE' THEN
-    PERFORM FROM new_rows n JOIN commitments c ON c.id = n.commitment_id
-    WHERE n.paid_on < make_date(c.year, 1, 1)
-    FOR SHARE OF c;
+    EXECUTE $q$SELECT count(*) FROM (SELECT FROM new_rows n JOIN commitments c
+                                     ON c.id = n.commitment_id
+                                     WHERE n.paid_on < make_date(c.year, 1, 1)
+                                     FOR SHARE OF c) AS locked$q$ INTO early;
   END IF;
   IF TG_OP <> 'DELETE' THEN
-    IF FOUND THEN
+    IF early > 0 THEN
       RAISE EXCEPTION 'a payment is dated before its commitment''s year'
         USING ERRCODE = 'check_violation', TABLE = 'payments',
               CONSTRAINT = 'payments_paid_on_in_commitment_years_check';
