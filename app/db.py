@@ -66,7 +66,13 @@ def create_engine(
     (a statement prepared on one server connection does not exist on the next one), each
     statement gets a name of its own (numbered names collide between the clients of one
     server connection), and statement_timeout is not sent at startup (PgBouncer 1.18 refuses
-    the connection; set it on the role)."""
+    the connection; set it on the role).
+
+    JIT compilation is off for the service's sessions (sent at startup, or set on the role
+    behind PgBouncer). PostgreSQL keeps a trigger statement's plan, with the cost estimated for
+    the session's first transition table; after a batch of 10,000 rows that cost is above
+    `jit_above_cost`, and every later one-row write on the connection compiled the roll-up
+    upsert again (README, "How the aggregates stay fast and exact")."""
     db = settings.db
     server_settings = {"application_name": "relance-api"}
     connect_args: dict[str, Any] = {
@@ -81,8 +87,10 @@ def create_engine(
             "prepared_statement_cache_size": 0,
             "prepared_statement_name_func": _statement_name,
         }
-    elif db.statement_timeout_ms:
-        server_settings["statement_timeout"] = str(db.statement_timeout_ms)
+    else:
+        server_settings["jit"] = "off"
+        if db.statement_timeout_ms:
+            server_settings["statement_timeout"] = str(db.statement_timeout_ms)
     engine = create_async_engine(
         url or settings.sqlalchemy_url(),
         pool_size=db.pool_size,
