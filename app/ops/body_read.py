@@ -22,24 +22,30 @@ MAX_JSON_DEPTH = 32
 """Arrays and objects one JSON body may nest (a batch needs 3)."""
 
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+_NOT_QUOTES_OR_BRACKETS = bytes(b for b in range(256) if b not in b'"[]{}')
 _STEPS = bytes.maketrans(b"[]{}", b"\x01\xff\x01\xff")  # +1 and -1 as signed bytes
 
 
 def json_depth_exceeds(body: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
     """Whether `body` (JSON) nests more than `limit` arrays and objects, with C-speed steps only
-    (some 30 ms a megabyte; a 10,000-item batch is 2 MB).
+    (about 1 ms for a 10,000-item batch of 1.4 MB).
 
-    Escapes are dropped (`\\\\` then `\\"`, as a parser reads them, left to right), then what is
-    inside strings (between the remaining quotes), then every byte but brackets; the deepest
-    nesting is the highest running sum of +1 (opening) and -1 (closing). Malformed JSON may be
-    counted wrong: the parser refuses it anyway.
+    Escapes are dropped (`\\\\` then `\\"`, as a parser reads them, left to right), then every
+    byte but quotes and brackets. A string without brackets is then two adjacent quotes, and
+    removing every `""` (left to right, each string's opening quote first) leaves only the
+    brackets outside strings: the common case, without a Python object per string. A string
+    holding a bracket leaves quotes behind; only then is what lies between quotes cut out, piece
+    by piece. The deepest nesting is the highest running sum of +1 (opening) and -1 (closing).
+    Malformed JSON may be counted wrong: the parser refuses it anyway.
     """
     if body.count(b"[") + body.count(b"{") <= limit:
         return False
     if b"\\" in body:
         body = body.replace(b"\\\\", b"").replace(b'\\"', b"")
-    outside_strings = b"".join(body.split(b'"')[::2])
-    steps = array("b", outside_strings.translate(_STEPS, _NOT_BRACKETS))
+    brackets = body.translate(None, _NOT_QUOTES_OR_BRACKETS).replace(b'""', b"")
+    if b'"' in brackets:  # some string holds a bracket
+        brackets = b"".join(body.split(b'"')[::2]).translate(None, _NOT_BRACKETS)
+    steps = array("b", brackets.translate(_STEPS))
     return max(accumulate(steps), default=0) > limit
 
 

@@ -59,17 +59,32 @@ _COLUMNS = ("commitment_id", "paid_on", "amount", "kind", "label")
 
 # One statement for the whole batch, as the commitments' upsert (app/sync/repository.py): an
 # identical row is a no-op (no version, no change-feed entry); the payments' triggers then move
-# every commitment's total with one UPDATE. The interpolated names are the constants above.
+# every commitment's total with one UPDATE. The rows already stored as sent are left out before
+# the INSERT, by one probe of the (partner_id, external_ref) index each (OFFSET 0 keeps it a
+# probe: as an anti-join, PostgreSQL may hash every payment the partner has). ON CONFLICT DO
+# UPDATE locks every row it meets, even one its WHERE then leaves alone (a lock written to the
+# row and to the WAL), and a partner's nightly batch is mostly the rows it sent the night
+# before. Left out unlocked, such a row may change under another writer before the commit: the
+# batch then ran first, which READ COMMITTED allows (the partner's batches queue on
+# lock_partner). The interpolated names are the constants above.
+_SENT = ", ".join(f"s.{c}" for c in _COLUMNS)
 UPSERT = text(
     f"""
-WITH written AS (
-INSERT INTO payments AS p (partner_id, external_ref, {", ".join(_COLUMNS)}, version)
-SELECT CAST(:partner_id AS uuid), r.*, 1
-FROM unnest(
+WITH sent AS (
+SELECT * FROM unnest(
     CAST(:external_ref AS text[]), CAST(:commitment_id AS uuid[]), CAST(:paid_on AS date[]),
     CAST(CAST(:amount AS text[]) AS numeric[]), CAST(:kind AS text[]), CAST(:label AS text[])
 ) AS r(external_ref, {", ".join(_COLUMNS)})
-ORDER BY r.external_ref COLLATE "C"  -- one lock order for every batch (bytewise: cheap)
+), written AS (
+INSERT INTO payments AS p (partner_id, external_ref, {", ".join(_COLUMNS)}, version)
+SELECT CAST(:partner_id AS uuid), s.external_ref, {_SENT}, 1
+FROM sent s
+WHERE NOT EXISTS (
+    SELECT FROM payments stored
+    WHERE stored.partner_id = CAST(:partner_id AS uuid) AND stored.external_ref = s.external_ref
+      AND ({", ".join(f"stored.{c}" for c in _COLUMNS)}) IS NOT DISTINCT FROM ({_SENT})
+    OFFSET 0)  -- a probe per row: never a hash of every payment of the partner
+ORDER BY s.external_ref COLLATE "C"  -- one lock order for every batch (bytewise: cheap)
 ON CONFLICT (partner_id, external_ref) DO UPDATE
 SET {", ".join(f"{c} = EXCLUDED.{c}" for c in _COLUMNS)}, version = p.version + 1,
     updated_at = now()

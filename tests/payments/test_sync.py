@@ -245,3 +245,29 @@ async def test_batch_logs_one_entry_per_moved_commitment_as_its_get_and_none_whe
     again = await client.put(url, json={"items": items}, headers=admin)
     assert again.json() == {"created": 0, "updated": 0, "unchanged": 9}
     assert (await connection.execute(log)).all()[len(before) + len(logged) :] == []
+
+
+async def test_a_batch_sent_again_leaves_its_unchanged_rows_unlocked(
+    app: FastAPI, client: httpx.AsyncClient, admin: dict[str, str], connection: AsyncConnection
+) -> None:
+    """ON CONFLICT DO UPDATE locks every row it meets (the locker's id in the row's xmax, a
+    lock record in the WAL) even when its WHERE then leaves the row alone: the rows a batch
+    sends as they are stored are left out before the upsert, and only the changed one is
+    touched. The counts, versions and totals are those of an upsert of every row."""
+    made = await _commitments(app, client, admin, "C-1", "C-2")
+    bdt = await partner_id(client, "BDT")
+    url = app.url_path_for("put_payments", partner_id=bdt)
+    items = [_item(f"P-{n}", f"C-{n % 2 + 1}") for n in range(6)]
+    assert (await client.put(url, json={"items": items}, headers=admin)).status_code == 200
+    rows = text("SELECT external_ref, xmax::text <> '0', version FROM payments ORDER BY 1")
+    assert {(ref, touched) for ref, touched, _ in (await connection.execute(rows)).all()} == {
+        (f"P-{n}", False) for n in range(6)
+    }
+    items[2] = items[2] | {"amount": "12.50"}
+    again = await client.put(url, json={"items": items}, headers=admin)
+    assert again.json() == {"created": 0, "updated": 1, "unchanged": 5}, again.text
+    assert (await connection.execute(rows)).all() == [
+        (f"P-{n}", n == 2, 2 if n == 2 else 1) for n in range(6)
+    ]
+    one = (await client.get(f"/v1/commitments/{made['C-1']['id']}")).json()
+    assert one["disbursed_amount"] == "32.50"  # P-0, P-2 (12.50), P-4

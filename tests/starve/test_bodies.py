@@ -3,7 +3,10 @@ and an unexpected error is one 500 problem with its request id, logged once."""
 
 from __future__ import annotations
 
+import json
 import logging
+import random
+from typing import Any
 
 import httpx
 import pytest
@@ -83,3 +86,34 @@ async def test_an_unexpected_error_is_one_500_problem_with_its_request_id(
 def test_depth_follows_escapes_as_a_parser_reads_them() -> None:
     assert not json_depth_exceeds(b'["\\\\\\"' + b"{" * 40 + b'"]', 32)  # \\ then \" : one string
     assert json_depth_exceeds(b'["\\\\"' + b"," + b"[" * 40 + b"]" * 40 + b"]", 32)
+
+
+def _random_json(rng: random.Random, depth: int) -> Any:
+    """A JSON value nesting up to `depth`; its strings hold brackets, quotes and backslashes."""
+    if depth == 0 or rng.random() < 0.2:
+        return "".join(rng.choice('ab[]{}"\\ é,:') for _ in range(rng.randrange(6)))
+    children = [_random_json(rng, depth - 1) for _ in range(rng.randrange(1, 4))]
+    if rng.random() < 0.5:
+        return children
+    return {f"k{n}{rng.choice('[]{}')}": child for n, child in enumerate(children)}
+
+
+def _depth(value: Any) -> int:
+    if isinstance(value, list):
+        return 1 + max((_depth(v) for v in value), default=0)
+    if isinstance(value, dict):
+        return 1 + max((_depth(v) for v in value.values()), default=0)
+    return 0
+
+
+def test_depth_agrees_with_the_parser_on_random_bodies() -> None:
+    rng = random.Random(20261203)
+    seen_bracket_strings = 0
+    for _ in range(500):
+        value = _random_json(rng, rng.randrange(1, 12))
+        body = json.dumps(value, ensure_ascii=rng.random() < 0.5).encode()
+        depth = _depth(value)
+        seen_bracket_strings += '"[' in body.decode() or ']"' in body.decode()
+        for limit in range(max(depth - 2, 0), depth + 2):
+            assert json_depth_exceeds(body, limit) is (depth > limit), (body, limit)
+    assert seen_bracket_strings > 100  # the slow path (a string holding a bracket) was taken
