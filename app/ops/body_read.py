@@ -28,7 +28,7 @@ _STEPS = bytes.maketrans(b"[]{}", b"\x01\xff\x01\xff")  # +1 and -1 as signed by
 
 def json_depth_exceeds(body: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
     """Whether `body` (JSON) nests more than `limit` arrays and objects, with C-speed steps only
-    (about 1 ms for a 10,000-item batch of 1.4 MB).
+    (some 2.5 ms for a 10,000-item batch of 1.4 MB).
 
     Escapes are dropped (`\\\\` then `\\"`, as a parser reads them, left to right), then every
     byte but quotes and brackets. A string without brackets is then two adjacent quotes, and

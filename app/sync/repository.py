@@ -66,17 +66,20 @@ _OURS = ", ".join(f"c.{c}" for c in _COLUMNS)
 _THEIRS = ", ".join(f"EXCLUDED.{c}" for c in _COLUMNS)
 
 # unnest() turns the column arrays into rows, so 10,000 commitments are one statement and one round
-# trip. The WHERE makes an identical row a no-op: no new version, no change-feed entry.
+# trip. The WHERE makes an identical row a no-op: no new version, no change-feed entry; and the
+# rows already stored as sent are left out before the INSERT, one probe of the unique index each
+# (OFFSET 0 keeps it a probe, never a hash of every commitment of the partner): ON CONFLICT DO
+# UPDATE would lock each of them (its xmax, a WAL record) only for its WHERE to leave it alone,
+# and a nightly sync is mostly rows sent the night before. An unlocked row left out may change
+# under another writer before the commit: the batch then ran first, as READ COMMITTED allows
+# (the partner's batches queue on PARTNER_LOCK). The payments' upsert does the same.
 # `xmax = 0` holds for a freshly inserted row, not for one updated by DO UPDATE; counting in
 # SQL spares sending back and decoding one row per commitment.
 # The interpolated names are the constants above, never input.
 UPSERT = text(
     f"""
-WITH written AS (
-INSERT INTO commitments AS c
-    (partner_id, external_ref, {", ".join(_COLUMNS)}, version)
-SELECT CAST(:partner_id AS uuid), r.*, 1
-FROM unnest(
+WITH sent AS (
+SELECT * FROM unnest(
     CAST(:external_ref AS text[]), CAST(:action_id AS uuid[]), CAST(:year AS int[]),
     CAST(CAST(:amount AS text[]) AS numeric[]),
     CAST(CAST(:disbursed_amount AS text[]) AS numeric[]),
@@ -85,7 +88,18 @@ FROM unnest(
     CAST(:beneficiary_siret AS text[]), CAST(:beneficiary_rna AS text[]),
     CAST(:decision_ref AS text[]), CAST(:eu_notified AS boolean[])
 ) AS r(external_ref, {", ".join(_COLUMNS)})
-ORDER BY r.external_ref COLLATE "C"  -- one lock order for every batch (bytewise): no deadlock
+), written AS (
+INSERT INTO commitments AS c
+    (partner_id, external_ref, {", ".join(_COLUMNS)}, version)
+SELECT CAST(:partner_id AS uuid), s.*, 1
+FROM sent s
+WHERE NOT EXISTS (
+    SELECT FROM commitments stored
+    WHERE stored.partner_id = CAST(:partner_id AS uuid) AND stored.external_ref = s.external_ref
+      AND ({", ".join(f"stored.{c}" for c in _COLUMNS)})
+          IS NOT DISTINCT FROM ({", ".join(f"s.{c}" for c in _COLUMNS)})
+    OFFSET 0)
+ORDER BY s.external_ref COLLATE "C"  -- one lock order for every batch (bytewise): no deadlock
 ON CONFLICT (partner_id, external_ref) DO UPDATE
 SET {_SET}, version = c.version + 1, updated_at = now()
 WHERE ({_OURS}) IS DISTINCT FROM ({_THEIRS})

@@ -155,6 +155,34 @@ async def test_batch_counts_created_updated_unchanged_and_prunes_within_scope(
     assert sorted(r for (r,) in refs) == ["B-1", "B-2", "B-3", "B-4", "B-NEW", "OLD-2023"]
 
 
+async def test_a_batch_sent_again_leaves_its_unchanged_rows_unlocked(
+    app: FastAPI, client: httpx.AsyncClient, admin: dict[str, str], connection: AsyncConnection
+) -> None:
+    """ON CONFLICT DO UPDATE locks every row it meets (the locker's id in xmax, a WAL record)
+    even when its WHERE then leaves it alone: rows sent as they are stored are left out before
+    the upsert (their xmax stays what it was); only the changed one gets a new version and a
+    change-feed entry."""
+    action = (await make_action(client, admin))["id"]
+    bdt = await partner_id(client, "BDT")
+    url = app.url_path_for("put_commitments", partner_id=bdt)
+    items = [_item(action, external_ref=f"U-{i}") for i in range(5)]
+    assert (await client.put(url, json={"items": items}, headers=admin)).status_code == 200
+    rows = text(
+        "SELECT external_ref, xmax::text, version FROM commitments"
+        " WHERE partner_id = CAST(:p AS uuid) ORDER BY 1"
+    )
+    before = {ref: xmax for ref, xmax, _ in (await connection.execute(rows, {"p": bdt})).all()}
+    changes = await count(connection, "changes")
+    items[3] = items[3] | {"label": "Relabelled"}
+    again = await client.put(url, json={"items": items}, headers=admin)
+    assert again.json() == {"created": 0, "updated": 1, "unchanged": 4, "deleted": 0}
+    after = (await connection.execute(rows, {"p": bdt})).all()
+    assert [(ref, xmax == before[ref], version) for ref, xmax, version in after] == [
+        (f"U-{i}", i != 3, 2 if i == 3 else 1) for i in range(5)
+    ]
+    assert await count(connection, "changes") == changes + 1
+
+
 async def test_batch_with_bad_items_reports_every_one_and_writes_nothing(
     app: FastAPI, client: httpx.AsyncClient, admin: dict[str, str], connection: AsyncConnection
 ) -> None:
