@@ -130,6 +130,10 @@ def attach_database(
         )
 
 
+YOUNG_COLLECTION_THRESHOLD = 20_000
+"""Allocations between two collections of the cyclic collector's youngest generation."""
+
+
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     owns_engine = getattr(app.state, "engine", None) is None
@@ -145,6 +149,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     # whole heap each time; validating such a batch took 100 ms instead of 37 ms.
     gc.collect()
     gc.freeze()
+    # And collect the young generation every YOUNG_COLLECTION_THRESHOLD allocations, not 700:
+    # such a batch then triggers a couple of young collections instead of ~80, and seldom a
+    # full one (its GC time 8-30 ms -> about 5 ms; unchanged payment batches 0.49x -> 0.55x
+    # raw asyncpg in the same run). What waits is at most that many young objects.
+    gc.set_threshold(YOUNG_COLLECTION_THRESHOLD, *gc.get_threshold()[1:])
     try:
         yield
     finally:
