@@ -228,7 +228,7 @@ def _median_ms(samples: list[float]) -> float:
 async def time_writes(url: str, repeat: int = 5) -> dict[str, float]:
     """Rows per second, each in a transaction rolled back, with and without the cash-flow
     triggers: 10,000 payments in one INSERT, and 1,000 single-row payment INSERTs."""
-    conn = await asyncpg.connect(plain(url))
+    conn = await asyncpg.connect(plain(url), server_settings={"jit": "off"})  # as the service
     rows = await conn.fetch(
         # Room for one more cent: the payments were loaded with the triggers off, so the
         # commitments' disbursed_amount (bench.aggregates') may already be their amount.

@@ -167,8 +167,15 @@ class SyncRepository(Repository[Commitment]):
         """Insert or update the commitments; returns how many were created and how many updated."""
         if not len(columns):
             return 0, 0
-        # Not dataclasses.asdict(): it would copy every element of every list.
-        params: dict[str, object] = {f.name: getattr(columns, f.name) for f in fields(columns)}
+        # Not dataclasses.asdict(): it would copy every element of every list. A column with no
+        # value at all (no commitment has a SIRET, say) travels as one NULL, not as 10,000:
+        # unnest() pads a shorter array (a NULL one included) with NULLs, and encoding such a
+        # list cost 1.5 ms a column.
+        params: dict[str, object] = {
+            f.name: None if values.count(None) == len(values) else values
+            for f in fields(columns)
+            for values in (getattr(columns, f.name),)
+        }
         params["partner_id"] = partner_id
         # One writer per partner at a time, until commit: a partner's upserts queue instead of
         # deadlocking on its roll-up rows (partners never share roll-up rows).

@@ -89,7 +89,13 @@ class SyncService:
                 self.within,
             )
         unknown = {error.pointer for error in missing}
-        absent = {id for n, id in enumerate(columns.action_id) if f"{at(n)}/action_id" in unknown}
+        absent = (
+            {  # a pointer per item only when some action is missing
+                id for n, id in enumerate(columns.action_id) if f"{at(n)}/action_id" in unknown
+            }
+            if unknown
+            else set()
+        )
         known = {id: period for id, period in periods.items() if id not in absent}
         years = period_errors(known, columns.action_id, columns.year, lambda n: f"{at(n)}/year")
         return years + missing

@@ -183,6 +183,36 @@ async def test_a_batch_sent_again_leaves_its_unchanged_rows_unlocked(
     assert await count(connection, "changes") == changes + 1
 
 
+async def test_optional_columns_are_stored_as_sent_whether_one_item_or_none_has_them(
+    app: FastAPI, client: httpx.AsyncClient, admin: dict[str, str], connection: AsyncConnection
+) -> None:
+    """A column no item of the batch fills travels as one NULL (unnest pads it): each row
+    still gets its own value, in a batch where one item has it as in one where none has."""
+    action = (await make_action(client, admin))["id"]
+    bdt = await partner_id(client, "BDT")
+    url = app.url_path_for("put_commitments", partner_id=bdt)
+    one = {"beneficiary_siret": "21130055300016", "decision_ref": "DEL-2024-17"}
+    items = [_item(action, external_ref="O-0"), _item(action, external_ref="O-1") | one]
+    items.append(_item(action, external_ref="O-2", signed_on="2024-05-02"))
+    assert (await client.put(url, json={"items": items}, headers=admin)).status_code == 200
+    none = [_item(action, external_ref="O-3"), _item(action, external_ref="O-4")]
+    assert (await client.put(url, json={"items": none}, headers=admin)).status_code == 200
+    rows = await connection.execute(
+        text(
+            "SELECT external_ref, beneficiary_siret, decision_ref, signed_on::text FROM"
+            " commitments WHERE partner_id = CAST(:p AS uuid) ORDER BY 1"
+        ),
+        {"p": bdt},
+    )
+    assert rows.all() == [
+        ("O-0", None, None, None),
+        ("O-1", "21130055300016", "DEL-2024-17", None),
+        ("O-2", None, None, "2024-05-02"),
+        ("O-3", None, None, None),
+        ("O-4", None, None, None),
+    ]
+
+
 async def test_batch_with_bad_items_reports_every_one_and_writes_nothing(
     app: FastAPI, client: httpx.AsyncClient, admin: dict[str, str], connection: AsyncConnection
 ) -> None:
