@@ -168,7 +168,10 @@ async def main() -> None:
         chantiers = [c["id"] for c in (await client.get("/v1/chantiers")).json()["items"]]
         partners = (await client.get("/v1/partners")).json()["items"]
         amp = next(p["id"] for p in partners if p["code"] == "AMP")
-        conn = await asyncpg.connect(url)
+        # A served route is warm: its first request builds FastAPI's route state (~0.1 s).
+        await _api(client, "/v1/actions", [])
+        await _api(client, "/v1/partners", [])
+        conn = await asyncpg.connect(url, server_settings={"jit": "off"})  # as the service
         api_created, api_unchanged, raw_created, raw_unchanged = [], [], [], []
         partners_created, partners_unchanged = [], []
         try:

@@ -256,16 +256,25 @@ class UpsertShape:
     def statement(self) -> TextClause:
         names = list(self.columns)
         arrays = ", ".join(f"CAST(:{name} AS {kind})" for name, kind in self.columns.items())
-        made = ", ".join(self.values.get(name, f"r.{name}") for name in names)
+        made = ", ".join(f"{self.values.get(name, f'r.{name}')} AS {name}" for name in names)
         changed = [name for name in names if name != self.key]
         # The interpolated names are the shape's constants, never input.
         return text(
             f"""
-WITH written AS (
-INSERT INTO {self.table} AS t ({", ".join(names)}, version)
-SELECT {made}, 1
+WITH sent AS (
+SELECT {made}
 FROM unnest({arrays}) AS r({", ".join(names)})
-ORDER BY r.{self.key}  -- one lock order for every batch: concurrent batches cannot deadlock
+), written AS (
+INSERT INTO {self.table} AS t ({", ".join(names)}, version)
+SELECT s.*, 1
+FROM sent s
+WHERE NOT EXISTS (  -- rows sent as stored: left out, never locked (UPSERT_UNCHANGED)
+    SELECT FROM {self.table} stored
+    WHERE stored.{self.key} = s.{self.key}
+      AND ({", ".join(f"stored.{name}" for name in changed)})
+          IS NOT DISTINCT FROM ({", ".join(f"s.{name}" for name in changed)})
+    OFFSET 0)
+ORDER BY s.{self.key}  -- one lock order for every batch: concurrent batches cannot deadlock
 ON CONFLICT ({self.key}) DO UPDATE
 SET {", ".join(f"{name} = EXCLUDED.{name}" for name in changed)},
     version = t.version + 1, updated_at = now()
@@ -279,9 +288,30 @@ FROM written
         )
 
 
+UPSERT_UNCHANGED = """Why a batch upsert leaves out the rows sent as they are stored, before its
+INSERT (one probe of the key's unique index each; OFFSET 0 keeps it a probe, never a hash of the
+whole table): ON CONFLICT DO UPDATE locks every row it meets (the locker's id in its xmax, a
+record in the WAL) even when its WHERE then leaves the row alone, and a nightly batch is mostly
+the rows sent the night before. A row left out unlocked may change under another writer before
+the commit: the batch then ran first, which READ COMMITTED allows. The commitments' and the
+payments' upserts (app/sync, app/payments) do the same."""
+
+
+def column_arrays(columns: Mapping[str, object]) -> dict[str, object]:
+    """A batch's column lists as unnest() parameters: a column no row fills (no commitment has
+    a SIRET, say) travels as one NULL, not as 10,000, since unnest() pads a shorter array (a
+    NULL one included) with NULLs; encoding such a list cost 1.5 ms a column."""
+    return {
+        name: None
+        if isinstance(values, list) and values and values.count(None) == len(values)
+        else values
+        for name, values in columns.items()
+    }
+
+
 async def bulk_upsert(
     session: AsyncSession, statement: TextClause, params: Mapping[str, object]
 ) -> tuple[int, int]:
     """Run an UpsertShape's statement; how many rows were created and how many updated."""
-    created, updated = (await session.execute(statement, dict(params))).one()
+    created, updated = (await session.execute(statement, column_arrays(params))).one()
     return int(created), int(updated)

@@ -14,7 +14,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.types import Text, Uuid
 
-from app.common.repository import Repository
+from app.common.repository import Repository, column_arrays
 from app.errors import transaction_conflict
 from app.models import Commitment
 
@@ -167,15 +167,8 @@ class SyncRepository(Repository[Commitment]):
         """Insert or update the commitments; returns how many were created and how many updated."""
         if not len(columns):
             return 0, 0
-        # Not dataclasses.asdict(): it would copy every element of every list. A column with no
-        # value at all (no commitment has a SIRET, say) travels as one NULL, not as 10,000:
-        # unnest() pads a shorter array (a NULL one included) with NULLs, and encoding such a
-        # list cost 1.5 ms a column.
-        params: dict[str, object] = {
-            f.name: None if values.count(None) == len(values) else values
-            for f in fields(columns)
-            for values in (getattr(columns, f.name),)
-        }
+        # Not dataclasses.asdict(): it would copy every element of every list.
+        params = column_arrays({f.name: getattr(columns, f.name) for f in fields(columns)})
         params["partner_id"] = partner_id
         # One writer per partner at a time, until commit: a partner's upserts queue instead of
         # deadlocking on its roll-up rows (partners never share roll-up rows).

@@ -76,6 +76,43 @@ async def test_each_write_of_a_batch_is_in_the_change_feed_and_identical_items_a
     assert newest["data"] == stored
 
 
+async def test_a_batch_sent_again_leaves_its_unchanged_rows_unlocked(
+    client: httpx.AsyncClient, editor: dict[str, str], connection: AsyncConnection
+) -> None:
+    """ON CONFLICT DO UPDATE would lock each row it meets (the locker's id in xmax) only for
+    its WHERE to leave it alone: actions and partners sent as stored are left out before the
+    upsert, their xmax as it was; the one changed gets its new version. The optional columns
+    no item fills (dates, lead partner, external id) travel as NULL arrays and stay NULL."""
+    c5 = await chantier_id(client, 5)
+    items = [_action(f"LOCK-{n}", c5, communes=["13055"]) for n in range(4)]
+    assert (await client.put("/v1/actions", json={"items": items}, headers=editor)).is_success
+    rows = text(
+        "SELECT code, xmax::text, version, start_date, external_id, lead_partner_id"
+        " FROM actions WHERE code LIKE 'LOCK-%' ORDER BY code"
+    )
+    before = {row[0]: row[1] for row in (await connection.execute(rows)).all()}
+    items[1]["start_date"] = "2024-02-01"
+    again = await client.put("/v1/actions", json={"items": items}, headers=editor)
+    assert again.json() == {"created": 0, "updated": 1, "unchanged": 3}, again.text
+    after = (await connection.execute(rows)).all()
+    assert [(code, xmax == before[code], version) for code, xmax, version, *_ in after] == [
+        (f"LOCK-{n}", n != 1, 2 if n == 1 else 1) for n in range(4)
+    ]
+    assert [(str(r[3]) if r[3] else None, r[4], r[5]) for r in after] == [
+        (None, None, None),
+        ("2024-02-01", None, None),
+        (None, None, None),
+        (None, None, None),
+    ]
+    people = [{"code": f"LOCKP_{n}", "name": f"P {n}", "kind": "commune"} for n in range(3)]
+    assert (await client.put("/v1/partners", json={"items": people}, headers=editor)).is_success
+    xmax = text("SELECT code, xmax::text FROM partners WHERE code LIKE 'LOCKP_%' ORDER BY code")
+    first = (await connection.execute(xmax)).all()
+    same = await client.put("/v1/partners", json={"items": people}, headers=editor)
+    assert same.json() == {"created": 0, "updated": 0, "unchanged": 3}, same.text
+    assert (await connection.execute(xmax)).all() == first
+
+
 async def test_matching_by_external_id_may_change_codes_and_needs_an_external_id(
     client: httpx.AsyncClient, editor: dict[str, str], connection: AsyncConnection
 ) -> None:
