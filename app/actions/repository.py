@@ -57,9 +57,11 @@ UPSERTS = {
     key: UpsertShape("actions", key.value, _TYPES, _COMMUNES).statement() for key in ActionKey
 }
 
-# The stored actions a batch names, by its key: each item's position (n), the stored action's
-# other unique field, its programme, and how many of its commitments fall outside the period
-# of the programme of the chantier the item puts it in (0 when it stays in its chantier).
+# The stored actions a batch names, by its key, that an item may not replace as sent: each
+# item's position (n), the stored action's other unique field, its programme, and how many of
+# its commitments fall outside the period of the programme of the chantier the item puts it
+# in. Only those moved to another chantier, or (`within` set: a scoped key) of a programme
+# outside `within`, come back: the nightly batch that keeps its chantiers decodes no row.
 # One statement for the whole batch, over the key's unique index.
 _STORED = """
 SELECT s.n, a.code, a.external_id, a.programme_id,
@@ -71,11 +73,19 @@ SELECT s.n, a.code, a.external_id, a.programme_id,
 FROM unnest(CAST(:keys AS text[]), CAST(:chantier_id AS uuid[])) WITH ORDINALITY
      AS s(key, chantier_id, n)
 JOIN actions a ON a.{key} = s.key
+WHERE a.chantier_id <> s.chantier_id
+   OR a.programme_id <> ALL(coalesce(CAST(:within AS uuid[]), ARRAY[a.programme_id]))
 """
 STORED = {key: text(_STORED.format(key=key.value)) for key in ActionKey}
 
-# Stored actions holding one of these values of the other unique field: who already has it.
-_HOLDERS = "SELECT {field}, {key} FROM actions WHERE {field} = ANY(CAST(:values AS text[]))"
+# Stored actions holding one of these values of the other unique field, other than the action
+# the item names by its key: who already has it (a batch sent again finds none, decodes none).
+_HOLDERS = """
+SELECT s.value, a.{key}
+FROM unnest(CAST(:values AS text[]), CAST(:keys AS text[])) AS s(value, key)
+JOIN actions a ON a.{field} = s.value
+WHERE s.value IS NOT NULL AND a.{key} IS DISTINCT FROM s.key
+"""
 HOLDERS = {
     key: text(_HOLDERS.format(field=other.value, key=key.value))
     for key, other in (
@@ -113,20 +123,29 @@ class ActionRepository(Repository[Action]):
             when(filters.late, late_filter),
         )
 
-    async def stored(self, key: ActionKey, columns: Columns) -> list[StoredAction]:
-        """The stored actions the batch's items name by `key`."""
+    async def stored(
+        self, key: ActionKey, columns: Columns, within: Collection[uuid.UUID] | None
+    ) -> list[StoredAction]:
+        """The stored actions the batch's items name by `key` that move to another chantier
+        or, with `within`, belong to a programme outside it."""
         keys = getattr(columns, key.value)
-        rows = await self.session.execute(
-            STORED[key], {"keys": keys, "chantier_id": columns.chantier_id}
-        )
+        params = {
+            "keys": keys,
+            "chantier_id": columns.chantier_id,
+            "within": None if within is None else list(within),
+        }
+        rows = await self.session.execute(STORED[key], params)
         return [StoredAction(int(n) - 1, *rest) for n, *rest in rows.all()]
 
-    async def holders(self, key: ActionKey, values: Collection[str]) -> dict[str, str]:
-        """For each of these values of the field other than `key`, the `key` of the stored
-        action that holds it."""
-        if not values:
+    async def holders(
+        self, key: ActionKey, values: Sequence[str | None], keys: Sequence[str | None]
+    ) -> dict[str, str]:
+        """For each value of the field other than `key` (`values[n]`, sent with `keys[n]`)
+        that a stored action other than the one `keys[n]` names holds: that action's `key`."""
+        if not any(v is not None for v in values):
             return {}
-        rows = await self.session.execute(HOLDERS[key], {"values": list(values)})
+        params = {"values": list(values), "keys": list(keys)}
+        rows = await self.session.execute(HOLDERS[key], params)
         return {value: holder for value, holder in rows.all()}
 
     async def upsert(self, key: ActionKey, columns: Columns) -> tuple[int, int]:

@@ -162,7 +162,7 @@ class ActionService(ResourceService[Action, ActionRepository]):
         must not be another stored action's."""
         keys = getattr(columns, key.value)
         values = getattr(columns, other.value)
-        holders = await self.repo.holders(key, {v for v in values if v is not None})
+        holders = await self.repo.holders(key, values, keys)
         return [
             ErrorItem(
                 pointer=f"/items/{indices[n]}/{other.value}",
@@ -179,7 +179,7 @@ class ActionService(ResourceService[Action, ActionRepository]):
         its programmes; an action moved to a chantier of another programme must keep its
         commitments inside that programme's period (the database refuses them too)."""
         errors = []
-        for stored in await self.repo.stored(key, columns):
+        for stored in await self.repo.stored(key, columns, self.within):
             at = f"/items/{indices[stored.n]}"
             if self.within is not None and stored.programme_id not in self.within:
                 errors.append(ErrorItem(pointer=f"{at}/{key.value}", detail=OUTSIDE_SCOPE))
