@@ -76,7 +76,7 @@ contract: install $(CONTRACT_TS)/node_modules/.package-lock.json  ## snapshot, b
 contract-update: install  ## rewrite contract/openapi.json from the code (then commit it)
 	$(BIN)/python -m contract.snapshot --write
 
-bench: install  ## benchmarks; they print their figures
+bench: install wrk-deps  ## GET-one and list-50 vs the floor app, with wrk (installed when missing, as root)
 	$(BIN)/python -m bench.crud
 
 clean:  ## remove the venv, the tools and the caches
