@@ -246,7 +246,14 @@ class UpsertShape:
     the expression that makes the column from its unnested value where it is not the value
     itself (an array column travels as one delimited string per row: unnest() would flatten an
     array of arrays). A row sent identical to the stored one is a no-op (no new version, so no
-    change-feed entry): the DO UPDATE's WHERE."""
+    change-feed entry): the DO UPDATE's WHERE.
+
+    Such rows are left out before the INSERT, one probe of the key's unique index each (OFFSET
+    0 keeps it a probe, never a hash of the whole table): ON CONFLICT DO UPDATE locks every row
+    it meets (the locker's id in its xmax, a record in the WAL) even when its WHERE then leaves
+    the row alone, and a nightly batch is mostly the rows sent the night before. A row left out
+    unlocked may change under another writer before the commit: the batch then ran first,
+    which READ COMMITTED allows. The commitments' and payments' upserts do the same."""
 
     table: str
     key: str
@@ -268,7 +275,7 @@ FROM unnest({arrays}) AS r({", ".join(names)})
 INSERT INTO {self.table} AS t ({", ".join(names)}, version)
 SELECT s.*, 1
 FROM sent s
-WHERE NOT EXISTS (  -- rows sent as stored: left out, never locked (UPSERT_UNCHANGED)
+WHERE NOT EXISTS (  -- rows sent as stored: left out, never locked (see the docstring)
     SELECT FROM {self.table} stored
     WHERE stored.{self.key} = s.{self.key}
       AND ({", ".join(f"stored.{name}" for name in changed)})
@@ -286,15 +293,6 @@ SELECT count(*) FILTER (WHERE inserted) AS created, count(*) FILTER (WHERE NOT i
 FROM written
 """  # noqa: S608
         )
-
-
-UPSERT_UNCHANGED = """Why a batch upsert leaves out the rows sent as they are stored, before its
-INSERT (one probe of the key's unique index each; OFFSET 0 keeps it a probe, never a hash of the
-whole table): ON CONFLICT DO UPDATE locks every row it meets (the locker's id in its xmax, a
-record in the WAL) even when its WHERE then leaves the row alone, and a nightly batch is mostly
-the rows sent the night before. A row left out unlocked may change under another writer before
-the commit: the batch then ran first, which READ COMMITTED allows. The commitments' and the
-payments' upserts (app/sync, app/payments) do the same."""
 
 
 def column_arrays(columns: Mapping[str, object]) -> dict[str, object]:

@@ -60,13 +60,8 @@ _COLUMNS = ("commitment_id", "paid_on", "amount", "kind", "label")
 # One statement for the whole batch, as the commitments' upsert (app/sync/repository.py): an
 # identical row is a no-op (no version, no change-feed entry); the payments' triggers then move
 # every commitment's total with one UPDATE. The rows already stored as sent are left out before
-# the INSERT, by one probe of the (partner_id, external_ref) index each (OFFSET 0 keeps it a
-# probe: as an anti-join, PostgreSQL may hash every payment the partner has). ON CONFLICT DO
-# UPDATE locks every row it meets, even one its WHERE then leaves alone (a lock written to the
-# row and to the WAL), and a partner's nightly batch is mostly the rows it sent the night
-# before. Left out unlocked, such a row may change under another writer before the commit: the
-# batch then ran first, which READ COMMITTED allows (the partner's batches queue on
-# lock_partner). The interpolated names are the constants above.
+# the INSERT, unlocked (app.common.repository.UpsertShape says why; the partner's batches queue
+# on lock_partner). The interpolated names are the constants above.
 _SENT = ", ".join(f"s.{c}" for c in _COLUMNS)
 UPSERT = text(
     f"""

@@ -67,12 +67,8 @@ _THEIRS = ", ".join(f"EXCLUDED.{c}" for c in _COLUMNS)
 
 # unnest() turns the column arrays into rows, so 10,000 commitments are one statement and one round
 # trip. The WHERE makes an identical row a no-op: no new version, no change-feed entry; and the
-# rows already stored as sent are left out before the INSERT, one probe of the unique index each
-# (OFFSET 0 keeps it a probe, never a hash of every commitment of the partner): ON CONFLICT DO
-# UPDATE would lock each of them (its xmax, a WAL record) only for its WHERE to leave it alone,
-# and a nightly sync is mostly rows sent the night before. An unlocked row left out may change
-# under another writer before the commit: the batch then ran first, as READ COMMITTED allows
-# (the partner's batches queue on PARTNER_LOCK). The payments' upsert does the same.
+# rows already stored as sent are left out before the INSERT, unlocked (app.common.repository.
+# UpsertShape says why; the partner's batches queue on PARTNER_LOCK).
 # `xmax = 0` holds for a freshly inserted row, not for one updated by DO UPDATE; counting in
 # SQL spares sending back and decoding one row per commitment.
 # The interpolated names are the constants above, never input.
