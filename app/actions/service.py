@@ -149,6 +149,8 @@ class ActionService(ResourceService[Action, ActionRepository]):
         known = (
             await TerritoryRepository(self.repo.session).current_communes(named) if named else set()
         )
+        if len(known) == len(named):  # every commune named exists: no item to look through
+            return errors
         for n, joined in enumerate(columns.communes):
             for k, code in enumerate(joined.split(",") if joined else []):
                 if code not in known:
