@@ -38,7 +38,7 @@ from app.reporting.schemas import AggregateFilters
 from app.reporting.service import ReportingService, parse_order
 from bench.aggregates import Timing, _cpu_seconds, _serve, _timed, _wait_ready, prepare
 from bench.aggregates_floor import Query, _compiled
-from bench.common import server_url
+from bench.common import raw_connection, server_url
 from devtools.scratch import create_scratch_database, drop_database, plain
 
 # Loaded with every trigger off (session_replication_role = replica), then one rebuild: what
@@ -228,7 +228,7 @@ def _median_ms(samples: list[float]) -> float:
 async def time_writes(url: str, repeat: int = 5) -> dict[str, float]:
     """Rows per second, each in a transaction rolled back, with and without the cash-flow
     triggers: 10,000 payments in one INSERT, and 1,000 single-row payment INSERTs."""
-    conn = await asyncpg.connect(plain(url), server_settings={"jit": "off"})  # as the service
+    conn = await raw_connection(plain(url))
     rows = await conn.fetch(
         # Room for one more cent: the payments were loaded with the triggers off, so the
         # commitments' disbursed_amount (bench.aggregates') may already be their amount.

@@ -211,6 +211,14 @@ end
 """
 
 
+async def raw_connection(url: str) -> Any:
+    """An asyncpg connection for a raw baseline, with the session setting of the service's that
+    changes plans: JIT off (app.db.create_engine), so that both sides run the same plans."""
+    import asyncpg  # type: ignore[import-untyped,unused-ignore]
+
+    return await asyncpg.connect(url, server_settings={"jit": "off"})
+
+
 def wrk_path() -> str | None:
     if os.environ.get("BENCH_CLIENT", "").lower() == "httpx":
         return None

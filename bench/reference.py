@@ -34,7 +34,7 @@ from app.db import create_engine, create_sessionmaker
 from app.main import attach_database, create_app
 from app.models.enums import Role
 from app.programme.service import seed
-from bench.common import server_url
+from bench.common import raw_connection, server_url
 from devtools.scratch import create_scratch_database, drop_database
 
 BATCH = 10_000
@@ -171,7 +171,7 @@ async def main() -> None:
         # A served route is warm: its first request builds FastAPI's route state (~0.1 s).
         await _api(client, "/v1/actions", [])
         await _api(client, "/v1/partners", [])
-        conn = await asyncpg.connect(url, server_settings={"jit": "off"})  # as the service
+        conn = await raw_connection(url)
         api_created, api_unchanged, raw_created, raw_unchanged = [], [], [], []
         partners_created, partners_unchanged = [], []
         try:

@@ -38,7 +38,7 @@ from app.db import create_engine, create_sessionmaker
 from app.main import attach_database, create_app
 from app.models.enums import Role
 from app.programme.service import seed
-from bench.common import server_url
+from bench.common import raw_connection, server_url
 from devtools.scratch import create_scratch_database, drop_database
 
 BATCH = 10_000
@@ -195,7 +195,7 @@ async def main() -> None:
             batch_url = f"/v1/partners/{bdt}/commitments"
             # A served route is warm: its first request builds FastAPI's route state (~0.1 s).
             await _api(client, batch_url, [])
-            conn = await asyncpg.connect(url, server_settings={"jit": "off"})  # as the service
+            conn = await raw_connection(url)
             try:
                 api_created, api_unchanged, raw_created, raw_unchanged = [], [], [], []
                 for n in range(ROUNDS):

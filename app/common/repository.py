@@ -248,12 +248,11 @@ class UpsertShape:
     array of arrays). A row sent identical to the stored one is a no-op (no new version, so no
     change-feed entry): the DO UPDATE's WHERE.
 
-    Such rows are left out before the INSERT, one probe of the key's unique index each (OFFSET
-    0 keeps it a probe, never a hash of the whole table): ON CONFLICT DO UPDATE locks every row
-    it meets (the locker's id in its xmax, a record in the WAL) even when its WHERE then leaves
-    the row alone, and a nightly batch is mostly the rows sent the night before. A row left out
-    unlocked may change under another writer before the commit: the batch then ran first,
-    which READ COMMITTED allows. The commitments' and payments' upserts do the same."""
+    Such rows are left out before the INSERT (stored_as_sent): ON CONFLICT DO UPDATE locks
+    every row it meets (the locker's id in its xmax, a record in the WAL) even when its WHERE
+    then leaves the row alone, and a nightly batch is mostly the rows sent the night before. A
+    row left out unlocked may change under another writer before the commit: the batch then ran
+    first, which READ COMMITTED allows. The commitments' and payments' upserts do the same."""
 
     table: str
     key: str
@@ -275,12 +274,7 @@ FROM unnest({arrays}) AS r({", ".join(names)})
 INSERT INTO {self.table} AS t ({", ".join(names)}, version)
 SELECT s.*, 1
 FROM sent s
-WHERE NOT EXISTS (  -- rows sent as stored: left out, never locked (see the docstring)
-    SELECT FROM {self.table} stored
-    WHERE stored.{self.key} = s.{self.key}
-      AND ({", ".join(f"stored.{name}" for name in changed)})
-          IS NOT DISTINCT FROM ({", ".join(f"s.{name}" for name in changed)})
-    OFFSET 0)
+WHERE NOT {stored_as_sent(self.table, f"stored.{self.key} = s.{self.key}", changed)}
 ORDER BY s.{self.key}  -- one lock order for every batch: concurrent batches cannot deadlock
 ON CONFLICT ({self.key}) DO UPDATE
 SET {", ".join(f"{name} = EXCLUDED.{name}" for name in changed)},
@@ -293,6 +287,20 @@ SELECT count(*) FILTER (WHERE inserted) AS created, count(*) FILTER (WHERE NOT i
 FROM written
 """  # noqa: S608
         )
+
+
+def stored_as_sent(table: str, match: str, columns: Sequence[str]) -> str:
+    """SQL: whether `table` holds the row `s` of a batch (`match` finds it, as `stored`) with
+    these columns as sent. `NOT` it before an upsert leaves such rows out, unlocked (see
+    UpsertShape). OFFSET 0 keeps it one probe of the unique index per row: as an anti-join,
+    PostgreSQL may hash the whole table (or every row of the partner)."""
+    ours = ", ".join(f"stored.{c}" for c in columns)
+    sent = ", ".join(f"s.{c}" for c in columns)
+    # The interpolated names are the callers' constants, never input.
+    return f"""EXISTS (
+    SELECT FROM {table} stored
+    WHERE {match} AND ({ours}) IS NOT DISTINCT FROM ({sent})
+    OFFSET 0)"""  # noqa: S608
 
 
 def column_arrays(columns: Mapping[str, object]) -> dict[str, object]:

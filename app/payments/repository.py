@@ -16,7 +16,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.types import Text, Uuid
 
-from app.common.repository import Condition, Repository, conditions, when
+from app.common.repository import Condition, Repository, conditions, stored_as_sent, when
 from app.errors import transaction_conflict
 from app.models import Commitment, Payment
 from app.payments.schemas import PaymentFilters
@@ -63,6 +63,7 @@ _COLUMNS = ("commitment_id", "paid_on", "amount", "kind", "label")
 # the INSERT, unlocked (app.common.repository.UpsertShape says why; the partner's batches queue
 # on lock_partner). The interpolated names are the constants above.
 _SENT = ", ".join(f"s.{c}" for c in _COLUMNS)
+_MATCH = "stored.partner_id = CAST(:partner_id AS uuid) AND stored.external_ref = s.external_ref"
 UPSERT = text(
     f"""
 WITH sent AS (
@@ -74,11 +75,7 @@ SELECT * FROM unnest(
 INSERT INTO payments AS p (partner_id, external_ref, {", ".join(_COLUMNS)}, version)
 SELECT CAST(:partner_id AS uuid), s.external_ref, {_SENT}, 1
 FROM sent s
-WHERE NOT EXISTS (
-    SELECT FROM payments stored
-    WHERE stored.partner_id = CAST(:partner_id AS uuid) AND stored.external_ref = s.external_ref
-      AND ({", ".join(f"stored.{c}" for c in _COLUMNS)}) IS NOT DISTINCT FROM ({_SENT})
-    OFFSET 0)  -- a probe per row: never a hash of every payment of the partner
+WHERE NOT {stored_as_sent("payments", _MATCH, _COLUMNS)}
 ORDER BY s.external_ref COLLATE "C"  -- one lock order for every batch (bytewise: cheap)
 ON CONFLICT (partner_id, external_ref) DO UPDATE
 SET {", ".join(f"{c} = EXCLUDED.{c}" for c in _COLUMNS)}, version = p.version + 1,

@@ -14,7 +14,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.types import Text, Uuid
 
-from app.common.repository import Repository, column_arrays
+from app.common.repository import Repository, column_arrays, stored_as_sent
 from app.errors import transaction_conflict
 from app.models import Commitment
 
@@ -64,6 +64,7 @@ _COLUMNS = (
 _SET = ", ".join(f"{c} = EXCLUDED.{c}" for c in _COLUMNS)
 _OURS = ", ".join(f"c.{c}" for c in _COLUMNS)
 _THEIRS = ", ".join(f"EXCLUDED.{c}" for c in _COLUMNS)
+_MATCH = "stored.partner_id = CAST(:partner_id AS uuid) AND stored.external_ref = s.external_ref"
 
 # unnest() turns the column arrays into rows, so 10,000 commitments are one statement and one round
 # trip. The WHERE makes an identical row a no-op: no new version, no change-feed entry; and the
@@ -89,12 +90,7 @@ INSERT INTO commitments AS c
     (partner_id, external_ref, {", ".join(_COLUMNS)}, version)
 SELECT CAST(:partner_id AS uuid), s.*, 1
 FROM sent s
-WHERE NOT EXISTS (
-    SELECT FROM commitments stored
-    WHERE stored.partner_id = CAST(:partner_id AS uuid) AND stored.external_ref = s.external_ref
-      AND ({", ".join(f"stored.{c}" for c in _COLUMNS)})
-          IS NOT DISTINCT FROM ({", ".join(f"s.{c}" for c in _COLUMNS)})
-    OFFSET 0)
+WHERE NOT {stored_as_sent("commitments", _MATCH, _COLUMNS)}
 ORDER BY s.external_ref COLLATE "C"  -- one lock order for every batch (bytewise): no deadlock
 ON CONFLICT (partner_id, external_ref) DO UPDATE
 SET {_SET}, version = c.version + 1, updated_at = now()

@@ -88,14 +88,12 @@ class SyncService:
                 lambda n: f"{at(n)}/action_id",
                 self.within,
             )
-        unknown = {error.pointer for error in missing}
-        absent = (
-            {  # a pointer per item only when some action is missing
+        absent: set[uuid.UUID] = set()
+        if missing:  # a pointer per item only when some action is missing
+            unknown = {error.pointer for error in missing}
+            absent = {
                 id for n, id in enumerate(columns.action_id) if f"{at(n)}/action_id" in unknown
             }
-            if unknown
-            else set()
-        )
         known = {id: period for id, period in periods.items() if id not in absent}
         years = period_errors(known, columns.action_id, columns.year, lambda n: f"{at(n)}/year")
         return years + missing
