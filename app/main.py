@@ -24,6 +24,8 @@ from app.cashflow.router import router as cashflow_router
 from app.changes.router import router as changes_router
 from app.chantiers.router import router as chantiers_router
 from app.commitments.router import router as commitments_router
+from app.common.direct import direct_routes
+from app.common.principal import principal_of
 from app.config import Settings, get_settings
 from app.db import READ_AFTER, Replica, create_engine, create_read_sessionmaker, create_sessionmaker
 from app.docs.openapi import refine
@@ -130,6 +132,16 @@ def attach_database(
         )
 
 
+DIRECT_READS = ("get_commitment",)
+"""The GET routes run without FastAPI's request handling (app.common.direct): those whose
+endpoint answers a Response from plain rows (app.common.rows)."""
+
+
+async def _require_reader(request: Request) -> None:
+    """`require_reader` with the principal the authentication middleware resolved."""
+    await require_reader(request, principal_of(request.scope))
+
+
 YOUNG_COLLECTION_THRESHOLD = 20_000
 """Allocations between two collections of the cyclic collector's youngest generation."""
 
@@ -212,6 +224,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         api_keys_router,
     ):
         app.include_router(router, dependencies=reader)
+    # In front of their FastAPI routes: the most requested plain reads (app.common.direct).
+    app.router.routes[0:0] = direct_routes(
+        app.router.routes, DIRECT_READS, {require_reader: _require_reader}
+    )
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     tracing.instrument_app(app, settings)  # outermost: the span covers the whole pipeline
     return app

@@ -26,6 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app.auth.dependencies import NO_KEY, RoleRequirement
 from app.auth.repository import ApiKeyRepository
 from app.auth.service import authenticate
+from app.common.asgi import declares_body
 from app.common.principal import PRINCIPAL, principal_of
 from app.errors import (
     DATABASE_FAILURES,
@@ -100,7 +101,8 @@ class KeyRequiredMiddleware:
         if refusal is not None:
             await render(refusal)(scope, receive, send)
             return
-        if principal_of(scope) is not None:
+        if principal_of(scope) is not None or not declares_body(scope):
+            # A keyed route's dependencies refuse an anonymous request without a body alike.
             await self.app(scope, receive, send)
             return
         # Anonymous: which route the request is for is known once the router has matched it

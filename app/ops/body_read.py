@@ -16,6 +16,7 @@ from itertools import accumulate
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.common.asgi import declares_body
 from app.errors import AppError, BadRequest, ErrorItem, RequestTimeout, render
 
 MAX_JSON_DEPTH = 32
@@ -55,15 +56,6 @@ def _is_json(scope: Scope) -> bool:
     return media == b"application/json" or media.endswith(b"+json")
 
 
-def _has_body(scope: Scope) -> bool:
-    for name, value in scope["headers"]:
-        if name == b"content-length":
-            return value.strip() not in (b"0", b"")
-        if name == b"transfer-encoding":
-            return True
-    return False
-
-
 class _Refused(Exception):
     """Raised from `receive` to abort the app's read; the middleware answers `error`."""
 
@@ -90,7 +82,7 @@ class BodyReadMiddleware:
         self.max_depth = max_depth
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not _has_body(scope):
+        if scope["type"] != "http" or not declares_body(scope):
             await self.app(scope, receive, send)
             return
         refusal: AppError | None = None
