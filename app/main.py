@@ -132,7 +132,7 @@ def attach_database(
         )
 
 
-DIRECT_READS = ("get_commitment",)
+DIRECT_READS = ("get_commitment", "list_commitments")
 """The GET routes run without FastAPI's request handling (app.common.direct): those whose
 endpoint answers a Response from plain rows (app.common.rows)."""
 

@@ -22,78 +22,99 @@ the FastAPI route (tests/common/test_direct_routes.py holds both answering alike
 from __future__ import annotations
 
 import inspect
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
 from fastapi import Request, Response
+from fastapi._compat import ModelField
 from fastapi.dependencies.models import Dependant
 from fastapi.dependencies.utils import request_params_to_args
-from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
 from starlette._utils import get_route_path
-from starlette.datastructures import URLPath
+from starlette.datastructures import Headers, QueryParams, URLPath
 from starlette.routing import BaseRoute, Match
 from starlette.types import Receive, Scope, Send
 
 Provider = Callable[[Request], Awaitable[Any]]
 """A stand-in for one dependency: its value for this request."""
 
-_PATH_VALUES = "relance.direct.path_values"
-"""The scope key of the path parameters as validated when the route matched."""
+_VALUES = "relance.direct.values"
+"""The scope key of the parameters as validated when the route matched, by step."""
 
 
 class NotDirect(TypeError):
-    """A route that DirectRoute cannot run as FastAPI would (a query or a body parameter, a
-    dependency that needs more than the request)."""
+    """A route that DirectRoute cannot run as FastAPI would (a body or a cookie parameter, a
+    dependency that is not async, a callable that takes more than FastAPI resolves here)."""
 
 
-class _Dependency:
-    """One of the route's dependencies: how to get its value, and the name the endpoint takes
-    it by (None: run for its effect, a router's dependency)."""
+class _Step:
+    """One dependant of the route (the endpoint last): its path, query and header parameters,
+    the steps of its own dependencies, and how it is called; a stand-in replaces a dependency
+    and what it depends on."""
 
     def __init__(self, dependant: Dependant, stand_ins: Mapping[Any, Provider]) -> None:
         call: Any = dependant.call
+        self.call = call
         self.name = dependant.name
-        self.provider: Callable[[Request], Any] = stand_ins.get(call) or call
+        self.use_cache = dependant.use_cache
+        self.stand_in = stand_ins.get(call)
+        self.request_name = dependant.request_param_name
+        self.params: tuple[Sequence[ModelField], ...] = (
+            dependant.path_params, dependant.query_params, dependant.header_params,
+        )  # fmt: skip
+        self.steps: list[_Step] = []
+        self.arguments: list[tuple[str, int]] = []  # (name, position of its step's value)
         self.generator = False
-        if call not in stand_ins:
-            if not _takes_request_only(dependant):
-                raise NotDirect(f"{dependant.path}: {call!r} needs more than the request")
-            self.generator = inspect.isasyncgenfunction(call)
-            if not (self.generator or inspect.iscoroutinefunction(call)):
-                raise NotDirect(f"{dependant.path}: {call!r} is not async")
-            if self.generator:  # entered and left around the endpoint, as FastAPI does
-                self.provider = asynccontextmanager(call)
-
-
-def _takes_request_only(dependant: Dependant) -> bool:
-    return (
-        dependant.request_param_name is not None
-        and len(inspect.signature(dependant.call).parameters) == 1  # type: ignore[arg-type]
-        and not dependant.dependencies
-        and not (
-            dependant.path_params
-            or dependant.query_params
-            or dependant.header_params
+        if self.stand_in is not None:
+            self.params = ((), (), ())
+            return
+        unsupported = (
+            dependant.body_params
             or dependant.cookie_params
-            or dependant.body_params
+            or dependant.http_connection_param_name
+            or dependant.websocket_param_name
+            or dependant.response_param_name
+            or dependant.background_tasks_param_name
+            or dependant.security_scopes_param_name
         )
-    )
+        if unsupported:
+            raise NotDirect(f"{dependant.path}: {call!r} needs more than the request")
+        self.generator = inspect.isasyncgenfunction(call)
+        if not (self.generator or inspect.iscoroutinefunction(call)):
+            raise NotDirect(f"{dependant.path}: {call!r} is not async")
+        self.steps = [_Step(d, stand_ins) for d in dependant.dependencies]
+
+    def flat(self) -> list[_Step]:
+        """This step and those under it, dependencies first (the order FastAPI solves)."""
+        return [*(s for step in self.steps for s in step.flat()), self]
+
+    def validate(
+        self, path: Mapping[str, str], query: QueryParams, headers: Headers
+    ) -> dict[str, Any] | None:
+        """Its parameters' values, validated with the route's own fields; None on an error."""
+        values: dict[str, Any] = {}
+        for fields, received in zip(self.params, (path, query, headers), strict=True):
+            if fields:
+                found, errors = request_params_to_args(fields, received)
+                if errors:
+                    return None
+                values.update(found)
+        return values
+
+
+def _query_names(steps: list[_Step]) -> set[str]:
+    return {field.alias for step in steps for field in step.params[1]}
 
 
 class DirectRoute(BaseRoute):
-    """The FastAPI route of `context` (a GET with path and header parameters only), run
-    directly for the requests it answers as is; `stand_ins` give the value of the
-    dependencies that take more than the request."""
+    """The FastAPI route of `context` (a GET), run directly for the requests it answers as
+    is; `stand_ins` give the value of the dependencies that take more than the request."""
 
     def __init__(self, context: RouteContext, stand_ins: Mapping[Any, Provider]) -> None:
         route = context.original_route
-        dependant: Dependant = context.dependant
         if not isinstance(route, APIRoute) or context.methods != {"GET"}:
             raise NotDirect(f"{context.path}: only a FastAPI GET route runs directly")
-        if dependant.query_params or dependant.body_params or dependant.cookie_params:
-            raise NotDirect(f"{context.path}: takes query, body or cookie parameters")
         if route.response_class is not Response and not _returns_response(route):
             raise NotDirect(f"{context.path}: its endpoint must return a Response")
         self.route = route
@@ -103,29 +124,37 @@ class DirectRoute(BaseRoute):
         self.methods = context.methods
         self._endpoint = route.endpoint
         self._path_regex = route.path_regex
-        self._path_params = dependant.path_params
-        self._header_params = dependant.header_params
-        self._dependencies = [_Dependency(d, stand_ins) for d in dependant.dependencies]
+        self._steps = _Step(context.dependant, stand_ins).flat()
+        position = {id(step): i for i, step in enumerate(self._steps)}
+        for step in self._steps:
+            step.arguments = [(s.name, position[id(s)]) for s in step.steps if s.name]
+        self._known = _query_names(self._steps)
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
-        if (
-            scope["type"] != "http"
-            or scope["method"] != "GET"
-            or scope["query_string"]  # the FastAPI route knows which are refused, and how
-        ):
+        """A full match for a GET of this path whose parameters are all valid and all known;
+        nothing otherwise: the FastAPI route behind answers the rest, and every error."""
+        if scope["type"] != "http" or scope["method"] != "GET":
             return Match.NONE, {}
         found = self._path_regex.match(get_route_path(scope))
         if found is None:
             return Match.NONE, {}
-        raw = found.groupdict()
-        values, errors = request_params_to_args(self._path_params, raw)
-        if errors:  # the FastAPI route answers them
+        raw_query: bytes = scope["query_string"]
+        query = QueryParams(raw_query)
+        if b"\x00" in raw_query or b"%00" in raw_query or not self._known.issuperset(query):
             return Match.NONE, {}
+        path = found.groupdict()
+        headers = Headers(scope=scope)
+        values = []
+        for step in self._steps:
+            validated = step.validate(path, query, headers)
+            if validated is None:
+                return Match.NONE, {}
+            values.append(validated)
         return Match.FULL, {
             "endpoint": self._endpoint,
-            "path_params": raw,
+            "path_params": path,
             "route": self.route,  # logged and measured as the FastAPI route
-            _PATH_VALUES: values,
+            _VALUES: values,
         }
 
     def url_path_for(self, name: str, /, **path_params: Any) -> URLPath:
@@ -133,22 +162,31 @@ class DirectRoute(BaseRoute):
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive, send)
-        kwargs: dict[str, Any] = dict(scope[_PATH_VALUES])
-        if self._header_params:
-            headers, errors = request_params_to_args(self._header_params, request.headers)
-            if errors:
-                raise RequestValidationError(errors)
-            kwargs.update(headers)
+        solved: dict[Any, Any] = {}  # by callable, for the dependencies used more than once
+        response: Any = None
         async with AsyncExitStack() as stack:
-            for dependency in self._dependencies:
-                provided = dependency.provider(request)
-                if dependency.generator:
-                    value = await stack.enter_async_context(provided)
+            results: list[Any] = []  # each step's value, in the order of self._steps
+            for step, values in zip(self._steps, scope[_VALUES], strict=True):
+                if step.use_cache and step.call in solved:
+                    results.append(solved[step.call])
+                    continue
+                if step.stand_in is not None:
+                    value = await step.stand_in(request)
                 else:
-                    value = await provided
-                if dependency.name is not None:
-                    kwargs[dependency.name] = value
-            response = await self._endpoint(**kwargs)
+                    kwargs = dict(values)
+                    if step.request_name is not None:
+                        kwargs[step.request_name] = request
+                    for name, at in step.arguments:
+                        kwargs[name] = results[at]
+                    if step.generator:
+                        value = await stack.enter_async_context(
+                            asynccontextmanager(step.call)(**kwargs)
+                        )
+                    else:
+                        value = await step.call(**kwargs)
+                solved[step.call] = value
+                results.append(value)
+            response = results[-1]
         if not isinstance(response, Response):
             raise TypeError(f"{self.path}: the endpoint returned {type(response).__name__}")
         await response(scope, receive, send)

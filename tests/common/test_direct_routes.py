@@ -1,7 +1,8 @@
-"""Direct routes (app.common.direct): GET one commitment runs its endpoint and dependencies
-without FastAPI's dependency solving, and answers every request as the FastAPI route behind it
-does: the row, a 304, a missing id, an id that is not one, a query string, another method, reads
-that need a key; it is logged under the route's template."""
+"""Direct routes (app.common.direct): GET one commitment and the list of commitments run
+their endpoints and dependencies without FastAPI's dependency solving, and answer every request
+as the FastAPI route behind them does: the row, a 304, a missing id, an id that is not one, a
+query string, another method, a page and the next, refused parameters, reads that need a key;
+they are logged under the route's template."""
 
 from __future__ import annotations
 
@@ -187,9 +188,9 @@ async def test_a_direct_read_is_logged_under_its_route_template(
 
 def test_only_routes_it_can_run_as_fastapi_would_are_made_direct(app: FastAPI) -> None:
     reader = {require_reader: _require_reader}
-    # A list: its replica reads and its query parameters come through dependencies of its own.
-    with pytest.raises(NotDirect, match="needs more than the request"):
-        direct_routes(app.router.routes, ("list_commitments",), reader)
+    assert [r.name for r in direct_routes(app.router.routes, DIRECT_READS, reader)] == list(
+        DIRECT_READS
+    )
     with pytest.raises(NotDirect, match="needs more than the request"):  # the reader check
         direct_routes(app.router.routes, ("get_commitment",), {})
     with pytest.raises(NotDirect, match="only a FastAPI GET"):
@@ -203,3 +204,72 @@ def test_urls_of_routes_are_those_of_their_fastapi_routes(app: FastAPI) -> None:
     url = app.url_path_for("get_commitment", commitment_id=str(commitment_id))
     assert url == f"{COMMITMENTS}/{commitment_id}"
     assert app.url_path_for("list_commitments") == COMMITMENTS
+
+
+VALID_LISTS = [
+    "",
+    "?limit=2",
+    "?year=2023&year=2024",
+    "?sort=-amount,year&limit=3",
+    "?synthetic=false&status=planned",
+]
+# A refused list, and who refuses it: the FastAPI route's parameter validation ("solved"), its
+# strict query check before that ("strict"), or the endpoint the direct route ran ("direct").
+REFUSED_LISTS = [
+    ("?limit=0", "solved"),
+    ("?limit=abc", "solved"),
+    ("?status=bogus", "solved"),
+    ("?year=twenty", "solved"),
+    ("?sort=nope", "solved"),
+    ("?unknown=1", "strict"),
+    ("?label=%00", "strict"),
+    ("?cursor=garbage", "direct"),
+]
+
+
+async def test_lists_are_answered_directly_and_alike(
+    client: httpx.AsyncClient,
+    fastapi_only: httpx.AsyncClient,
+    editor: dict[str, str],
+    solved: list[str],
+) -> None:
+    for year, amount in ((2023, "10.00"), (2024, "30.00"), (2024, "20.00"), (2025, "5.00")):
+        await make_commitment(client, editor, year=year, amount=amount)
+    for query in VALID_LISTS:
+        solved.clear()
+        direct = await client.get(COMMITMENTS + query)
+        assert solved == [], query  # the direct route ran it
+        assert direct.status_code == 200, direct.text
+        same(direct, await fastapi_only.get(COMMITMENTS + query))
+    first = (await client.get(COMMITMENTS, params={"limit": 2})).json()
+    assert first["next_cursor"] is not None
+    query = f"?limit=2&cursor={first['next_cursor']}"
+    solved.clear()
+    second = await client.get(COMMITMENTS + query)
+    assert solved == []
+    same(second, await fastapi_only.get(COMMITMENTS + query))
+    assert {i["id"] for i in second.json()["items"]}.isdisjoint(i["id"] for i in first["items"])
+
+
+@pytest.mark.parametrize(("query", "refused_by"), REFUSED_LISTS)
+async def test_a_refused_list_is_the_fastapi_routes_400(
+    client: httpx.AsyncClient,
+    fastapi_only: httpx.AsyncClient,
+    solved: list[str],
+    query: str,
+    refused_by: str,
+) -> None:
+    direct = await client.get(COMMITMENTS + query)
+    assert solved == ([COMMITMENTS] if refused_by == "solved" else [])
+    assert direct.status_code == 400, direct.text
+    same(direct, await fastapi_only.get(COMMITMENTS + query))
+
+
+async def test_a_malformed_read_after_header_is_the_fastapi_routes_400(
+    client: httpx.AsyncClient, fastapi_only: httpx.AsyncClient, solved: list[str]
+) -> None:
+    headers = {"Relance-Read-After": "not-a-position"}
+    direct = await client.get(COMMITMENTS, headers=headers)
+    assert solved == [COMMITMENTS]
+    assert direct.status_code == 400
+    same(direct, await fastapi_only.get(COMMITMENTS, headers=headers))
