@@ -4,7 +4,7 @@ directly.
 Around a GET-one's endpoint FastAPI spends about two thirds of the request's CPU in the process:
 matching through the included routers, then solving the dependencies (per dependency a cache
 key, a scope, an exit stack and a cancel scope) and validating the parameters through them
-(bench/README.md, "The read path"). A `DirectRoute` stands in front of one FastAPI route
+(README, "Read performance"). A `DirectRoute` stands in front of one FastAPI route
 whose parameters are path parameters and headers and whose dependencies take the request
 alone (the session, the settings) or have a stand-in here (the reader check, whose principal
 the authentication middleware already resolved): for a request of its method with no query
