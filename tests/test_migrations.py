@@ -44,8 +44,9 @@ MONEY_OVER_TIME = (
 # The tables of what the money buys (the revisions after the cash-flow roll-ups).
 RESULTS = ("financing_plans", "financing_plan_lines")
 INDICATORS = ("indicators", "action_indicators", "indicator_targets", "indicator_actuals")
-# Derived by the database from actions (the revision after the cash-flow removals).
-SUMMARIES = ("chantier_action_counts",)
+# Derived by the database (the revisions after the cash-flow removals): from actions, and the
+# territorial roll-ups from commitments, actions and the referential.
+SUMMARIES = ("chantier_action_counts", "territorial_rollups")
 
 Snapshot = dict[str, list[dict[str, Any]]]
 
@@ -184,7 +185,7 @@ async def test_beneficiaries_round_trip_adds_the_fields_to_rows_and_history(
 
 def test_every_declared_function_and_trigger_is_loaded_from_the_sql_files() -> None:
     identities = {entity.identity for entity in ENTITIES}
-    assert len(identities) == len(ENTITIES) == 135
+    assert len(identities) == len(ENTITIES) == 152
     assert "PGFunction: public.change_commits_take_position()" in identities
     assert "PGTrigger: public.change_commits_take_position True public.change_commits" in (
         identities
@@ -203,7 +204,7 @@ async def test_round_trip_upgrade_downgrade_upgrade_with_data(scratch_url: str) 
     await asyncio.to_thread(migrations.downgrade, scratch_url, "base")
     assert await _table_count(scratch_url) == 1  # only alembic_version is left
     await asyncio.to_thread(migrations.upgrade, scratch_url)
-    assert await _table_count(scratch_url) == 31
+    assert await _table_count(scratch_url) == 32
     await asyncio.to_thread(migrations.check, scratch_url)
 
 

@@ -19,6 +19,7 @@ from app.models.priority import Priority
 from app.models.programme import Programme
 from app.models.programme_year import ProgrammeYear
 from app.models.schedule import ScheduleLine, ScheduleVersion
+from app.models.territorial_rollup import TerritorialRollup
 from app.models.territory import Territory, TerritoryKind, TerritorySource
 
 __all__ = [
@@ -52,6 +53,7 @@ __all__ = [
     "Resource",
     "ScheduleLine",
     "ScheduleVersion",
+    "TerritorialRollup",
     "Territory",
     "TerritoryKind",
     "TerritorySource",

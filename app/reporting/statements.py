@@ -1,5 +1,6 @@
-"""The aggregate statements the reporting repository runs: sums over the commitment roll-up
-(or, for action and commune, over commitments themselves), grouped by the requested dimensions.
+"""The aggregate statements the reporting repository runs: sums over the commitment roll-up,
+the territorial roll-up for one territorial level (or, for actions and several territories, over
+commitments themselves), grouped by the requested dimensions.
 Built here, once per shape, executed only by `app.reporting.repository` (the fixed ones of the
 summaries and progress: `app.reporting.summaries`)."""
 
@@ -43,6 +44,7 @@ from app.models import (
     Partner,
     Priority,
     Programme,
+    TerritorialRollup,
     Territory,
 )
 from app.models.enums import CommitmentStatus
@@ -105,8 +107,28 @@ class CellQuery:
     def territorial(self) -> bool:
         return bool(set(TERRITORIAL) & set(self.drilldown)) or self.cut.territorial
 
+    @property
+    def level(self) -> str | None:
+        return territorial_level(self.drilldown, self.cut)
 
-def source(fine: bool, territorial: bool = False) -> FromClause:
+
+def territorial_level(drilldown: Collection[str], cut: Cut) -> str | None:
+    """The territorial level that the territorial roll-up answers a query at, if it can: the
+    query names one level only (commune, EPCI or département: drilldown and filters together),
+    at most one territory of it in its filter (the totals of several would count a commitment
+    placed in two of them once: only the commitments know), and no action."""
+    if "action" in drilldown or cut.action:
+        return None
+    levels = {d for d in TERRITORIAL if d in drilldown or getattr(cut, d)}
+    if len(levels) != 1:
+        return None
+    (level,) = levels
+    return level if len(getattr(cut, level)) <= 1 else None
+
+
+def source(fine: bool, territorial: bool = False, level: str | None = None) -> FromClause:
+    if level is not None:
+        return territorial_rollup_source(level)
     if territorial:
         return territorial_source()
     if not fine:
@@ -143,6 +165,41 @@ def _share(money: ColumnElement[Any], n: ColumnElement[Any], rank: ColumnElement
     return (base + extra) / CENTS
 
 
+def territorial_rollup_source(level: str) -> FromClause:
+    """The territorial roll-up's rows of one level, the territory under the level's name (null
+    for money placed in no territory), with the commitment roll-up's columns."""
+    r = TerritorialRollup.__table__.c
+    return (
+        select(
+            r.programme_id,
+            r.chantier_id,
+            r.partner_id,
+            r.year,
+            r.status,
+            r.instrument,
+            func.nullif(r.territory, "").label(level),
+            r.amount_sum,
+            r.disbursed_sum,
+            r.commitment_count,
+        )
+        .where(r.level == literal(level, Text))
+        .subquery("s")
+    )
+
+
+def _population(level: str, code: ColumnElement[Any]) -> ColumnElement[Any]:
+    """The population of the territory `code` of `level`, as `territorial_source` reads it."""
+    t = Territory.__table__.alias(f"pop_{level}")
+    stmt = select(t.c.population).where(t.c.code == code)
+    if level == "commune":
+        stmt = stmt.where(t.c.kind.in_(COMMUNE_KINDS)).order_by(
+            t.c.kind != TerritoryKind.commune.value, t.c.kind
+        )
+    else:
+        stmt = stmt.where(t.c.kind == level)
+    return stmt.limit(1).scalar_subquery()
+
+
 def territorial_source() -> FromClause:
     """One row per commitment and commune of its action, its money split in equal shares
     (exact to the cent, remainders to the first communes in the action's own order); an action
@@ -160,7 +217,7 @@ def territorial_source() -> FromClause:
     place = (
         select(t.c.epci_code, t.c.departement_code, t.c.population)
         .where(t.c.code == unnested.c.commune, t.c.kind.in_(COMMUNE_KINDS))
-        .order_by(t.c.kind != TerritoryKind.commune.value)
+        .order_by(t.c.kind != TerritoryKind.commune.value, t.c.kind)
         .limit(1)
         .lateral("place")
     )
@@ -268,6 +325,9 @@ def cut_shape(cut: Cut) -> Cut:
         for name, t in _CUT_ITEM_TYPES.items()
         if getattr(cut, name)
     }
+    for name in TERRITORIAL:  # one territory or several: read from different sources
+        if len(getattr(cut, name)) > 1:
+            placeholders[name] = ("", "")
     placeholders |= {n: 0 for n in _CUT_BOUNDS if getattr(cut, n) is not None}
     return Cut(**placeholders)
 
@@ -306,8 +366,9 @@ def where_cut(s: FromClause, cut: Cut) -> list[ColumnElement[bool]]:
         where.append(s.c.status == any_(_cut_values("status", cut.status)))
     if cut.instrument:
         where.append(s.c.instrument == any_(_cut_values("instrument", cut.instrument)))
-    if "epci" in s.c:  # the territorial source: the shares placed in these territories
-        for dim in TERRITORIAL:
+    placed = [dim for dim in TERRITORIAL if dim in s.c]
+    if placed:  # a territorial source: the shares placed in these territories
+        for dim in placed:
             if getattr(cut, dim):
                 where.append(s.c[dim] == any_(_cut_values(dim, getattr(cut, dim))))
     elif cut.commune:
@@ -338,7 +399,7 @@ class _Grouped:
 
 
 def _grouped(query: CellQuery) -> _Grouped:
-    s = source(query.fine, query.territorial)
+    s = source(query.fine, query.territorial, query.level)
     if "priority" in query.drilldown and not query.fine:
         return _by_priority(s, query)
     from_: FromClause = s
@@ -352,7 +413,7 @@ def _grouped(query: CellQuery) -> _Grouped:
             from_, key = _key(s, from_, dim)
             keys.append(key)
     finest = _finest_territory(query.drilldown)
-    if finest is not None:  # the population that divides the cell's money
+    if finest is not None and query.level is None:  # the population dividing the cell's money
         keys.append(s.c[f"{finest}_population"].label("population"))
     measures = measures_of(s)
     grouped = (
@@ -463,6 +524,8 @@ def _named(g: FromClause, query: CellQuery) -> _Named:
             sort[dim] = g.c[dim]
     if "population" in g.c:
         columns.append(g.c.population)
+    elif (finest := _finest_territory(query.drilldown)) is not None:  # from a roll-up: per cell
+        columns.append(_population(finest, g.c[finest]).label("population"))
     measures = [g.c[name] for name in ("planned", "committed", "disbursed", "count")]
     by_name = {
         **{m.key: m for m in measures},
@@ -570,7 +633,8 @@ def _page_statement(query: CellQuery) -> Select[Any]:
         func.coalesce(func.sum(g.c.planned + g.c.committed), 0).label("money_in_cells"),
     ]
     if OVERLAPPING & set(query.drilldown) and grouped.once is None:
-        t = source(bool(query.cut.action or query.cut.territorial), query.cut.territorial)
+        cut = query.cut
+        t = source(bool(cut.action or cut.territorial), cut.territorial, territorial_level((), cut))
         summed = select(
             *(m.label(f"total_{name}") for name, m in measures_of(t).items())
         ).select_from(t)
@@ -608,7 +672,7 @@ def totals_statement(cut: Cut) -> Select[Any]:
 
 @lru_cache(maxsize=256)
 def _totals_statement(cut: Cut) -> Select[Any]:
-    s = source(bool(cut.action or cut.territorial), cut.territorial)
+    s = source(bool(cut.action or cut.territorial), cut.territorial, territorial_level((), cut))
     return (
         select(*(m.label(n) for n, m in measures_of(s).items()))
         .select_from(s)

@@ -187,6 +187,18 @@ async def compare_everything(
         )
     )
     assert drift.all() == []
+    # and the territorial roll-up equals its recomputation from scratch
+    territorial = text(
+        "SELECT level, territory, chantier_id, partner_id, year, status, instrument,"
+        " amount_sum, disbursed_sum, commitment_count FROM territorial_rollups ORDER BY 1, 2, 3, 4,"
+        " 5, 6, 7"
+    )
+    kept = (await conn.execute(territorial)).all()
+    async with conn.begin_nested() as recomputed:
+        await conn.execute(text("SELECT territorial_rollups_rebuild()"))
+        assert (await conn.execute(territorial)).all() == kept
+        await recomputed.rollback()
+    assert {row.level for row in kept} == {"commune", "epci", "departement"}
 
 
 def _overlapping(
@@ -257,6 +269,21 @@ async def test_figures_stay_exact_after_updates_deletes_and_moves(
         headers=admin,
     )
     assert response.status_code == 200, response.text
+    # an action's communes change (a commune dropped, a commune of another département added)
+    response = await client.patch(
+        f"/v1/actions/{dataset['actions']['A-SANTE']}",
+        json={"communes": ["83137", "13001", "13005", "13001"]},
+        headers=admin,
+    )
+    assert response.status_code == 200, response.text
+    # the referential moves a commune to another EPCI (a new vintage of the EPCI's perimeters)
+    moved = await connection.execute(
+        text(
+            "UPDATE territories SET epci_code = '248300543'"
+            " WHERE kind = 'commune' AND code = '13001' AND epci_code <> '248300543'"
+        )
+    )
+    assert moved.rowcount == 1
     # and a chantier starts serving another priority
     response = await client.patch(
         f"/v1/chantiers/{dataset['chantiers']['ORPHELIN']}",

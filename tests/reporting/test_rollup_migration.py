@@ -1,4 +1,4 @@
-"""The roll-up migration backfills existing commitments and downgrades cleanly."""
+"""The roll-up migrations backfill existing commitments and downgrade cleanly."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from app.db import create_engine, create_sessionmaker
 from app.programme.demo import demo
 from app.programme.service import seed
 from tests.database import admin_url, create_scratch_database, drop_database
+from tests.reporting import oracle
 
 BEFORE = "a3f1c2d4e5b6"
 GROUPED = (
@@ -59,5 +60,54 @@ async def test_upgrade_backfills_the_rollup_from_existing_commitments(scratch_ur
             assert left.scalar_one() is None
             count = await conn.execute(text("SELECT count(*) FROM commitments"))
             assert count.scalar_one() == report.commitments
+    finally:
+        await engine.dispose()
+
+
+BEFORE_TERRITORIAL = "9e4c2a7b1d53"
+TERRITORIAL = (
+    "SELECT territory, sum(amount_sum) FILTER (WHERE status = 'planned') AS planned,"
+    " sum(amount_sum) FILTER (WHERE status = 'committed') AS committed,"
+    " sum(disbursed_sum) FILTER (WHERE status = 'committed') AS disbursed,"
+    " sum(commitment_count) AS count"
+    " FROM territorial_rollups WHERE level = :level GROUP BY territory"
+)
+
+
+async def test_upgrade_backfills_the_territorial_rollup_as_the_shares_split(
+    scratch_url: str,
+) -> None:
+    """Each level's sums equal an independent split of every commitment over its communes."""
+    settings = Settings(database_url=scratch_url)  # type: ignore[arg-type]
+    await asyncio.to_thread(migrations.upgrade, scratch_url)
+    engine = create_engine(settings)
+    try:
+        async with create_sessionmaker(engine)() as session, session.begin():
+            await seed(session, settings)
+            report = await demo(session, settings)
+        await asyncio.to_thread(migrations.downgrade, scratch_url, BEFORE_TERRITORIAL)
+        async with engine.connect() as conn:
+            gone = await conn.execute(text("SELECT to_regclass('territorial_rollups')"))
+            assert gone.scalar_one() is None
+        await asyncio.to_thread(migrations.upgrade, scratch_url)
+        async with engine.connect() as conn:
+            data = await oracle.load(conn)
+            for level in oracle.TERRITORIAL:
+                expected, _ = oracle.aggregate(data, [level], {})
+                got = {}
+                for row in (await conn.execute(text(TERRITORIAL), {"level": level})).all():
+                    got[(row.territory or None,)] = (
+                        f"{row.planned or 0:.2f}",
+                        f"{row.committed or 0:.2f}",
+                        f"{row.disbursed or 0:.2f}",
+                        row.count,
+                    )
+                want = {
+                    key: (cell["planned"], cell["committed"], cell["disbursed"], cell["count"])
+                    for key, cell in expected.items()
+                }
+                assert got == want, level
+                assert len(got) > (1 if level == "commune" else 0), level  # the demo: one EPCI
+            assert len(data.commitments) == report.commitments
     finally:
         await engine.dispose()

@@ -22,6 +22,7 @@ FILES = (
     "change_log.sql",
     "change_commits.sql",
     "commitment_rollups.sql",
+    "territorial_rollups.sql",
     "programme_ownership.sql",
     "programme_periods.sql",
     "payments.sql",

@@ -1,0 +1,61 @@
+"""Territorial roll-ups: the commitment roll-up's sums per territory, at three levels (commune,
+EPCI, département), each commitment's money split among its action's communes as the
+territorial drilldowns split it; kept exact by triggers on `commitments`, `actions` and
+`territories` in the writing transaction (app/models/sql/territorial_rollups.sql, and README
+"How the aggregates stay fast and exact")."""
+
+import uuid
+from decimal import Decimal
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Numeric,
+    Text,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.models.base import Base
+
+LEVELS = ("commune", "epci", "departement")
+
+
+class TerritorialRollup(Base):
+    """Derived data: never written by the application, only by the database's triggers.
+
+    One row per (level, territory, programme, chantier, partner, year, status, instrument):
+    at each level a commitment is in one row per territory its action's communes lie in
+    (`territory` '' for the share of an action without communes, or of a commune that the
+    referential does not place at that level), holding the sum of its shares there.
+    """
+
+    __tablename__ = "territorial_rollups"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["chantier_id", "programme_id"],
+            ["chantiers.id", "chantiers.programme_id"],
+            onupdate="CASCADE",
+        ),
+        CheckConstraint(f"level IN {LEVELS!r}", name="level_known"),
+        # An action moving or changing communes empties the cells of its chantier.
+        Index(None, "chantier_id"),
+    )
+
+    level: Mapped[str] = mapped_column(Text, primary_key=True)
+    territory: Mapped[str] = mapped_column(Text, primary_key=True)
+    programme_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    chantier_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("chantiers.id", ondelete="RESTRICT"), primary_key=True
+    )
+    partner_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("partners.id", ondelete="RESTRICT"), primary_key=True
+    )
+    year: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    status: Mapped[str] = mapped_column(Text, primary_key=True)
+    instrument: Mapped[str] = mapped_column(Text, primary_key=True)
+    amount_sum: Mapped[Decimal] = mapped_column(Numeric)
+    disbursed_sum: Mapped[Decimal] = mapped_column(Numeric)
+    commitment_count: Mapped[int] = mapped_column(BigInteger)

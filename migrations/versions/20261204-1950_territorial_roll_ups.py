@@ -1,0 +1,417 @@
+"""Aggregates: territorial roll-ups for the commune, EPCI and département drilldowns
+
+Revision ID: 3b8d6f1e0c47
+Revises: 9e4c2a7b1d53
+Create Date: 2026-12-04 19:50:00.000000
+
+A drilldown or a filter by commune, EPCI or département read every commitment joined to its
+action and the referential (141 ms at 1,000,000 commitments, the cost of a raw GROUP BY).
+`territorial_rollups` holds the commitment roll-up's sums per territory at each of the three
+levels, each commitment's money split among its action's communes as the drilldowns split it,
+kept by statement triggers on `commitments`, a row trigger on `actions` (a change of chantier or
+communes) and statement triggers on `territories` (a change that can move a commune rebuilds
+it), in the writing transaction. The backfill computes it from the commitments there are
+(territorial_rollups_rebuild, also there for a repair), with writers held off meanwhile.
+Downgrade drops the triggers, their functions and the table.
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "3b8d6f1e0c47"
+down_revision: str | Sequence[str] | None = "9e4c2a7b1d53"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+TRIGGERS = (
+    ("commitments_territorial_rollup_insert", "commitments"),
+    ("commitments_territorial_rollup_update", "commitments"),
+    ("commitments_territorial_rollup_delete", "commitments"),
+    ("commitments_territorial_rollup_truncate", "commitments"),
+    ("actions_territorial_rollup_move", "actions"),
+    ("territories_territorial_rollup_insert", "territories"),
+    ("territories_territorial_rollup_update", "territories"),
+    ("territories_territorial_rollup_delete", "territories"),
+)
+FUNCTIONS = (
+    "territorial_rollups_on_insert()",
+    "territorial_rollups_on_update()",
+    "territorial_rollups_on_delete()",
+    "territorial_rollups_on_truncate()",
+    "territorial_rollups_on_action_move()",
+    "territorial_rollups_on_referential()",
+    "territorial_rollups_rebuild()",
+    "territorial_share(numeric, integer, integer[])",
+    "territorial_places(character varying[])",
+)
+
+# app/models/sql/territorial_rollups.sql as this revision leaves it.
+NEW = (
+    """
+CREATE FUNCTION public.territorial_places(communes character varying[])
+RETURNS TABLE(level text, territory text, ranks integer[], n integer)
+LANGUAGE sql STABLE AS $$
+  -- The territories of an action's communes at each level: for each, the ranks of the communes
+  -- it holds (sorted) and the number of shares. Without communes: one place, '', of one share.
+  SELECT v.level, coalesce(v.territory, '') AS territory,
+         array_agg(cm.rank::integer ORDER BY cm.rank) AS ranks,
+         greatest(cardinality(communes), 1) AS n
+  FROM (SELECT NULL::text AS commune, 1::bigint AS rank WHERE cardinality(communes) = 0
+        UNION ALL
+        SELECT u.commune, u.rank FROM unnest(communes) WITH ORDINALITY AS u(commune, rank)) AS cm
+  LEFT JOIN LATERAL (SELECT t.epci_code, t.departement_code FROM territories t
+                     WHERE t.code = cm.commune
+                       AND t.kind IN ('commune', 'arrondissement_municipal',
+                                      'commune_deleguee', 'commune_associee')
+                     ORDER BY t.kind <> 'commune', t.kind LIMIT 1) AS place ON true
+  CROSS JOIN LATERAL (VALUES ('commune', cm.commune),
+                             ('epci', place.epci_code),
+                             ('departement', place.departement_code)) AS v(level, territory)
+  GROUP BY v.level, coalesce(v.territory, '')
+$$;
+""",
+    """
+CREATE FUNCTION public.territorial_share(money numeric, n integer, ranks integer[])
+RETURNS numeric
+LANGUAGE sql IMMUTABLE AS $$
+  -- The sum of the shares of ranks (sorted) among n equal shares of money, to the cent: each
+  -- share has money's cents div n, and the first (cents mod n) one cent more.
+  SELECT round((div(money * 100, n) * cardinality(ranks)
+                + width_bucket(money * 100 - div(money * 100, n) * n, ranks)) / 100, 2)
+$$;
+""",
+    """
+CREATE FUNCTION public.territorial_rollups_on_insert() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO territorial_rollups AS r
+    (level, territory, programme_id, chantier_id, partner_id, year, status, instrument,
+     amount_sum, disbursed_sum, commitment_count)
+  SELECT p.level, p.territory, a.programme_id, a.chantier_id,
+         c.partner_id, c.year, c.status, c.instrument,
+         sum(territorial_share(c.amount, p.n, p.ranks)),
+         sum(territorial_share(c.disbursed_amount, p.n, p.ranks)), count(*)
+  FROM new_rows c
+  CROSS JOIN LATERAL (SELECT programme_id, chantier_id, communes FROM actions
+                      WHERE id = c.action_id OFFSET 0) AS a
+  CROSS JOIN LATERAL territorial_places(a.communes) AS p
+  GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
+  ORDER BY 1, 2, 3, 4, 5, 6, 7, 8
+  ON CONFLICT (level, territory, programme_id, chantier_id, partner_id, year, status, instrument)
+  DO UPDATE
+  SET amount_sum = r.amount_sum + EXCLUDED.amount_sum,
+      disbursed_sum = r.disbursed_sum + EXCLUDED.disbursed_sum,
+      commitment_count = r.commitment_count + EXCLUDED.commitment_count;
+  RETURN NULL;
+END
+$$;
+""",
+    """
+CREATE FUNCTION public.territorial_rollups_on_update() RETURNS trigger
+LANGUAGE plpgsql AS $$
+-- The new rows count in, the old rows count out; cells whose delta is nil are left alone, and
+-- cells that no commitment feeds any more are deleted.
+BEGIN
+  INSERT INTO territorial_rollups AS r
+    (level, territory, programme_id, chantier_id, partner_id, year, status, instrument,
+     amount_sum, disbursed_sum, commitment_count)
+  SELECT level, territory, programme_id, chantier_id, partner_id, year, status, instrument,
+         sum(amount), sum(disbursed_amount), sum(commitments)
+  FROM (SELECT p.level, p.territory, a.programme_id, a.chantier_id,
+               c.partner_id, c.year, c.status, c.instrument,
+               territorial_share(c.amount, p.n, p.ranks) AS amount,
+               territorial_share(c.disbursed_amount, p.n, p.ranks) AS disbursed_amount,
+               1 AS commitments
+        FROM new_rows c
+        CROSS JOIN LATERAL (SELECT programme_id, chantier_id, communes FROM actions
+                            WHERE id = c.action_id OFFSET 0) AS a
+        CROSS JOIN LATERAL territorial_places(a.communes) AS p
+        UNION ALL
+        SELECT p.level, p.territory, a.programme_id, a.chantier_id,
+               c.partner_id, c.year, c.status, c.instrument,
+               -territorial_share(c.amount, p.n, p.ranks),
+               -territorial_share(c.disbursed_amount, p.n, p.ranks), -1
+        FROM old_rows c
+        CROSS JOIN LATERAL (SELECT programme_id, chantier_id, communes FROM actions
+                            WHERE id = c.action_id OFFSET 0) AS a
+        CROSS JOIN LATERAL territorial_places(a.communes) AS p) AS delta
+  GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
+  HAVING sum(commitments) <> 0 OR sum(amount) <> 0 OR sum(disbursed_amount) <> 0
+  ORDER BY 1, 2, 3, 4, 5, 6, 7, 8
+  ON CONFLICT (level, territory, programme_id, chantier_id, partner_id, year, status, instrument)
+  DO UPDATE
+  SET amount_sum = r.amount_sum + EXCLUDED.amount_sum,
+      disbursed_sum = r.disbursed_sum + EXCLUDED.disbursed_sum,
+      commitment_count = r.commitment_count + EXCLUDED.commitment_count;
+
+  DELETE FROM territorial_rollups r
+  USING (SELECT DISTINCT p.level, p.territory, a.programme_id, a.chantier_id,
+                         c.partner_id, c.year, c.status, c.instrument
+         FROM old_rows c
+         CROSS JOIN LATERAL (SELECT programme_id, chantier_id, communes FROM actions
+                             WHERE id = c.action_id OFFSET 0) AS a
+         CROSS JOIN LATERAL territorial_places(a.communes) AS p) AS left_cells
+  WHERE r.commitment_count = 0
+    AND (r.level, r.territory, r.programme_id, r.chantier_id, r.partner_id, r.year, r.status,
+         r.instrument)
+      = (left_cells.level, left_cells.territory, left_cells.programme_id,
+         left_cells.chantier_id, left_cells.partner_id, left_cells.year, left_cells.status,
+         left_cells.instrument);
+  RETURN NULL;
+END
+$$;
+""",
+    """
+CREATE FUNCTION public.territorial_rollups_on_delete() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO territorial_rollups AS r
+    (level, territory, programme_id, chantier_id, partner_id, year, status, instrument,
+     amount_sum, disbursed_sum, commitment_count)
+  SELECT p.level, p.territory, a.programme_id, a.chantier_id,
+         c.partner_id, c.year, c.status, c.instrument,
+         -sum(territorial_share(c.amount, p.n, p.ranks)),
+         -sum(territorial_share(c.disbursed_amount, p.n, p.ranks)), -count(*)
+  FROM old_rows c
+  CROSS JOIN LATERAL (SELECT programme_id, chantier_id, communes FROM actions
+                      WHERE id = c.action_id OFFSET 0) AS a
+  CROSS JOIN LATERAL territorial_places(a.communes) AS p
+  GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
+  ORDER BY 1, 2, 3, 4, 5, 6, 7, 8
+  ON CONFLICT (level, territory, programme_id, chantier_id, partner_id, year, status, instrument)
+  DO UPDATE
+  SET amount_sum = r.amount_sum + EXCLUDED.amount_sum,
+      disbursed_sum = r.disbursed_sum + EXCLUDED.disbursed_sum,
+      commitment_count = r.commitment_count + EXCLUDED.commitment_count;
+
+  DELETE FROM territorial_rollups r
+  USING (SELECT DISTINCT p.level, p.territory, a.programme_id, a.chantier_id,
+                         c.partner_id, c.year, c.status, c.instrument
+         FROM old_rows c
+         CROSS JOIN LATERAL (SELECT programme_id, chantier_id, communes FROM actions
+                             WHERE id = c.action_id OFFSET 0) AS a
+         CROSS JOIN LATERAL territorial_places(a.communes) AS p) AS left_cells
+  WHERE r.commitment_count = 0
+    AND (r.level, r.territory, r.programme_id, r.chantier_id, r.partner_id, r.year, r.status,
+         r.instrument)
+      = (left_cells.level, left_cells.territory, left_cells.programme_id,
+         left_cells.chantier_id, left_cells.partner_id, left_cells.year, left_cells.status,
+         left_cells.instrument);
+  RETURN NULL;
+END
+$$;
+""",
+    """
+CREATE FUNCTION public.territorial_rollups_on_truncate() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+  DELETE FROM territorial_rollups;
+  RETURN NULL;
+END
+$$;
+""",
+    """
+CREATE FUNCTION public.territorial_rollups_on_action_move() RETURNS trigger
+LANGUAGE plpgsql AS $$
+-- Row level on actions: an action that changes chantier (and perhaps programme) or communes
+-- takes its commitments' figures from its old places to its new ones.
+BEGIN
+  INSERT INTO territorial_rollups AS r
+    (level, territory, programme_id, chantier_id, partner_id, year, status, instrument,
+     amount_sum, disbursed_sum, commitment_count)
+  SELECT level, territory, programme_id, chantier_id, partner_id, year, status, instrument,
+         sum(amount), sum(disbursed_amount), sum(commitments)
+  FROM (SELECT p.level, p.territory, OLD.programme_id AS programme_id,
+               OLD.chantier_id AS chantier_id, c.partner_id, c.year, c.status, c.instrument,
+               -territorial_share(c.amount, p.n, p.ranks) AS amount,
+               -territorial_share(c.disbursed_amount, p.n, p.ranks) AS disbursed_amount,
+               -1 AS commitments
+        FROM commitments c CROSS JOIN territorial_places(OLD.communes) AS p
+        WHERE c.action_id = NEW.id
+        UNION ALL
+        SELECT p.level, p.territory, NEW.programme_id, NEW.chantier_id,
+               c.partner_id, c.year, c.status, c.instrument,
+               territorial_share(c.amount, p.n, p.ranks),
+               territorial_share(c.disbursed_amount, p.n, p.ranks), 1
+        FROM commitments c CROSS JOIN territorial_places(NEW.communes) AS p
+        WHERE c.action_id = NEW.id) AS moved
+  GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
+  HAVING sum(commitments) <> 0 OR sum(amount) <> 0 OR sum(disbursed_amount) <> 0
+  ORDER BY 1, 2, 3, 4, 5, 6, 7, 8
+  ON CONFLICT (level, territory, programme_id, chantier_id, partner_id, year, status, instrument)
+  DO UPDATE
+  SET amount_sum = r.amount_sum + EXCLUDED.amount_sum,
+      disbursed_sum = r.disbursed_sum + EXCLUDED.disbursed_sum,
+      commitment_count = r.commitment_count + EXCLUDED.commitment_count;
+
+  DELETE FROM territorial_rollups
+  WHERE chantier_id = OLD.chantier_id AND programme_id = OLD.programme_id
+    AND commitment_count = 0;
+  RETURN NULL;
+END
+$$;
+""",
+    """
+CREATE FUNCTION public.territorial_rollups_rebuild() RETURNS void
+LANGUAGE plpgsql AS $$
+-- Recompute from scratch (a migration's backfill, a change of the referential, or a repair by
+-- ops); writers wait meanwhile.
+BEGIN
+  LOCK TABLE commitments, actions IN SHARE MODE;
+  DELETE FROM territorial_rollups;
+  INSERT INTO territorial_rollups
+    (level, territory, programme_id, chantier_id, partner_id, year, status, instrument,
+     amount_sum, disbursed_sum, commitment_count)
+  SELECT p.level, p.territory, a.programme_id, a.chantier_id,
+         c.partner_id, c.year, c.status, c.instrument,
+         sum(territorial_share(c.amount, p.n, p.ranks)),
+         sum(territorial_share(c.disbursed_amount, p.n, p.ranks)), count(*)
+  FROM commitments c
+  JOIN actions a ON a.id = c.action_id
+  CROSS JOIN LATERAL territorial_places(a.communes) AS p
+  GROUP BY 1, 2, 3, 4, 5, 6, 7, 8;
+END
+$$;
+""",
+    """
+CREATE FUNCTION public.territorial_rollups_on_referential() RETURNS trigger
+LANGUAGE plpgsql AS $$
+-- Statement level on territories: only a change that can move a commune's share rebuilds (a
+-- reload that changes nothing, a population or a name, a territory retired, leave it alone).
+DECLARE
+  moved boolean := true;
+BEGIN
+  IF TG_OP = 'INSERT' THEN
+    moved := EXISTS (SELECT 1 FROM new_rows
+                     WHERE kind IN ('commune', 'arrondissement_municipal',
+                                    'commune_deleguee', 'commune_associee'));
+  ELSIF TG_OP = 'UPDATE' THEN
+    moved := EXISTS (SELECT kind, code, epci_code, departement_code FROM new_rows
+                     WHERE kind IN ('commune', 'arrondissement_municipal',
+                                    'commune_deleguee', 'commune_associee')
+                     EXCEPT
+                     SELECT kind, code, epci_code, departement_code FROM old_rows);
+  END IF;
+  IF moved THEN
+    PERFORM territorial_rollups_rebuild();
+  END IF;
+  RETURN NULL;
+END
+$$;
+""",
+    """
+CREATE TRIGGER commitments_territorial_rollup_insert AFTER INSERT ON public.commitments
+  REFERENCING NEW TABLE AS new_rows
+  FOR EACH STATEMENT EXECUTE FUNCTION territorial_rollups_on_insert();
+""",
+    """
+CREATE TRIGGER commitments_territorial_rollup_update AFTER UPDATE ON public.commitments
+  REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+  FOR EACH STATEMENT EXECUTE FUNCTION territorial_rollups_on_update();
+""",
+    """
+CREATE TRIGGER commitments_territorial_rollup_delete AFTER DELETE ON public.commitments
+  REFERENCING OLD TABLE AS old_rows
+  FOR EACH STATEMENT EXECUTE FUNCTION territorial_rollups_on_delete();
+""",
+    """
+CREATE TRIGGER commitments_territorial_rollup_truncate AFTER TRUNCATE ON public.commitments
+  FOR EACH STATEMENT EXECUTE FUNCTION territorial_rollups_on_truncate();
+""",
+    """
+CREATE TRIGGER actions_territorial_rollup_move AFTER UPDATE OF chantier_id, communes
+  ON public.actions
+  FOR EACH ROW WHEN (OLD.chantier_id IS DISTINCT FROM NEW.chantier_id
+                     OR OLD.communes IS DISTINCT FROM NEW.communes)
+  EXECUTE FUNCTION territorial_rollups_on_action_move();
+""",
+    """
+CREATE TRIGGER territories_territorial_rollup_insert AFTER INSERT ON public.territories
+  REFERENCING NEW TABLE AS new_rows
+  FOR EACH STATEMENT EXECUTE FUNCTION territorial_rollups_on_referential();
+""",
+    """
+CREATE TRIGGER territories_territorial_rollup_update AFTER UPDATE ON public.territories
+  REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+  FOR EACH STATEMENT EXECUTE FUNCTION territorial_rollups_on_referential();
+""",
+    """
+CREATE TRIGGER territories_territorial_rollup_delete AFTER DELETE OR TRUNCATE
+  ON public.territories
+  FOR EACH STATEMENT EXECUTE FUNCTION territorial_rollups_on_referential();
+""",
+)
+
+
+def upgrade() -> None:
+    # Give up after 5 s waiting for a lock rather than queue every query of the service behind
+    # this migration; run it again when the tables are quieter.
+    op.execute("SET LOCAL lock_timeout = '5s'")
+    op.create_table(
+        "territorial_rollups",
+        sa.Column("level", sa.Text(), nullable=False),
+        sa.Column("territory", sa.Text(), nullable=False),
+        sa.Column("programme_id", sa.Uuid(), nullable=False),
+        sa.Column("chantier_id", sa.Uuid(), nullable=False),
+        sa.Column("partner_id", sa.Uuid(), nullable=False),
+        sa.Column("year", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("status", sa.Text(), nullable=False),
+        sa.Column("instrument", sa.Text(), nullable=False),
+        sa.Column("amount_sum", sa.Numeric(), nullable=False),
+        sa.Column("disbursed_sum", sa.Numeric(), nullable=False),
+        sa.Column("commitment_count", sa.BigInteger(), nullable=False),
+        sa.CheckConstraint(
+            "level IN ('commune', 'epci', 'departement')",
+            name=op.f("territorial_rollups_level_known_check"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["chantier_id", "programme_id"],
+            ["chantiers.id", "chantiers.programme_id"],
+            name=op.f("territorial_rollups_chantier_id_programme_id_fkey"),
+            onupdate="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["chantier_id"],
+            ["chantiers.id"],
+            name=op.f("territorial_rollups_chantier_id_fkey"),
+            ondelete="RESTRICT",
+        ),
+        sa.ForeignKeyConstraint(
+            ["partner_id"],
+            ["partners.id"],
+            name=op.f("territorial_rollups_partner_id_fkey"),
+            ondelete="RESTRICT",
+        ),
+        sa.PrimaryKeyConstraint(
+            "level",
+            "territory",
+            "programme_id",
+            "chantier_id",
+            "partner_id",
+            "year",
+            "status",
+            "instrument",
+            name=op.f("territorial_rollups_pkey"),
+        ),
+    )
+    op.create_index(
+        op.f("ix_territorial_rollups_chantier_id"), "territorial_rollups", ["chantier_id"]
+    )
+    # No commitment, action or territory written from here to the commit: the triggers and the
+    # backfill see the same rows (SHARE ROW EXCLUSIVE, the lock CREATE TRIGGER needs, first).
+    op.execute("LOCK TABLE commitments, actions, territories IN SHARE ROW EXCLUSIVE MODE")
+    for statement in NEW:
+        op.execute(statement)
+    op.execute("SELECT territorial_rollups_rebuild()")
+
+
+def downgrade() -> None:
+    op.execute("SET LOCAL lock_timeout = '5s'")
+    for name, table in TRIGGERS:
+        op.execute(f"DROP TRIGGER {name} ON public.{table}")
+    for function in FUNCTIONS:
+        op.execute(f"DROP FUNCTION public.{function}")
+    op.drop_index(op.f("ix_territorial_rollups_chantier_id"), table_name="territorial_rollups")
+    op.drop_table("territorial_rollups")
