@@ -96,6 +96,11 @@ ENDPOINTS = [
     "/v1/summary",
     "/v1/programmes/{programme}/summary",
     "/v1/chantiers/{chantier}/progress",
+    # the territorial roll-up: one level, one territory at most in the filter
+    "/v1/aggregates/commitments?drilldown=commune&year=2024",
+    "/v1/aggregates/commitments?drilldown=epci,year",
+    "/v1/aggregates/commitments?drilldown=departement,status&programme=BENCH-2023-2027",
+    "/v1/aggregates/commitments?drilldown=chantier,year&commune=13055",
 ]
 SECOND_PROGRAMME = """
 WITH p AS (
@@ -105,7 +110,12 @@ WITH p AS (
 INSERT INTO chantiers (programme_id, number, code, name, version)
 SELECT p.id, n, 'BENCH_C' || n, 'Chantier ' || n, 1 FROM p, generate_series(1, 3) AS n
 """
-SLOW_ENDPOINTS = ["/v1/aggregates/commitments?drilldown=commune&year=2024"]  # no roll-up
+SLOW_ENDPOINTS = [  # no roll-up: the commitments themselves
+    "/v1/aggregates/commitments?drilldown=action&year=2024",
+    "/v1/aggregates/commitments?drilldown=commune&commune=13055&commune=13001",
+]
+# The insert triggers of the roll-ups, off during the bulk load (then one rebuild each).
+INSERT_TRIGGERS = ("commitments_rollup_insert", "commitments_territorial_rollup_insert")
 
 
 async def prepare(url: str, n: int) -> None:
@@ -131,13 +141,16 @@ async def prepare(url: str, n: int) -> None:
                  (SELECT array_agg(id ORDER BY number) AS ids FROM chantiers) c""",
             max(1, n // COMMITMENTS_PER_ACTION),
         )
-        # Bulk load without the trigger, then one rebuild: what a migration's backfill does.
-        await conn.execute("ALTER TABLE commitments DISABLE TRIGGER commitments_rollup_insert")
+        # Bulk load without the triggers, then one rebuild each: what a migration's backfill does.
+        for trigger in INSERT_TRIGGERS:
+            await conn.execute(f"ALTER TABLE commitments DISABLE TRIGGER {trigger}")
         await conn.execute(INSERT, 1, n)
-        await conn.execute("ALTER TABLE commitments ENABLE TRIGGER commitments_rollup_insert")
-        started = time.perf_counter()
-        await conn.execute("SELECT commitment_rollups_rebuild()")
-        print(f"  roll-up rebuilt in {time.perf_counter() - started:.1f} s", flush=True)
+        for trigger in INSERT_TRIGGERS:
+            await conn.execute(f"ALTER TABLE commitments ENABLE TRIGGER {trigger}")
+        for rollup in ("commitment_rollups", "territorial_rollups"):
+            started = time.perf_counter()
+            await conn.execute(f"SELECT {rollup}_rebuild()")
+            print(f"  {rollup} rebuilt in {time.perf_counter() - started:.1f} s", flush=True)
         await conn.execute("VACUUM ANALYZE")
     finally:
         await conn.close()
@@ -166,7 +179,8 @@ async def time_sql(url: str, repeat: int = 10) -> dict[str, float]:
 
 async def time_writes(url: str, batch: int = 10_000, repeat: int = 5) -> dict[str, float]:
     """Rows per second: one multi-row INSERT of `batch` rows, and `batch // 10` single-row
-    INSERTs, each in a transaction rolled back, with and without the roll-up trigger."""
+    INSERTs, each in a transaction rolled back, with both roll-ups' triggers, with the commitment
+    roll-up's only, and with neither."""
     conn = await asyncpg.connect(plain(url))
     out: dict[str, float] = {}
 
@@ -202,18 +216,19 @@ async def time_writes(url: str, batch: int = 10_000, repeat: int = 5) -> dict[st
         for i in range(singles)
     ]  # fmt: skip
     try:
-        for label, enabled in (("with roll-up", True), ("without", False)):
-            toggle = "ENABLE" if enabled else "DISABLE"
-            await conn.execute(
-                f"ALTER TABLE commitments {toggle} TRIGGER commitments_rollup_insert"
-            )
+        variants = (("with both roll-ups", 2), ("commitment roll-up only", 1), ("without", 0))
+        for label, enabled in variants:
+            for i, trigger in enumerate(INSERT_TRIGGERS):
+                toggle = "ENABLE" if i < enabled else "DISABLE"
+                await conn.execute(f"ALTER TABLE commitments {toggle} TRIGGER {trigger}")
             out[f"batch of {batch:,} in one INSERT, {label}"] = await rate(
                 lambda: conn.execute(INSERT, 1, batch), batch
             )
             out[f"{singles:,} single-row INSERTs (executemany), {label}"] = await rate(
                 lambda: conn.executemany(single, args), singles
             )
-        await conn.execute("ALTER TABLE commitments ENABLE TRIGGER commitments_rollup_insert")
+        for trigger in INSERT_TRIGGERS:
+            await conn.execute(f"ALTER TABLE commitments ENABLE TRIGGER {trigger}")
         return out
     finally:
         await conn.close()
@@ -348,11 +363,12 @@ async def run(n: int, requests: int) -> None:
         await prepare(url, n)
         conn = await asyncpg.connect(plain(url))
         rollup_rows = await conn.fetchval("SELECT count(*) FROM commitment_rollups")
+        territorial_rows = await conn.fetchval("SELECT count(*) FROM territorial_rollups")
         actions = await conn.fetchval("SELECT count(*) FROM actions")
         await conn.close()
         print(
             f"  loaded in {time.perf_counter() - started:.0f} s: {actions:,} actions, "
-            f"{PARTNERS} partners, {rollup_rows:,} roll-up rows",
+            f"{PARTNERS} partners, {rollup_rows:,} roll-up rows, {territorial_rows:,} territorial",
             flush=True,
         )
         print(f"  {'median latency':>16}  request", flush=True)

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-from sqlalchemy import ColumnElement, FromClause, Select, Uuid, any_, bindparam, func, select, true
+from sqlalchemy import ColumnElement, FromClause, Select, Uuid, any_, bindparam, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -37,6 +37,7 @@ from app.reporting.schemas import AggregateFilters
 from app.reporting.service import ReportingService, parse_drilldown, parse_order
 from app.reporting.statements import (
     ENTITIES,
+    TERRITORIAL,
     CellQuery,
     Cut,
     measures_of,
@@ -99,8 +100,11 @@ def _compiled(stmt: Select[Any], params: dict[str, Any]) -> Query:
 
 
 def raw_statement(drilldown: tuple[str, ...], cut: Cut) -> Select[Any]:
-    """The drilldown's GROUP BY over commitments ⋈ actions, without the roll-up."""
-    s = source(True)
+    """The drilldown's GROUP BY over commitments ⋈ actions, without the roll-ups; territorial
+    drilldowns and filters over the commitments' shares in their communes, as the API read them
+    before the territorial roll-up."""
+    territorial = bool(set(TERRITORIAL) & set(drilldown)) or cut.territorial
+    s = source(True, territorial)
     from_: FromClause = s
     keys: list[ColumnElement[Any]] = []
     for dim in drilldown:
@@ -116,15 +120,6 @@ def raw_statement(drilldown: tuple[str, ...], cut: Cut) -> Select[Any]:
             partner = Partner.__table__.alias("pk")
             from_ = from_.join(partner, partner.c.id == s.c.partner_id)
             keys.append(partner.c.kind)
-        elif dim == "commune":
-            unnested = (
-                func.unnest(s.c.communes)
-                .table_valued("commune")
-                .render_derived(name="cm")
-                .lateral("cm")
-            )
-            from_ = from_.outerjoin(unnested, true())
-            keys.append(unnested.c.commune)
         else:
             keys.append(s.c[f"{dim}_id"] if dim in ENTITIES else s.c[dim])
     measures = [m.label(name) for name, m in measures_of(s).items()]
