@@ -48,7 +48,7 @@ from app.models import (
     Territory,
 )
 from app.models.enums import CommitmentStatus
-from app.models.territory import COMMUNE_KINDS, TerritoryKind
+from app.models.territory import COMMUNE_KINDS, COMMUNE_LIKE, TerritoryKind
 
 ENTITIES = ("programme", "priority", "chantier", "action", "partner")
 TERRITORIAL = ("commune", "epci", "departement")
@@ -192,7 +192,8 @@ def _population(level: str, code: ColumnElement[Any]) -> ColumnElement[Any]:
     t = Territory.__table__.alias(f"pop_{level}")
     stmt = select(t.c.population).where(t.c.code == code)
     if level == "commune":
-        stmt = stmt.where(t.c.kind.in_(COMMUNE_KINDS)).order_by(
+        # The kinds as a constant of the text, as the statement's other constants.
+        stmt = stmt.where(t.c.kind.op("IN")(literal_column(COMMUNE_LIKE))).order_by(
             t.c.kind != TerritoryKind.commune.value, t.c.kind
         )
     else:

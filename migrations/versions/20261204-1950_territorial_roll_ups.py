@@ -43,6 +43,7 @@ FUNCTIONS = (
     "territorial_rollups_on_action_move()",
     "territorial_rollups_on_referential()",
     "territorial_rollups_rebuild()",
+    "territorial_places_of(uuid[])",
     "territorial_share(numeric, integer, integer[])",
     "territorial_places(character varying[])",
 )
@@ -83,20 +84,31 @@ LANGUAGE sql IMMUTABLE AS $$
 $$;
 """,
     """
+CREATE FUNCTION public.territorial_places_of(action_ids uuid[])
+RETURNS TABLE(action_id uuid, programme_id uuid, chantier_id uuid,
+              level text, territory text, ranks integer[], n integer)
+LANGUAGE sql STABLE AS $$
+  -- The places of these actions as they stand, each action's computed once however many of
+  -- a statement's commitments it has.
+  SELECT a.id, a.programme_id, a.chantier_id, p.level, p.territory, p.ranks, p.n
+  FROM actions a CROSS JOIN LATERAL territorial_places(a.communes) AS p
+  WHERE a.id = ANY (action_ids)
+$$;
+""",
+    """
 CREATE FUNCTION public.territorial_rollups_on_insert() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
   INSERT INTO territorial_rollups AS r
     (level, territory, programme_id, chantier_id, partner_id, year, status, instrument,
      amount_sum, disbursed_sum, commitment_count)
-  SELECT p.level, p.territory, a.programme_id, a.chantier_id,
+  SELECT p.level, p.territory, p.programme_id, p.chantier_id,
          c.partner_id, c.year, c.status, c.instrument,
          sum(territorial_share(c.amount, p.n, p.ranks)),
          sum(territorial_share(c.disbursed_amount, p.n, p.ranks)), count(*)
   FROM new_rows c
-  CROSS JOIN LATERAL (SELECT programme_id, chantier_id, communes FROM actions
-                      WHERE id = c.action_id OFFSET 0) AS a
-  CROSS JOIN LATERAL territorial_places(a.communes) AS p
+  JOIN territorial_places_of(ARRAY(SELECT DISTINCT action_id FROM new_rows)) AS p
+    ON p.action_id = c.action_id
   GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
   ORDER BY 1, 2, 3, 4, 5, 6, 7, 8
   ON CONFLICT (level, territory, programme_id, chantier_id, partner_id, year, status, instrument)
@@ -119,24 +131,21 @@ BEGIN
      amount_sum, disbursed_sum, commitment_count)
   SELECT level, territory, programme_id, chantier_id, partner_id, year, status, instrument,
          sum(amount), sum(disbursed_amount), sum(commitments)
-  FROM (SELECT p.level, p.territory, a.programme_id, a.chantier_id,
+  FROM (SELECT p.level, p.territory, p.programme_id, p.chantier_id,
                c.partner_id, c.year, c.status, c.instrument,
-               territorial_share(c.amount, p.n, p.ranks) AS amount,
-               territorial_share(c.disbursed_amount, p.n, p.ranks) AS disbursed_amount,
-               1 AS commitments
-        FROM new_rows c
-        CROSS JOIN LATERAL (SELECT programme_id, chantier_id, communes FROM actions
-                            WHERE id = c.action_id OFFSET 0) AS a
-        CROSS JOIN LATERAL territorial_places(a.communes) AS p
-        UNION ALL
-        SELECT p.level, p.territory, a.programme_id, a.chantier_id,
-               c.partner_id, c.year, c.status, c.instrument,
-               -territorial_share(c.amount, p.n, p.ranks),
-               -territorial_share(c.disbursed_amount, p.n, p.ranks), -1
-        FROM old_rows c
-        CROSS JOIN LATERAL (SELECT programme_id, chantier_id, communes FROM actions
-                            WHERE id = c.action_id OFFSET 0) AS a
-        CROSS JOIN LATERAL territorial_places(a.communes) AS p) AS delta
+               c.sign * territorial_share(c.amount, p.n, p.ranks) AS amount,
+               c.sign * territorial_share(c.disbursed_amount, p.n, p.ranks) AS disbursed_amount,
+               c.sign AS commitments
+        FROM (SELECT action_id, partner_id, year, status, instrument, amount, disbursed_amount,
+                     1 AS sign
+              FROM new_rows
+              UNION ALL
+              SELECT action_id, partner_id, year, status, instrument, amount, disbursed_amount,
+                     -1
+              FROM old_rows) AS c
+        JOIN territorial_places_of(ARRAY(SELECT action_id FROM new_rows
+                                         UNION SELECT action_id FROM old_rows)) AS p
+          ON p.action_id = c.action_id) AS delta
   GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
   HAVING sum(commitments) <> 0 OR sum(amount) <> 0 OR sum(disbursed_amount) <> 0
   ORDER BY 1, 2, 3, 4, 5, 6, 7, 8
@@ -147,12 +156,11 @@ BEGIN
       commitment_count = r.commitment_count + EXCLUDED.commitment_count;
 
   DELETE FROM territorial_rollups r
-  USING (SELECT DISTINCT p.level, p.territory, a.programme_id, a.chantier_id,
+  USING (SELECT DISTINCT p.level, p.territory, p.programme_id, p.chantier_id,
                          c.partner_id, c.year, c.status, c.instrument
          FROM old_rows c
-         CROSS JOIN LATERAL (SELECT programme_id, chantier_id, communes FROM actions
-                             WHERE id = c.action_id OFFSET 0) AS a
-         CROSS JOIN LATERAL territorial_places(a.communes) AS p) AS left_cells
+         JOIN territorial_places_of(ARRAY(SELECT DISTINCT action_id FROM old_rows)) AS p
+           ON p.action_id = c.action_id) AS left_cells
   WHERE r.commitment_count = 0
     AND (r.level, r.territory, r.programme_id, r.chantier_id, r.partner_id, r.year, r.status,
          r.instrument)
@@ -170,14 +178,13 @@ BEGIN
   INSERT INTO territorial_rollups AS r
     (level, territory, programme_id, chantier_id, partner_id, year, status, instrument,
      amount_sum, disbursed_sum, commitment_count)
-  SELECT p.level, p.territory, a.programme_id, a.chantier_id,
+  SELECT p.level, p.territory, p.programme_id, p.chantier_id,
          c.partner_id, c.year, c.status, c.instrument,
          -sum(territorial_share(c.amount, p.n, p.ranks)),
          -sum(territorial_share(c.disbursed_amount, p.n, p.ranks)), -count(*)
   FROM old_rows c
-  CROSS JOIN LATERAL (SELECT programme_id, chantier_id, communes FROM actions
-                      WHERE id = c.action_id OFFSET 0) AS a
-  CROSS JOIN LATERAL territorial_places(a.communes) AS p
+  JOIN territorial_places_of(ARRAY(SELECT DISTINCT action_id FROM old_rows)) AS p
+    ON p.action_id = c.action_id
   GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
   ORDER BY 1, 2, 3, 4, 5, 6, 7, 8
   ON CONFLICT (level, territory, programme_id, chantier_id, partner_id, year, status, instrument)
@@ -187,12 +194,11 @@ BEGIN
       commitment_count = r.commitment_count + EXCLUDED.commitment_count;
 
   DELETE FROM territorial_rollups r
-  USING (SELECT DISTINCT p.level, p.territory, a.programme_id, a.chantier_id,
+  USING (SELECT DISTINCT p.level, p.territory, p.programme_id, p.chantier_id,
                          c.partner_id, c.year, c.status, c.instrument
          FROM old_rows c
-         CROSS JOIN LATERAL (SELECT programme_id, chantier_id, communes FROM actions
-                             WHERE id = c.action_id OFFSET 0) AS a
-         CROSS JOIN LATERAL territorial_places(a.communes) AS p) AS left_cells
+         JOIN territorial_places_of(ARRAY(SELECT DISTINCT action_id FROM old_rows)) AS p
+           ON p.action_id = c.action_id) AS left_cells
   WHERE r.commitment_count = 0
     AND (r.level, r.territory, r.programme_id, r.chantier_id, r.partner_id, r.year, r.status,
          r.instrument)
@@ -264,13 +270,12 @@ BEGIN
   INSERT INTO territorial_rollups
     (level, territory, programme_id, chantier_id, partner_id, year, status, instrument,
      amount_sum, disbursed_sum, commitment_count)
-  SELECT p.level, p.territory, a.programme_id, a.chantier_id,
+  SELECT p.level, p.territory, p.programme_id, p.chantier_id,
          c.partner_id, c.year, c.status, c.instrument,
          sum(territorial_share(c.amount, p.n, p.ranks)),
          sum(territorial_share(c.disbursed_amount, p.n, p.ranks)), count(*)
   FROM commitments c
-  JOIN actions a ON a.id = c.action_id
-  CROSS JOIN LATERAL territorial_places(a.communes) AS p
+  JOIN territorial_places_of(ARRAY(SELECT id FROM actions)) AS p ON p.action_id = c.action_id
   GROUP BY 1, 2, 3, 4, 5, 6, 7, 8;
 END
 $$;
