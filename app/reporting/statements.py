@@ -48,7 +48,7 @@ from app.models import (
     Territory,
 )
 from app.models.enums import CommitmentStatus
-from app.models.territory import COMMUNE_KINDS, COMMUNE_LIKE, TerritoryKind
+from app.models.territory import COMMUNE_LIKE, TerritoryKind
 
 ENTITIES = ("programme", "priority", "chantier", "action", "partner")
 TERRITORIAL = ("commune", "epci", "departement")
@@ -187,13 +187,18 @@ def territorial_rollup_source(level: str) -> FromClause:
     )
 
 
+def _commune_like(kind: ColumnElement[Any]) -> ColumnElement[bool]:
+    """`kind` is one a commune code may name: the kinds a constant of the statement's text (an
+    expanding IN would be a list bound at each execution)."""
+    return kind.op("IN")(literal_column(COMMUNE_LIKE))
+
+
 def _population(level: str, code: ColumnElement[Any]) -> ColumnElement[Any]:
     """The population of the territory `code` of `level`, as `territorial_source` reads it."""
     t = Territory.__table__.alias(f"pop_{level}")
     stmt = select(t.c.population).where(t.c.code == code)
     if level == "commune":
-        # The kinds as a constant of the text, as the statement's other constants.
-        stmt = stmt.where(t.c.kind.op("IN")(literal_column(COMMUNE_LIKE))).order_by(
+        stmt = stmt.where(_commune_like(t.c.kind)).order_by(
             t.c.kind != TerritoryKind.commune.value, t.c.kind
         )
     else:
@@ -217,7 +222,7 @@ def territorial_source() -> FromClause:
     t = Territory.__table__.alias("t")
     place = (
         select(t.c.epci_code, t.c.departement_code, t.c.population)
-        .where(t.c.code == unnested.c.commune, t.c.kind.in_(COMMUNE_KINDS))
+        .where(t.c.code == unnested.c.commune, _commune_like(t.c.kind))
         .order_by(t.c.kind != TerritoryKind.commune.value, t.c.kind)
         .limit(1)
         .lateral("place")
