@@ -26,7 +26,7 @@ LEVELS = ("commune", "epci", "departement")
 class TerritorialRollup(Base):
     """Derived data: never written by the application, only by the database's triggers.
 
-    One row per (level, territory, programme, chantier, partner, year, status, instrument):
+    One row per (level, year, territory, programme, chantier, partner, status, instrument):
     at each level a commitment is in one row per territory its action's communes lie in
     (`territory` '' for the share of an action without communes, or of a commune that the
     referential does not place at that level), holding the sum of its shares there.
@@ -42,9 +42,13 @@ class TerritorialRollup(Base):
         CheckConstraint(f"level IN {LEVELS!r}", name="level_known"),
         # An action moving or changing communes empties the cells of its chantier.
         Index(None, "chantier_id"),
+        # A filter by one territory.
+        Index("ix_territorial_rollups_level_territory", "level", "territory"),
     )
 
+    # The key's order: a drilldown reads one level, often one year or a few, of all three.
     level: Mapped[str] = mapped_column(Text, primary_key=True)
+    year: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     territory: Mapped[str] = mapped_column(Text, primary_key=True)
     programme_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     chantier_id: Mapped[uuid.UUID] = mapped_column(
@@ -53,7 +57,6 @@ class TerritorialRollup(Base):
     partner_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("partners.id", ondelete="RESTRICT"), primary_key=True
     )
-    year: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     status: Mapped[str] = mapped_column(Text, primary_key=True)
     instrument: Mapped[str] = mapped_column(Text, primary_key=True)
     amount_sum: Mapped[Decimal] = mapped_column(Numeric)

@@ -178,6 +178,7 @@ def territorial_rollup_source(level: str) -> FromClause:
             r.status,
             r.instrument,
             func.nullif(r.territory, "").label(level),
+            r.territory,  # what a filter compares (indexed; a filter's codes are never '')
             r.amount_sum,
             r.disbursed_sum,
             r.commitment_count,
@@ -376,7 +377,8 @@ def where_cut(s: FromClause, cut: Cut) -> list[ColumnElement[bool]]:
     if placed:  # a territorial source: the shares placed in these territories
         for dim in placed:
             if getattr(cut, dim):
-                where.append(s.c[dim] == any_(_cut_values(dim, getattr(cut, dim))))
+                column = s.c.territory if "territory" in s.c else s.c[dim]
+                where.append(column == any_(_cut_values(dim, getattr(cut, dim))))
     elif cut.commune:
         where.append(s.c.communes.overlap(_cut_values("commune", cut.commune)))
     return where

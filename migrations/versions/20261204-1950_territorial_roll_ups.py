@@ -357,11 +357,11 @@ def upgrade() -> None:
     op.create_table(
         "territorial_rollups",
         sa.Column("level", sa.Text(), nullable=False),
+        sa.Column("year", sa.Integer(), autoincrement=False, nullable=False),
         sa.Column("territory", sa.Text(), nullable=False),
         sa.Column("programme_id", sa.Uuid(), nullable=False),
         sa.Column("chantier_id", sa.Uuid(), nullable=False),
         sa.Column("partner_id", sa.Uuid(), nullable=False),
-        sa.Column("year", sa.Integer(), autoincrement=False, nullable=False),
         sa.Column("status", sa.Text(), nullable=False),
         sa.Column("instrument", sa.Text(), nullable=False),
         sa.Column("amount_sum", sa.Numeric(), nullable=False),
@@ -391,11 +391,11 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint(
             "level",
+            "year",
             "territory",
             "programme_id",
             "chantier_id",
             "partner_id",
-            "year",
             "status",
             "instrument",
             name=op.f("territorial_rollups_pkey"),
@@ -403,6 +403,11 @@ def upgrade() -> None:
     )
     op.create_index(
         op.f("ix_territorial_rollups_chantier_id"), "territorial_rollups", ["chantier_id"]
+    )
+    op.create_index(
+        op.f("ix_territorial_rollups_level_territory"),
+        "territorial_rollups",
+        ["level", "territory"],
     )
     # No commitment, action or territory written from here to the commit: the triggers and the
     # backfill see the same rows (SHARE ROW EXCLUSIVE, the lock CREATE TRIGGER needs, first).
@@ -418,5 +423,6 @@ def downgrade() -> None:
         op.execute(f"DROP TRIGGER {name} ON public.{table}")
     for function in FUNCTIONS:
         op.execute(f"DROP FUNCTION public.{function}")
+    op.drop_index(op.f("ix_territorial_rollups_level_territory"), table_name="territorial_rollups")
     op.drop_index(op.f("ix_territorial_rollups_chantier_id"), table_name="territorial_rollups")
     op.drop_table("territorial_rollups")
