@@ -185,7 +185,7 @@ async def test_beneficiaries_round_trip_adds_the_fields_to_rows_and_history(
 
 def test_every_declared_function_and_trigger_is_loaded_from_the_sql_files() -> None:
     identities = {entity.identity for entity in ENTITIES}
-    assert len(identities) == len(ENTITIES) == 153
+    assert len(identities) == len(ENTITIES) == 152
     assert "PGFunction: public.change_commits_take_position()" in identities
     assert "PGTrigger: public.change_commits_take_position True public.change_commits" in (
         identities

@@ -43,7 +43,6 @@ FUNCTIONS = (
     "territorial_rollups_on_action_move()",
     "territorial_rollups_on_referential()",
     "territorial_rollups_rebuild()",
-    "territorial_places_of(uuid[])",
     "territorial_share(numeric, integer, integer[])",
     "territorial_places(character varying[])",
 )
@@ -84,18 +83,6 @@ LANGUAGE sql IMMUTABLE AS $$
 $$;
 """,
     """
-CREATE FUNCTION public.territorial_places_of(action_ids uuid[])
-RETURNS TABLE(action_id uuid, programme_id uuid, chantier_id uuid,
-              level text, territory text, ranks integer[], n integer)
-LANGUAGE sql STABLE AS $$
-  -- The places of these actions as they stand, each action's computed once however many of
-  -- a statement's commitments it has.
-  SELECT a.id, a.programme_id, a.chantier_id, p.level, p.territory, p.ranks, p.n
-  FROM actions a CROSS JOIN LATERAL territorial_places(a.communes) AS p
-  WHERE a.id = ANY (action_ids)
-$$;
-""",
-    """
 CREATE FUNCTION public.territorial_rollups_on_insert() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
@@ -107,7 +94,12 @@ BEGIN
          sum(territorial_share(c.amount, p.n, p.ranks)),
          sum(territorial_share(c.disbursed_amount, p.n, p.ranks)), count(*)
   FROM new_rows c
-  JOIN territorial_places_of(ARRAY(SELECT DISTINCT action_id FROM new_rows)) AS p
+  JOIN (SELECT a.id AS action_id, a.programme_id, a.chantier_id,
+               pl.level, pl.territory, pl.ranks, pl.n
+        FROM (SELECT DISTINCT action_id FROM new_rows) AS d
+        CROSS JOIN LATERAL (SELECT id, programme_id, chantier_id, communes FROM actions
+                            WHERE id = d.action_id OFFSET 0) AS a
+        CROSS JOIN LATERAL territorial_places(a.communes) AS pl) AS p
     ON p.action_id = c.action_id
   GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
   ORDER BY 1, 2, 3, 4, 5, 6, 7, 8
@@ -143,8 +135,12 @@ BEGIN
               SELECT action_id, partner_id, year, status, instrument, amount, disbursed_amount,
                      -1
               FROM old_rows) AS c
-        JOIN territorial_places_of(ARRAY(SELECT action_id FROM new_rows
-                                         UNION SELECT action_id FROM old_rows)) AS p
+        JOIN (SELECT a.id AS action_id, a.programme_id, a.chantier_id,
+                     pl.level, pl.territory, pl.ranks, pl.n
+              FROM (SELECT action_id FROM new_rows UNION SELECT action_id FROM old_rows) AS d
+              CROSS JOIN LATERAL (SELECT id, programme_id, chantier_id, communes FROM actions
+                                  WHERE id = d.action_id OFFSET 0) AS a
+              CROSS JOIN LATERAL territorial_places(a.communes) AS pl) AS p
           ON p.action_id = c.action_id) AS delta
   GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
   HAVING sum(commitments) <> 0 OR sum(amount) <> 0 OR sum(disbursed_amount) <> 0
@@ -159,7 +155,12 @@ BEGIN
   USING (SELECT DISTINCT p.level, p.territory, p.programme_id, p.chantier_id,
                          c.partner_id, c.year, c.status, c.instrument
          FROM old_rows c
-         JOIN territorial_places_of(ARRAY(SELECT DISTINCT action_id FROM old_rows)) AS p
+         JOIN (SELECT a.id AS action_id, a.programme_id, a.chantier_id,
+                      pl.level, pl.territory, pl.ranks, pl.n
+               FROM (SELECT DISTINCT action_id FROM old_rows) AS d
+               CROSS JOIN LATERAL (SELECT id, programme_id, chantier_id, communes FROM actions
+                                   WHERE id = d.action_id OFFSET 0) AS a
+               CROSS JOIN LATERAL territorial_places(a.communes) AS pl) AS p
            ON p.action_id = c.action_id) AS left_cells
   WHERE r.commitment_count = 0
     AND (r.level, r.territory, r.programme_id, r.chantier_id, r.partner_id, r.year, r.status,
@@ -183,7 +184,12 @@ BEGIN
          -sum(territorial_share(c.amount, p.n, p.ranks)),
          -sum(territorial_share(c.disbursed_amount, p.n, p.ranks)), -count(*)
   FROM old_rows c
-  JOIN territorial_places_of(ARRAY(SELECT DISTINCT action_id FROM old_rows)) AS p
+  JOIN (SELECT a.id AS action_id, a.programme_id, a.chantier_id,
+               pl.level, pl.territory, pl.ranks, pl.n
+        FROM (SELECT DISTINCT action_id FROM old_rows) AS d
+        CROSS JOIN LATERAL (SELECT id, programme_id, chantier_id, communes FROM actions
+                            WHERE id = d.action_id OFFSET 0) AS a
+        CROSS JOIN LATERAL territorial_places(a.communes) AS pl) AS p
     ON p.action_id = c.action_id
   GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
   ORDER BY 1, 2, 3, 4, 5, 6, 7, 8
@@ -197,7 +203,12 @@ BEGIN
   USING (SELECT DISTINCT p.level, p.territory, p.programme_id, p.chantier_id,
                          c.partner_id, c.year, c.status, c.instrument
          FROM old_rows c
-         JOIN territorial_places_of(ARRAY(SELECT DISTINCT action_id FROM old_rows)) AS p
+         JOIN (SELECT a.id AS action_id, a.programme_id, a.chantier_id,
+                      pl.level, pl.territory, pl.ranks, pl.n
+               FROM (SELECT DISTINCT action_id FROM old_rows) AS d
+               CROSS JOIN LATERAL (SELECT id, programme_id, chantier_id, communes FROM actions
+                                   WHERE id = d.action_id OFFSET 0) AS a
+               CROSS JOIN LATERAL territorial_places(a.communes) AS pl) AS p
            ON p.action_id = c.action_id) AS left_cells
   WHERE r.commitment_count = 0
     AND (r.level, r.territory, r.programme_id, r.chantier_id, r.partner_id, r.year, r.status,
@@ -275,7 +286,10 @@ BEGIN
          sum(territorial_share(c.amount, p.n, p.ranks)),
          sum(territorial_share(c.disbursed_amount, p.n, p.ranks)), count(*)
   FROM commitments c
-  JOIN territorial_places_of(ARRAY(SELECT id FROM actions)) AS p ON p.action_id = c.action_id
+  JOIN (SELECT a.id AS action_id, a.programme_id, a.chantier_id,
+               pl.level, pl.territory, pl.ranks, pl.n
+        FROM actions a CROSS JOIN LATERAL territorial_places(a.communes) AS pl) AS p
+    ON p.action_id = c.action_id
   GROUP BY 1, 2, 3, 4, 5, 6, 7, 8;
 END
 $$;
