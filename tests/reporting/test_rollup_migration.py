@@ -41,7 +41,7 @@ async def test_upgrade_backfills_the_rollup_from_existing_commitments(scratch_ur
     settings = Settings(database_url=scratch_url)  # type: ignore[arg-type]
     # Today's services write at head only: the data is made there, then migrated down.
     await asyncio.to_thread(migrations.upgrade, scratch_url)
-    engine = create_engine(settings)
+    engine = create_engine(settings, serving=False)  # the demo runs long, as `relance demo`
     try:
         async with create_sessionmaker(engine)() as session, session.begin():
             await seed(session, settings)
@@ -80,7 +80,7 @@ async def test_upgrade_backfills_the_territorial_rollup_as_the_shares_split(
     """Each level's sums equal an independent split of every commitment over its communes."""
     settings = Settings(database_url=scratch_url)  # type: ignore[arg-type]
     await asyncio.to_thread(migrations.upgrade, scratch_url)
-    engine = create_engine(settings)
+    engine = create_engine(settings, serving=False)  # the demo runs long, as `relance demo`
     try:
         async with create_sessionmaker(engine)() as session, session.begin():
             await seed(session, settings)
