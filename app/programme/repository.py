@@ -10,6 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.models import Action, ActionIndicator, Commitment, Milestone, Payment, ScheduleLine
 
 BATCH = 5_000
+# Rows per multi-row INSERT: under PostgreSQL's 32,767 parameters a statement.
+VALUES_BATCH = 2_000
 
 
 class ProgrammeRepository:
@@ -62,8 +64,12 @@ class ProgrammeRepository:
     async def write_payments(self, payments: list[dict[str, Any]]) -> None:
         """The demo's payments, then each commitment's disbursed_amount = Σ its payments'
         signed contributions (where the database does not already derive it)."""
-        for start in range(0, len(payments), BATCH):
-            await self.session.execute(insert(Payment), payments[start : start + BATCH])
+        # One multi-row INSERT a chunk: the payments' statement triggers run once a chunk, not
+        # once a payment as an executemany would run them (a chunk of 5,000 took more than the
+        # serving engine's 5 s command timeout on a busy machine).
+        for start in range(0, len(payments), VALUES_BATCH):
+            chunk = payments[start : start + VALUES_BATCH]
+            await self.session.execute(insert(Payment).values(chunk))
         ids = list(dict.fromkeys(p["commitment_id"] for p in payments))
         signed = case((Payment.kind == "reversal", -Payment.amount), else_=Payment.amount)
         totals = (
