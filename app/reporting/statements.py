@@ -188,22 +188,24 @@ def territorial_rollup_source(level: str) -> FromClause:
     )
 
 
-def _commune_like(kind: ColumnElement[Any]) -> ColumnElement[bool]:
-    """`kind` is one a commune code may name: the kinds a constant of the statement's text (an
-    expanding IN would be a list bound at each execution)."""
-    return kind.op("IN")(literal_column(COMMUNE_LIKE))
+def _commune_place(t: FromClause, code: ColumnElement[Any], *columns: Any) -> Select[Any]:
+    """`columns` of the territory of `t` a commune code names: the commune first, then the
+    other commune-like kinds (the kinds a constant of the statement's text: an expanding IN
+    would be a list bound at each execution)."""
+    return (
+        select(*columns)
+        .where(t.c.code == code, t.c.kind.op("IN")(literal_column(COMMUNE_LIKE)))
+        .order_by(t.c.kind != TerritoryKind.commune.value, t.c.kind)
+        .limit(1)
+    )
 
 
 def _population(level: str, code: ColumnElement[Any]) -> ColumnElement[Any]:
     """The population of the territory `code` of `level`, as `territorial_source` reads it."""
     t = Territory.__table__.alias(f"pop_{level}")
-    stmt = select(t.c.population).where(t.c.code == code)
     if level == "commune":
-        stmt = stmt.where(_commune_like(t.c.kind)).order_by(
-            t.c.kind != TerritoryKind.commune.value, t.c.kind
-        )
-    else:
-        stmt = stmt.where(t.c.kind == level)
+        return _commune_place(t, code, t.c.population).scalar_subquery()
+    stmt = select(t.c.population).where(t.c.code == code, t.c.kind == level)
     return stmt.limit(1).scalar_subquery()
 
 
@@ -221,13 +223,9 @@ def territorial_source() -> FromClause:
         .lateral("cm")
     )
     t = Territory.__table__.alias("t")
-    place = (
-        select(t.c.epci_code, t.c.departement_code, t.c.population)
-        .where(t.c.code == unnested.c.commune, _commune_like(t.c.kind))
-        .order_by(t.c.kind != TerritoryKind.commune.value, t.c.kind)
-        .limit(1)
-        .lateral("place")
-    )
+    place = _commune_place(
+        t, unnested.c.commune, t.c.epci_code, t.c.departement_code, t.c.population
+    ).lateral("place")
     epci = Territory.__table__.alias("te")
     departement = Territory.__table__.alias("td")
     n = func.greatest(func.cardinality(a.communes), 1)
