@@ -165,6 +165,11 @@ def _share(money: ColumnElement[Any], n: ColumnElement[Any], rank: ColumnElement
     return (base + extra) / CENTS
 
 
+def totals_source(cut: Cut) -> FromClause:
+    """The rows that hold each commitment once under `cut`: the true totals are their sums."""
+    return source(bool(cut.action or cut.territorial), cut.territorial, territorial_level((), cut))
+
+
 def territorial_rollup_source(level: str) -> FromClause:
     """The territorial roll-up's rows of one level, the territory under the level's name (null
     for money placed in no territory), with the commitment roll-up's columns."""
@@ -639,8 +644,7 @@ def _page_statement(query: CellQuery) -> Select[Any]:
         func.coalesce(func.sum(g.c.planned + g.c.committed), 0).label("money_in_cells"),
     ]
     if OVERLAPPING & set(query.drilldown) and grouped.once is None:
-        cut = query.cut
-        t = source(bool(cut.action or cut.territorial), cut.territorial, territorial_level((), cut))
+        t = totals_source(query.cut)
         summed = select(
             *(m.label(f"total_{name}") for name, m in measures_of(t).items())
         ).select_from(t)
@@ -678,7 +682,7 @@ def totals_statement(cut: Cut) -> Select[Any]:
 
 @lru_cache(maxsize=256)
 def _totals_statement(cut: Cut) -> Select[Any]:
-    s = source(bool(cut.action or cut.territorial), cut.territorial, territorial_level((), cut))
+    s = totals_source(cut)
     return (
         select(*(m.label(n) for n, m in measures_of(s).items()))
         .select_from(s)
