@@ -30,7 +30,6 @@ from sqlalchemy import (
     func,
     literal,
     literal_column,
-    nulls_last,
     or_,
     select,
     true,
@@ -57,8 +56,12 @@ from app.reporting.statements import (
     FINE,
     Cut,
     OrderKey,
+    SortKey,
     cut_params,
     cut_shape,
+    page_columns,
+    page_order,
+    sorted_page,
     where_cut,
 )
 
@@ -212,8 +215,8 @@ def facts(fine: bool, axis: str, cut: Cut | None = None) -> FromClause:
             f.scheduled,
             f.paid,
         )
-        .select_from(
-            per_commitment.join(Commitment.__table__, c.id == f.commitment_id).join(
+        .select_from(  # an outer join to the action: left out when none of its columns is read
+            per_commitment.join(Commitment.__table__, c.id == f.commitment_id).outerjoin(
                 Action.__table__, a.id == c.action_id
             )
         )
@@ -412,7 +415,11 @@ class _Named:
 
     from_: FromClause
     columns: list[ColumnElement[Any]]
-    order: list[ColumnElement[Any]]
+    keys: list[SortKey]
+
+    @property
+    def order(self) -> list[ColumnElement[Any]]:
+        return [k.clause() for k in self.keys]
 
 
 def _named(cells: FromClause, query: CashflowQuery) -> _Named:
@@ -433,13 +440,10 @@ def _named(cells: FromClause, query: CashflowQuery) -> _Named:
         **sort,
         "year": cells.c.year,
     }
-    order = [
-        nulls_last(by_name[k.name].desc() if k.descending else by_name[k.name].asc())
-        for k in query.order
-    ]
-    order += [nulls_last(sort[dim].asc()) for dim in query.drilldown]
-    order.append(cells.c.period.asc())
-    return _Named(from_, columns, order)
+    keys = [SortKey(by_name[k.name], k.descending) for k in query.order]
+    keys += [SortKey(sort[dim]) for dim in query.drilldown]
+    keys.append(SortKey(cells.c.period))
+    return _Named(from_, columns, keys)
 
 
 def _page(stmt: Select[Any], query: CashflowQuery) -> Select[Any]:
@@ -508,14 +512,9 @@ def _cube_statement(query: CashflowQuery) -> Select[Any]:
     cells = built.shown.cte("cells")  # read twice: the page, the counts
     named = _named(cells, query)
     page = _page(
-        select(
-            true().label("in_page"),
-            func.row_number().over(order_by=named.order).label("position"),
-            cells,
-            *named.columns,
-        )
-        .select_from(named.from_)
-        .order_by(*named.order),
+        sorted_page(select(true().label("in_page"), cells, *named.columns), named.keys).select_from(
+            named.from_
+        ),
         query,
     ).lateral("page")
     counts = select(
@@ -530,9 +529,9 @@ def _cube_statement(query: CashflowQuery) -> Select[Any]:
         summary = _summary_of_groups(built.grouped, query).subquery("sm")
     t = select(*(c.label(f"total_{c.key}") for c in summary.c)).subquery("t")
     return (
-        select(*counts.c, *t.c, *(c for c in page.c if c.key != "position"))
+        select(*counts.c, *t.c, *page_columns(page))
         .select_from(counts.join(t, true()).outerjoin(page, true()))
-        .order_by(page.c.position)
+        .order_by(*page_order(page, named.keys))
     )
 
 

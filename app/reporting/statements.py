@@ -90,6 +90,39 @@ class OrderKey:
 
 
 @dataclass(frozen=True)
+class SortKey:
+    """One key of a statement's order: an expression, ascending or descending, nulls last."""
+
+    expr: ColumnElement[Any]
+    descending: bool = False
+
+    def clause(self, expr: ColumnElement[Any] | None = None) -> ColumnElement[Any]:
+        on = self.expr if expr is None else expr
+        clause: ColumnElement[Any] = nulls_last(on.desc() if self.descending else on.asc())
+        return clause
+
+
+def sorted_page(stmt: Select[Any], keys: Collection[SortKey]) -> Select[Any]:
+    """`stmt` ordered by `keys`, each key also one of its columns (`order_key_<i>`), so that a
+    statement over its page restores the order after the LIMIT (`page_order`). Numbering the
+    rows instead (a row_number() over the order) makes PostgreSQL sort every cell before the
+    LIMIT, where an ORDER BY right under it keeps only the page's rows (a top-N heapsort): at
+    39,000 cells a full sort spilled to disk."""
+    labelled = [k.expr.label(f"order_key_{i}") for i, k in enumerate(keys)]
+    return stmt.add_columns(*labelled).order_by(*(k.clause() for k in keys))
+
+
+def page_order(page: FromClause, keys: Collection[SortKey]) -> list[ColumnElement[Any]]:
+    """The order of `sorted_page`'s keys over its page's rows."""
+    return [k.clause(page.c[f"order_key_{i}"]) for i, k in enumerate(keys)]
+
+
+def page_columns(page: FromClause) -> list[ColumnElement[Any]]:
+    """The page's columns that the answer shows: all but `sorted_page`'s keys."""
+    return [c for c in page.c if not c.key.startswith("order_key_")]
+
+
+@dataclass(frozen=True)
 class CellQuery:
     drilldown: tuple[str, ...]
     cut: Cut = field(default_factory=Cut)
@@ -150,7 +183,10 @@ def source(fine: bool, territorial: bool = False, level: str | None = None) -> F
             c.disbursed_amount.label("disbursed_sum"),
             literal(1).label("commitment_count"),
         )
-        .select_from(Commitment.__table__.join(Action.__table__, a.id == c.action_id))
+        # An outer join finds the same action (every commitment has one, by foreign key), and
+        # PostgreSQL leaves it out of a statement that reads none of the action's columns
+        # (a drilldown by action, a filter by year): an inner join it would probe per row.
+        .select_from(Commitment.__table__.outerjoin(Action.__table__, a.id == c.action_id))
         .subquery("s")
     )
 
@@ -511,7 +547,11 @@ class _Named:
 
     from_: FromClause
     columns: list[ColumnElement[Any]]
-    order: list[ColumnElement[Any]]
+    keys: list[SortKey]
+
+    @property
+    def order(self) -> list[ColumnElement[Any]]:
+        return [k.clause() for k in self.keys]
 
 
 def _named(g: FromClause, query: CellQuery) -> _Named:
@@ -543,12 +583,9 @@ def _named(g: FromClause, query: CellQuery) -> _Named:
         "execution_rate": g.c.disbursed / func.nullif(g.c.committed, 0),
         **sort,
     }
-    order = [
-        nulls_last(by_name[k.name].desc() if k.descending else by_name[k.name].asc())
-        for k in query.order
-    ]
-    order += [nulls_last(sort[d].asc()) for d in query.drilldown]
-    return _Named(from_, [*columns, *measures], order)
+    keys = [SortKey(by_name[k.name], k.descending) for k in query.order]
+    keys += [SortKey(sort[d]) for d in query.drilldown]
+    return _Named(from_, [*columns, *measures], keys)
 
 
 def _page(stmt: Select[Any], query: CellQuery) -> Select[Any]:
@@ -629,13 +666,9 @@ def _page_statement(query: CellQuery) -> Select[Any]:
     g = grouped.cells.cte("g")
     named = _named(g, query)
     page = _page(
-        select(
-            true().label("in_page"),
-            func.row_number().over(order_by=named.order).label("position"),
-            *named.columns,
-        )
-        .select_from(named.from_)
-        .order_by(*named.order),
+        sorted_page(select(true().label("in_page"), *named.columns), named.keys).select_from(
+            named.from_
+        ),
         query,
     ).lateral("page")
     cells = [
@@ -656,9 +689,9 @@ def _page_statement(query: CellQuery) -> Select[Any]:
     head: FromClause = counts.join(totals, true())
     head_columns = [*counts.c, *totals.c]
     return (
-        select(*head_columns, *(c for c in page.c if c.key != "position"))
+        select(*head_columns, *page_columns(page))
         .select_from(head.outerjoin(page, true()))
-        .order_by(page.c.position)
+        .order_by(*page_order(page, named.keys))
     )
 
 
