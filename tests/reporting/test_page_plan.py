@@ -17,8 +17,7 @@ from devtools.scratch import plain
 
 CELLS = 400
 
-# CELLS actions in the seed's first chantier, two commitments each in 2024 and one scheduled
-# payment, as a programme's would be.
+# CELLS actions in the seed's first chantier, two commitments each in 2024.
 LOAD = f"""
 WITH made AS (
   INSERT INTO actions (code, chantier_id, title, version)
@@ -79,5 +78,42 @@ async def test_a_page_sorts_only_its_rows_and_an_action_drilldown_joins_no_actio
         assert pages[0]["Plans"][0]["Node Type"] == "Sort", shown
         actions = [n for n in nodes if n.get("Relation Name") == "actions"]
         assert len(actions) == 1, shown
+    finally:
+        await connection.close()
+
+
+# 2,000 actions over ten communes, five commitments each over the seed programme's years,
+# partners and instruments: the territorial roll-up's commune level holds every year's rows.
+TERRITORIAL_LOAD = """
+WITH made AS (
+  INSERT INTO actions (code, chantier_id, title, communes, version)
+  SELECT 'PLACE-' || g, (SELECT id FROM chantiers ORDER BY number LIMIT 1), 'Action ' || g,
+         ARRAY[(ARRAY['13055','13001','13056','13005','13028','13047','13103','13117','13054',
+                      '13041'])[1 + g % 10]], 1
+  FROM generate_series(1, 2000) AS g
+  RETURNING id, split_part(code, '-', 2)::int AS n
+)
+INSERT INTO commitments (action_id, partner_id, year, amount, status, instrument, version)
+SELECT m.id, p.ids[1 + (k + m.n) % cardinality(p.ids)], 2020 + (k + m.n) % 7,
+       100 + k, (ARRAY['planned', 'committed'])[1 + k % 2],
+       (ARRAY['grant', 'loan', 'equity'])[1 + k % 3], 1
+FROM made m CROSS JOIN generate_series(1, 5) AS k,
+     (SELECT array_agg(id ORDER BY code) AS ids FROM partners) AS p
+"""
+
+
+async def test_a_territorial_drilldown_reads_its_level_and_years_from_the_key_alone(
+    own_database: str,
+) -> None:
+    connection = await asyncpg.connect(plain(own_database))
+    try:
+        await connection.execute(TERRITORIAL_LOAD)
+        await connection.execute("VACUUM ANALYZE")
+        query = CellQuery(("commune",), Cut(year=(2024,)), (), 50, 0, 50_000)
+        nodes = await plan_of(connection, sql_of(page_statement(query), **page_params(query)))
+        shown = json.dumps(nodes[0], indent=1)
+        reads = [n for n in nodes if n.get("Relation Name") == "territorial_rollups"]
+        assert [n["Node Type"] for n in reads] == ["Index Only Scan"], shown
+        assert reads[0]["Index Name"] == "territorial_rollups_pkey", shown
     finally:
         await connection.close()
