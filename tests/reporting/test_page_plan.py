@@ -6,6 +6,8 @@ the actions does not join them per commitment."""
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
@@ -43,13 +45,23 @@ def _pages(nodes: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
+@asynccontextmanager
+async def _loaded(database: str, load: str) -> AsyncIterator[asyncpg.Connection]:
+    """A connection to `database` once `load` ran and the tables were analysed (and their
+    visibility maps set, as autovacuum leaves them)."""
+    connection = await asyncpg.connect(plain(database))
+    try:
+        await connection.execute(load)
+        await connection.execute("VACUUM ANALYZE")
+        yield connection
+    finally:
+        await connection.close()
+
+
 async def test_a_page_sorts_only_its_rows_and_an_action_drilldown_joins_no_action_per_row(
     own_database: str,
 ) -> None:
-    connection = await asyncpg.connect(plain(own_database))
-    try:
-        await connection.execute(LOAD)
-        await connection.execute("VACUUM ANALYZE")
+    async with _loaded(own_database, LOAD) as connection:
         order = (OrderKey("committed", descending=True),)
         cell_queries = {
             "drilldown=action&year=2024": CellQuery(
@@ -78,8 +90,6 @@ async def test_a_page_sorts_only_its_rows_and_an_action_drilldown_joins_no_actio
         assert pages[0]["Plans"][0]["Node Type"] == "Sort", shown
         actions = [n for n in nodes if n.get("Relation Name") == "actions"]
         assert len(actions) == 1, shown
-    finally:
-        await connection.close()
 
 
 # 2,000 actions over ten communes, five commitments each over the seed programme's years,
@@ -105,15 +115,10 @@ FROM made m CROSS JOIN generate_series(1, 5) AS k,
 async def test_a_territorial_drilldown_reads_its_level_and_years_from_the_key_alone(
     own_database: str,
 ) -> None:
-    connection = await asyncpg.connect(plain(own_database))
-    try:
-        await connection.execute(TERRITORIAL_LOAD)
-        await connection.execute("VACUUM ANALYZE")
+    async with _loaded(own_database, TERRITORIAL_LOAD) as connection:
         query = CellQuery(("commune",), Cut(year=(2024,)), (), 50, 0, 50_000)
         nodes = await plan_of(connection, sql_of(page_statement(query), **page_params(query)))
         shown = json.dumps(nodes[0], indent=1)
         reads = [n for n in nodes if n.get("Relation Name") == "territorial_rollups"]
         assert [n["Node Type"] for n in reads] == ["Index Only Scan"], shown
         assert reads[0]["Index Name"] == "territorial_rollups_pkey", shown
-    finally:
-        await connection.close()
